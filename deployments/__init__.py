@@ -1,0 +1,1 @@
+"""ONNX export, benchmarks against targets, serving, rollout, drift."""

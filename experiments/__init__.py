@@ -1,0 +1,1 @@
+"""MLflow integration, training jobs, loss curves, error analysis, sealed evaluation."""

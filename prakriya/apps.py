@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PrakriyaConfig(AppConfig):
+    name = "prakriya"
+    verbose_name = "Prakriya platform"

@@ -1,0 +1,47 @@
+"""Job kinds are registered by the apps that own them (in their AppConfig.ready), so the job
+machinery in prakriya/ never imports an app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prakriya.jobs.models import Job
+    from prakriya.jobs.runner import JobContext
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    label: str
+    queue: str
+    # Does the work. Must be safe to run again after a crash (write outputs under the job's id,
+    # replace atomically). Returns the result stored on the job.
+    run: Callable[[JobContext], dict[str, Any]]
+    # Runs inside the same transaction that marks the job succeeded: side effects that must
+    # happen exactly once (a timeline entry, a new row) belong here.
+    on_success: Callable[[Job, dict[str, Any]], None] | None = None
+
+
+QUEUES = ("default", "training", "export")
+_kinds: dict[str, JobKind] = {}
+
+
+def register(kind: JobKind) -> JobKind:
+    if kind.queue not in QUEUES:
+        raise ValueError(f"unknown queue {kind.queue!r}")
+    _kinds[kind.name] = kind
+    return kind
+
+
+def get(name: str) -> JobKind:
+    try:
+        return _kinds[name]
+    except KeyError as exc:
+        raise LookupError(f"no job kind named {name!r}") from exc
+
+
+def names() -> list[str]:
+    return sorted(_kinds)

@@ -1,0 +1,153 @@
+"""Runs one job inside a worker: claim it, run its kind's function with a context that reports
+progress and heartbeats, then complete it exactly once. Plain Python, tested without Celery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from prakriya.jobs import registry
+from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
+
+logger = logging.getLogger(__name__)
+
+
+class LostClaim(Exception):
+    """Another worker took the job over (ours was presumed dead); stop without writing."""
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class JobContext:
+    def __init__(self, job: Job, run_token: str) -> None:
+        self.job = job
+        self.run_token = run_token
+        self.params: dict[str, Any] = dict(job.params)
+
+    def _mine(self):
+        return Job.objects.filter(pk=self.job.pk, run_token=self.run_token, state=JobState.RUNNING)
+
+    def progress(self, percent: float, message: str = "") -> None:
+        percent = max(0.0, min(100.0, float(percent)))
+        updated = self._mine().update(progress=percent, message=message[:500], heartbeat_at=timezone.now())
+        if not updated:
+            raise LostClaim(f"job {self.job.pk} is no longer ours")
+        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+    def log(self, line: str) -> None:
+        stamp = timezone.now().strftime("%H:%M:%S")
+        self._mine().update(log=Concat(F("log"), Value(f"[{stamp}] {line}\n")))
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps the heartbeat fresh during long steps that report no progress."""
+
+    def __init__(self, job_id: int, run_token: str, interval: float) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id, self.run_token, self.interval = job_id, run_token, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                Job.objects.filter(pk=self.job_id, run_token=self.run_token, state=JobState.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+
+def _claim(job_id: int) -> tuple[Job, str] | None:
+    stale_before = timezone.now() - timedelta(seconds=settings.PRAKRIYA_JOB_STALE_SECONDS)
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state in TERMINAL_STATES:
+            return None
+        if job.state == JobState.RUNNING and job.heartbeat_at and job.heartbeat_at >= stale_before:
+            return None  # a live worker has it; this message is a duplicate
+        if job.cancel_requested:
+            job.state, job.finished_at, job.message = JobState.CANCELLED, timezone.now(), "Cancelled"
+            job.save(update_fields=["state", "finished_at", "message"])
+            return None
+        if job.attempts >= job.max_attempts:
+            job.state, job.finished_at = JobState.DEAD, timezone.now()
+            job.message = f"Gave up after {job.attempts} attempts"
+            job.save(update_fields=["state", "finished_at", "message"])
+            return None
+        token = str(uuid.uuid4())
+        now = timezone.now()
+        resumed = job.attempts > 0
+        job.state, job.run_token, job.heartbeat_at = JobState.RUNNING, token, now
+        job.attempts += 1
+        job.started_at = job.started_at or now
+        job.message = "Restarted after an interruption" if resumed else "Started"
+        job.log += f"[{now:%H:%M:%S}] attempt {job.attempts} started\n"
+        job.save()
+        return job, token
+
+
+def _finish(job_id: int, token: str, **fields: Any) -> None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.run_token != token or job.state != JobState.RUNNING:
+            raise LostClaim(f"job {job_id} is no longer ours")
+        for name, value in fields.items():
+            setattr(job, name, value)
+        job.finished_at = timezone.now()
+        job.save()
+
+
+def job_execute(job_id: int) -> str | None:
+    """Returns the state the job ended in, or None when this call had nothing to do."""
+    close_old_connections()
+    claimed = _claim(job_id)
+    if claimed is None:
+        return None
+    job, token = claimed
+    kind = registry.get(job.kind)
+    heartbeat = _Heartbeat(job.pk, token, settings.PRAKRIYA_JOB_HEARTBEAT_SECONDS)
+    heartbeat.start()
+    context = JobContext(job, token)
+    try:
+        result = kind.run(context)
+        with transaction.atomic():
+            locked = Job.objects.select_for_update().get(pk=job.pk)
+            if locked.run_token != token or locked.state != JobState.RUNNING:
+                raise LostClaim(f"job {job.pk} is no longer ours")
+            if kind.on_success is not None:
+                kind.on_success(locked, result)
+            locked.state, locked.progress, locked.result = JobState.SUCCEEDED, 100.0, result
+            locked.message, locked.finished_at = "Done", timezone.now()
+            locked.save()
+        return JobState.SUCCEEDED
+    except LostClaim:
+        logger.warning("job %s was taken over by another worker; dropping this attempt", job_id)
+        return None
+    except JobCancelled:
+        _finish(job.pk, token, state=JobState.CANCELLED, message="Cancelled")
+        return JobState.CANCELLED
+    except Exception as exc:  # noqa: BLE001 - any failure of the work is recorded on the job
+        logger.exception("job %s failed", job_id)
+        tail = traceback.format_exc(limit=8)
+        try:
+            _finish(job.pk, token, state=JobState.FAILED, message=str(exc)[:500] or type(exc).__name__,
+                    log=Job.objects.get(pk=job.pk).log + tail)
+        except LostClaim:
+            return None
+        return JobState.FAILED
+    finally:
+        heartbeat.stopped.set()
+        heartbeat.join(timeout=5)

@@ -1,0 +1,263 @@
+"""Settings for Prakriya.
+
+Every value that depends on the deployment is read from the environment here and only here.
+Bad values fail loudly at start-up rather than half-working later.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip() or default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = _env_bool("DEBUG", False)
+
+# The embedded default keeps everything (database, broker, MLflow, DVC, exports) in one folder.
+DATA_DIR = Path(_env_str("PRAKRIYA_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+_secret = os.environ.get("SECRET_KEY", "").strip()
+if not _secret:
+    if not DEBUG and _env_bool("PRAKRIYA_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("SECRET_KEY must be set in production")
+    # A per-installation key kept in the data folder: stable across restarts, never committed.
+    _key_file = DATA_DIR / "secret_key.txt"
+    if not _key_file.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        _key_file.write_text(get_random_secret_key())
+        _key_file.chmod(0o600)
+    _secret = _key_file.read_text().strip()
+SECRET_KEY = _secret
+
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "prakriya",
+    "prakriya.accounts",
+    "prakriya.jobs",
+    "projects",
+    "datasets",
+    "experiments",
+    "deployments",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "prakriya.urls"
+WSGI_APPLICATION = "prakriya.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        _env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'prakriya.sqlite3'}"),
+        conn_max_age=_env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker share the file: wait for locks instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "projects:directory"
+LOGOUT_REDIRECT_URL = "projects:directory"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(_env_str("STATIC_ROOT", str(DATA_DIR / "static")))
+
+
+def _plotly_js_dir() -> Path:
+    # plotly.js is served from the plotly package's own bundled file so the UI works offline.
+    import plotly
+
+    return Path(plotly.__file__).resolve().parent / "package_data"
+
+
+STATICFILES_DIRS = [("plotly", _plotly_js_dir())]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# Request size caps: a malformed or hostile request gets a 400/413, never a 500.
+DATA_UPLOAD_MAX_MEMORY_SIZE = _env_int("PRAKRIYA_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+PRAKRIYA_MAX_MARKDOWN_CHARS = _env_int("PRAKRIYA_MAX_MARKDOWN_CHARS", 50_000, minimum=100)
+
+# The project model that jobs are scoped to; referenced by name so prakriya/ imports no app.
+PRAKRIYA_PROJECT_MODEL = "projects.Project"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 25,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "prakriya.api_errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+REST_KNOX = {
+    # Personal tokens live until their owner revokes them (or the expiry they chose).
+    "TOKEN_TTL": None,
+    "AUTO_REFRESH": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Prakriya API",
+    "DESCRIPTION": "Projects, memberships, targets, deliverables with review actions, and jobs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = _env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}")
+_visibility_timeout = _env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
+_key_prefix = os.environ.get("CELERY_KEY_PREFIX", "").strip()
+if _key_prefix:
+    # Lets several installations (or test runs) share one Redis without stealing each other's work.
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _key_prefix
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+PRAKRIYA_SWEEP_INTERVAL_SECONDS = _env_int("PRAKRIYA_SWEEP_INTERVAL_SECONDS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {
+        "task": "prakriya.jobs.sweep",
+        "schedule": timedelta(seconds=PRAKRIYA_SWEEP_INTERVAL_SECONDS),
+    },
+}
+# A running job whose heartbeat is older than this is taken as lost with its worker.
+PRAKRIYA_JOB_STALE_SECONDS = _env_int("PRAKRIYA_JOB_STALE_SECONDS", 120, minimum=5)
+# A queued job not picked up within this long is re-enqueued (its message was lost).
+PRAKRIYA_JOB_REQUEUE_SECONDS = _env_int("PRAKRIYA_JOB_REQUEUE_SECONDS", 300, minimum=5)
+PRAKRIYA_JOB_HEARTBEAT_SECONDS = _env_int("PRAKRIYA_JOB_HEARTBEAT_SECONDS", 10, minimum=1)
+PRAKRIYA_JOB_MAX_ATTEMPTS = _env_int("PRAKRIYA_JOB_MAX_ATTEMPTS", 3, minimum=1)
+
+# --- Stores used by later stages (created on demand under the data folder) -----------------
+MLFLOW_TRACKING_URI = _env_str("MLFLOW_TRACKING_URI", f"sqlite:///{DATA_DIR / 'mlflow.sqlite3'}")
+PRAKRIYA_DVC_ROOT = Path(_env_str("PRAKRIYA_DVC_ROOT", str(DATA_DIR / "dvc")))
+PRAKRIYA_EXPORT_DIR = DATA_DIR / "exports"
+
+# --- Production hardening (python manage.py check --deploy) -------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", not DEBUG and _env_bool("PRAKRIYA_HTTPS", False))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+if _env_bool("USE_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": _env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+import operator
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public"
+    PRIVATE = "private", "Private"
+
+
+class Role(models.TextChoices):
+    LEAD = "lead", "Lead"
+    ENGINEER = "engineer", "Engineer"
+    ANNOTATOR = "annotator", "Annotator"
+    VIEWER = "viewer", "Viewer"
+
+
+class DeliverableKind(models.TextChoices):
+    # Declared in process order: the order is the stage order.
+    PROJECT_PAGE = "project_page", "Project page"
+    DATA_DOCUMENT = "data_document", "Data document"
+    BASELINES = "baselines", "Baselines and end-to-end module"
+    LITERATURE_SURVEY = "literature_survey", "Literature survey"
+    MODEL_IMPROVEMENT = "model_improvement", "Model improvement"
+    ERROR_ANALYSIS = "error_analysis", "Error analysis and test evaluation"
+    DEPLOYMENT = "deployment", "Deployment"
+    EXPERIENCE_REPORT = "experience_report", "Experience report"
+
+
+DELIVERABLE_ORDER = [kind.value for kind in DeliverableKind]
+STAGE_COMPLETE = "complete"
+STAGE_CHOICES = [*DeliverableKind.choices, (STAGE_COMPLETE, "Complete")]
+
+
+class DeliverableState(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+
+
+class Rating(models.IntegerChoices):
+    UNKNOWN = 0, "Not assessed"
+    LOW = 1, "Low"
+    MEDIUM = 2, "Medium"
+    HIGH = 3, "High"
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Project(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=300, blank=True, help_text="One sentence for the directory")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="projects")
+    stage = models.CharField(
+        max_length=32, choices=STAGE_CHOICES, default=DeliverableKind.PROJECT_PAGE, db_index=True,
+        help_text="Follows from the approved deliverables; never set by hand",
+    )
+
+    # The charter (deliverable 1). Markdown, rendered sanitised.
+    problem_statement = models.TextField(blank=True)
+    current_process = models.TextField(blank=True, help_text="The business-as-usual process today")
+    ml_role = models.TextField(blank=True, help_text="The role ML will play in that process")
+    value_notes = models.TextField(blank=True)
+    feasibility_data = models.PositiveSmallIntegerField(choices=Rating.choices, default=Rating.UNKNOWN)
+    feasibility_data_notes = models.TextField(blank=True)
+    feasibility_prior_work = models.PositiveSmallIntegerField(choices=Rating.choices, default=Rating.UNKNOWN)
+    feasibility_prior_work_notes = models.TextField(blank=True)
+    feasibility_team = models.PositiveSmallIntegerField(choices=Rating.choices, default=Rating.UNKNOWN)
+    feasibility_team_notes = models.TextField(blank=True)
+
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == Visibility.PUBLIC
+
+    @property
+    def primary_target(self) -> Target | None:
+        return self.targets.filter(is_primary=True).first()
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
+        ordering = ["role", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.role} of {self.project}"
+
+
+class Comparator(models.TextChoices):
+    LE = "<=", "≤"
+    LT = "<", "<"
+    GE = ">=", "≥"
+    GT = ">", ">"
+
+
+_COMPARE = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+
+
+class Target(models.Model):
+    """An expectation the project commits to, as data: later stages check results against it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="targets")
+    metric = models.CharField(max_length=80, help_text="e.g. accuracy, latency_p95, model_size, precision")
+    comparator = models.CharField(max_length=2, choices=Comparator.choices)
+    threshold = models.FloatField()
+    unit = models.CharField(max_length=20, blank=True, help_text="e.g. ms, MB, or empty for a ratio")
+    condition = models.CharField(
+        max_length=120, blank=True, help_text="Operating point, e.g. 'at 20% coverage' or 'at recall 0.9'"
+    )
+    is_primary = models.BooleanField(default=False)
+    notes = models.CharField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-is_primary", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(is_primary=True), name="at_most_one_primary_target"
+            ),
+            models.UniqueConstraint(fields=["project", "metric", "condition"], name="unique_target_metric"),
+        ]
+
+    def __str__(self) -> str:
+        text = f"{self.metric} {self.get_comparator_display()} {self.threshold:g}"
+        if self.unit:
+            text += f" {self.unit}"
+        if self.condition:
+            text += f" {self.condition}"
+        return text
+
+    def is_met_by(self, value: float) -> bool:
+        return _COMPARE[self.comparator](value, self.threshold)
+
+
+class ValueEstimate(models.Model):
+    """Value in numbers: a quantity as it is today against what the project expects with ML."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="value_estimates")
+    quantity = models.CharField(max_length=120, help_text="e.g. minutes to process one form")
+    current = models.FloatField(help_text="With the current practice")
+    expected = models.FloatField(help_text="Expected with the ML system")
+    unit = models.CharField(max_length=30, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity}: {self.current:g} → {self.expected:g} {self.unit}".strip()
+
+    @property
+    def change_percent(self) -> float | None:
+        if self.current == 0:
+            return None
+        return (self.expected - self.current) / abs(self.current) * 100.0
+
+
+class Deliverable(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deliverables")
+    kind = models.CharField(max_length=32, choices=DeliverableKind.choices)
+    state = models.CharField(max_length=20, choices=DeliverableState.choices, default=DeliverableState.NOT_STARTED)
+    body = models.TextField(blank=True, help_text="Markdown; the project page deliverable is the charter itself")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "kind"], name="one_deliverable_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.project}"
+
+    @property
+    def order(self) -> int:
+        return DELIVERABLE_ORDER.index(self.kind)
+
+
+class DeliverableTransition(models.Model):
+    deliverable = models.ForeignKey(Deliverable, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=20, choices=DeliverableState.choices)
+    to_state = models.CharField(max_length=20, choices=DeliverableState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class ProjectRevision(models.Model):
+    """A snapshot of the charter after each save, so the page's history can be diffed."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    snapshot = models.JSONField()
+    summary = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_revision_number")]
+
+
+class TimelineEvent(models.Model):
+    """The project's chronicle: everything that happened, newest first."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="timeline")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    verb = models.CharField(max_length=40, db_index=True)
+    text = models.CharField(max_length=300)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.text

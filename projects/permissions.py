@@ -1,0 +1,18 @@
+"""Who may do what in a project, by role. One table, used by the HTML views and the API alike."""
+
+from __future__ import annotations
+
+from projects.models import Role
+
+# Seeing a private project needs any membership; seeing a public one needs nothing.
+EDIT_CHARTER = frozenset({Role.LEAD, Role.ENGINEER})
+EDIT_DELIVERABLE = frozenset({Role.LEAD, Role.ENGINEER})
+SUBMIT_DELIVERABLE = frozenset({Role.LEAD, Role.ENGINEER})
+REVIEW_DELIVERABLE = frozenset({Role.LEAD})
+MANAGE_PROJECT = frozenset({Role.LEAD})  # settings, visibility, members
+LAUNCH_JOBS = frozenset({Role.LEAD, Role.ENGINEER})
+SEE_MEMBER_EMAILS = frozenset({Role.LEAD})
+
+
+def allows(role: str | None, action: frozenset) -> bool:
+    return role is not None and role in action

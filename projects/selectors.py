@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from prakriya.jobs.models import Job
+from prakriya.jobs.selectors import job_list_for_projects
+from projects.models import (
+    DELIVERABLE_ORDER,
+    Deliverable,
+    Membership,
+    Project,
+    ProjectRevision,
+    TimelineEvent,
+    Visibility,
+)
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def project_list_visible(*, user: AnyUser) -> QuerySet[Project]:
+    """Public projects, plus private ones the user is a member of. Outsiders never learn that a
+    private project exists."""
+    qs = Project.objects.all()
+    if user.is_authenticated:
+        if user.is_superuser:
+            return qs
+        return qs.filter(Q(visibility=Visibility.PUBLIC) | Q(memberships__user=user)).distinct()
+    return qs.filter(visibility=Visibility.PUBLIC)
+
+
+def project_get_visible(*, user: AnyUser, slug: str) -> Project:
+    project = project_list_visible(user=user).filter(slug=slug).prefetch_related("tags").first()
+    if project is None:
+        raise Http404("No such project")
+    return project
+
+
+def role_of(*, user: AnyUser, project: Project) -> str | None:
+    if not user.is_authenticated:
+        return None
+    cache = getattr(project, "_role_cache", None)
+    if cache is None:
+        cache = {}
+        project._role_cache = cache
+    if user.pk not in cache:
+        cache[user.pk] = (
+            Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+        )
+    return cache[user.pk]
+
+
+def membership_list(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user", "user__profile").order_by("role", "user__username")
+
+
+def deliverable_list(*, project: Project) -> list[Deliverable]:
+    deliverables = list(
+        project.deliverables.prefetch_related(
+            Prefetch("transitions", queryset=DeliverableTransitionQS(), to_attr="history")
+        )
+    )
+    return sorted(deliverables, key=lambda d: DELIVERABLE_ORDER.index(d.kind))
+
+
+def DeliverableTransitionQS():  # noqa: N802 - reads like the queryset it returns
+    from projects.models import DeliverableTransition
+
+    return DeliverableTransition.objects.select_related("actor").order_by("-created_at", "-id")
+
+
+def deliverable_get(*, project: Project, kind: str) -> Deliverable:
+    deliverable = project.deliverables.filter(kind=kind).first()
+    if deliverable is None:
+        raise Http404("No such deliverable")
+    return deliverable
+
+
+def timeline_list(*, project: Project) -> QuerySet[TimelineEvent]:
+    return project.timeline.select_related("actor").order_by("-created_at", "-id")
+
+
+def revision_list(*, project: Project) -> QuerySet[ProjectRevision]:
+    return project.revisions.select_related("author").order_by("-number")
+
+
+def project_list_member(*, user: AnyUser) -> QuerySet[Project]:
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def job_list_visible(*, user: AnyUser) -> QuerySet[Job]:
+    """Jobs are the team's working machinery (logs, parameters): members of the project see
+    them, whatever the project's visibility; the public sees the results they publish."""
+    return job_list_for_projects(projects=project_list_member(user=user))
+
+
+def job_get_visible(*, user: AnyUser, job_id: int) -> Job:
+    job = job_list_visible(user=user).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such job")
+    return job

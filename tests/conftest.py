@@ -1,0 +1,89 @@
+"""Shared fixtures: the roles of the permission model and a public and a private project."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from django.conf import settings
+
+from prakriya.celery import app as celery_app
+from projects import services
+from projects.models import Role
+from tests.factories import PASSWORD, UserFactory, make_project
+
+pytest_plugins = ["tests.fixtures_worker"]
+
+# Each test run gets its own broker namespace so runs sharing a Redis never take each other's
+# messages; worker processes started by the tests are given the same prefix.
+TEST_KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX") or f"prakriya-test-{uuid.uuid4().hex[:8]}:"
+celery_app.conf.broker_transport_options = {
+    **settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": TEST_KEY_PREFIX,
+}
+
+ROLES = ("anonymous", "outsider", "viewer", "annotator", "engineer", "lead")
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, settings):
+    # Files a test writes (exports, later DVC repos) go to its own folder.
+    settings.PRAKRIYA_EXPORT_DIR = tmp_path / "exports"
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def lead(db):
+    return UserFactory(username="lead")
+
+
+@pytest.fixture
+def engineer(db):
+    return UserFactory(username="engineer")
+
+
+@pytest.fixture
+def annotator(db):
+    return UserFactory(username="annotator")
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="viewer")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+def _staff(project, lead, engineer, annotator, viewer):
+    for user, role in ((engineer, Role.ENGINEER), (annotator, Role.ANNOTATOR), (viewer, Role.VIEWER)):
+        services.membership_set(project=project, actor=lead, user=user, role=role)
+    return project
+
+
+@pytest.fixture
+def project(lead, engineer, annotator, viewer):
+    """A public project with one member of each role."""
+    return _staff(make_project(lead=lead, slug="digits"), lead, engineer, annotator, viewer)
+
+
+@pytest.fixture
+def private_project(lead, engineer, annotator, viewer):
+    """A private project with one member of each role."""
+    return _staff(
+        make_project(lead=lead, slug="secret-forms", visibility="private", title="Secret forms"),
+        lead, engineer, annotator, viewer,
+    )
+
+
+@pytest.fixture
+def users(lead, engineer, annotator, viewer, outsider):
+    """Every role by name; anonymous is None."""
+    return {"anonymous": None, "outsider": outsider, "viewer": viewer,
+            "annotator": annotator, "engineer": engineer, "lead": lead}
