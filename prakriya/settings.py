@@ -117,6 +117,8 @@ TEMPLATES = [
         "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
+            # The UI's filters (markdown, tone, num) are available in every template.
+            "builtins": ["frontend.templatetags.prakriya"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -211,11 +213,14 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = _env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}")
 _visibility_timeout = _env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
 _key_prefix = os.environ.get("CELERY_KEY_PREFIX", "").strip()
-if _key_prefix:
-    # Lets several installations (or test runs) share one Redis without stealing each other's work.
-    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _key_prefix
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # An unacknowledged message goes back to the queue after this long (a worker died with it).
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = _visibility_timeout
+    if _key_prefix:
+        # Lets several installations (or test runs) share one Redis without taking each other's work.
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _key_prefix
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -241,7 +246,7 @@ PRAKRIYA_JOB_MAX_ATTEMPTS = _env_int("PRAKRIYA_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # --- Stores used by later stages (created on demand under the data folder) -----------------
 MLFLOW_TRACKING_URI = _env_str("MLFLOW_TRACKING_URI", f"sqlite:///{DATA_DIR / 'mlflow.sqlite3'}")
 PRAKRIYA_DVC_ROOT = Path(_env_str("PRAKRIYA_DVC_ROOT", str(DATA_DIR / "dvc")))
-PRAKRIYA_EXPORT_DIR = DATA_DIR / "exports"
+PRAKRIYA_EXPORT_DIR = Path(_env_str("PRAKRIYA_EXPORT_DIR", str(DATA_DIR / "exports")))
 
 # --- Production hardening (python manage.py check --deploy) -------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

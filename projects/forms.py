@@ -112,7 +112,9 @@ class ValueEstimateForm(forms.ModelForm):
 
 
 class DeliverableBodyForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 16}), required=False, help_text="Markdown")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 16}), required=False, label="Text", help_text="Markdown"
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

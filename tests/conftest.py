@@ -18,9 +18,10 @@ pytest_plugins = ["tests.fixtures_worker"]
 # Each test run gets its own broker namespace so runs sharing a Redis never take each other's
 # messages; worker processes started by the tests are given the same prefix.
 TEST_KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX") or f"prakriya-test-{uuid.uuid4().hex[:8]}:"
-celery_app.conf.broker_transport_options = {
-    **settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": TEST_KEY_PREFIX,
-}
+if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    celery_app.conf.broker_transport_options = {
+        **settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": TEST_KEY_PREFIX,
+    }
 
 ROLES = ("anonymous", "outsider", "viewer", "annotator", "engineer", "lead")
 

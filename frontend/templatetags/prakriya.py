@@ -48,3 +48,22 @@ def user_label(user) -> str:
         return "someone"
     profile = getattr(user, "profile", None)
     return (profile.display_name if profile and profile.display_name else user.get_username())
+
+
+@register.filter
+def num(value) -> str:
+    """A number as people write it: 2.5, 0.97, 20 — no padded decimals."""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def job_label(kind: str) -> str:
+    from prakriya.jobs import registry
+
+    try:
+        return registry.get(kind).label
+    except LookupError:
+        return kind.replace("_", " ").capitalize()

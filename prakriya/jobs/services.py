@@ -54,13 +54,14 @@ def job_enqueue(
     except IntegrityError:
         # Lost a race with an identical request: the other one's job is the job.
         return Job.objects.get(idempotency_key=idempotency_key)
-    transaction.on_commit(lambda: _send(job))
+    # robust: a broker that is down must not fail the request; the sweeper re-sends queued jobs.
+    transaction.on_commit(lambda: _send(job), robust=True)
     return job
 
 
 def job_requeue(*, job: Job) -> None:
     Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
-    transaction.on_commit(lambda: _send(job))
+    transaction.on_commit(lambda: _send(job), robust=True)
 
 
 @transaction.atomic
