@@ -68,7 +68,10 @@ class Project(models.Model):
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
     tags = models.ManyToManyField(Tag, blank=True, related_name="projects")
     stage = models.CharField(
-        max_length=32, choices=STAGE_CHOICES, default=DeliverableKind.PROJECT_PAGE, db_index=True,
+        max_length=32,
+        choices=STAGE_CHOICES,
+        default=DeliverableKind.PROJECT_PAGE,
+        db_index=True,
         help_text="Follows from the approved deliverables; never set by hand",
     )
 
@@ -189,8 +192,12 @@ class ValueEstimate(models.Model):
 class Deliverable(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deliverables")
     kind = models.CharField(max_length=32, choices=DeliverableKind.choices)
-    state = models.CharField(max_length=20, choices=DeliverableState.choices, default=DeliverableState.NOT_STARTED)
-    body = models.TextField(blank=True, help_text="Markdown; the project page deliverable is the charter itself")
+    state = models.CharField(
+        max_length=20, choices=DeliverableState.choices, default=DeliverableState.NOT_STARTED
+    )
+    body = models.TextField(
+        blank=True, help_text="Markdown; the project page deliverable is the charter itself"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -208,12 +215,17 @@ class DeliverableTransition(models.Model):
     deliverable = models.ForeignKey(Deliverable, on_delete=models.CASCADE, related_name="transitions")
     from_state = models.CharField(max_length=20, choices=DeliverableState.choices)
     to_state = models.CharField(max_length=20, choices=DeliverableState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.deliverable}: {self.from_state} → {self.to_state}"
 
 
 class ProjectRevision(models.Model):
@@ -221,7 +233,9 @@ class ProjectRevision(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     snapshot = models.JSONField()
     summary = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -230,12 +244,17 @@ class ProjectRevision(models.Model):
         ordering = ["-number"]
         constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_revision_number")]
 
+    def __str__(self) -> str:
+        return f"{self.project} r{self.number}"
+
 
 class TimelineEvent(models.Model):
     """The project's chronicle: everything that happened, newest first."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="timeline")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     verb = models.CharField(max_length=40, db_index=True)
     text = models.CharField(max_length=300)
     data = models.JSONField(default=dict, blank=True)
