@@ -20,6 +20,8 @@ class ProjectFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(
-            Q(title__icontains=value) | Q(summary__icontains=value) | Q(problem_statement__icontains=value)
+            Q(title__icontains=value)
+            | Q(summary__icontains=value)
+            | Q(problem_statement__icontains=value)
             | Q(tags__name__iexact=value)
         ).distinct()

@@ -10,8 +10,13 @@ from projects.models import Project, Role, Target, ValueEstimate, Visibility
 from projects.services import CHARTER_FIELDS
 
 _MARKDOWN_FIELDS = (
-    "problem_statement", "current_process", "ml_role", "value_notes",
-    "feasibility_data_notes", "feasibility_prior_work_notes", "feasibility_team_notes",
+    "problem_statement",
+    "current_process",
+    "ml_role",
+    "value_notes",
+    "feasibility_data_notes",
+    "feasibility_prior_work_notes",
+    "feasibility_team_notes",
 )
 
 
@@ -41,7 +46,10 @@ class ProjectCreateForm(forms.ModelForm):
 
 class CharterForm(forms.ModelForm):
     summary_of_change = forms.CharField(
-        required=False, max_length=200, label="Summary of this change", help_text="Shown in the page's history"
+        required=False,
+        max_length=200,
+        label="Summary of this change",
+        help_text="Shown in the page's history",
     )
 
     class Meta:
@@ -126,8 +134,12 @@ class DeliverableBodyForm(forms.Form):
 
 class TransitionForm(forms.Form):
     action = forms.ChoiceField(
-        choices=[("submit", "Submit"), ("approve", "Approve"), ("request_changes", "Request changes"),
-                 ("reopen", "Reopen")]
+        choices=[
+            ("submit", "Submit"),
+            ("approve", "Approve"),
+            ("request_changes", "Request changes"),
+            ("reopen", "Reopen"),
+        ]
     )
     comment = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -55,8 +55,11 @@ def timeline_record(
     *, project: Project, actor: AbstractBaseUser | None, verb: str, text: str, data: dict | None = None
 ) -> TimelineEvent:
     return TimelineEvent.objects.create(
-        project=project, actor=actor if actor and actor.is_authenticated else None,
-        verb=verb, text=text[:300], data=data or {},
+        project=project,
+        actor=actor if actor and actor.is_authenticated else None,
+        verb=verb,
+        text=text[:300],
+        data=data or {},
     )
 
 
@@ -70,7 +73,9 @@ def _charter_snapshot(project: Project) -> dict[str, Any]:
     return snapshot
 
 
-def _record_revision(*, project: Project, author: AbstractBaseUser | None, summary: str) -> ProjectRevision | None:
+def _record_revision(
+    *, project: Project, author: AbstractBaseUser | None, summary: str
+) -> ProjectRevision | None:
     snapshot = _charter_snapshot(project)
     last = project.revisions.order_by("-number").first()
     if last is not None and last.snapshot == snapshot:
@@ -126,8 +131,11 @@ def project_update_charter(
     revision = _record_revision(project=project, author=actor, summary=summary_of_change or "Charter edited")
     if revision is not None:
         timeline_record(
-            project=project, actor=actor, verb="charter_edited",
-            text=f"Project page edited (revision {revision.number})", data={"revision": revision.number},
+            project=project,
+            actor=actor,
+            verb="charter_edited",
+            text=f"Project page edited (revision {revision.number})",
+            data={"revision": revision.number},
         )
         _start_deliverable(project, DeliverableKind.PROJECT_PAGE, actor)
     return revision
@@ -152,7 +160,9 @@ def project_update_settings(
 
 
 @transaction.atomic
-def membership_set(*, project: Project, actor: AbstractBaseUser, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(
+    *, project: Project, actor: AbstractBaseUser, user: AbstractBaseUser, role: str
+) -> Membership:
     _require(actor, project, permissions.MANAGE_PROJECT, "manage members")
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
@@ -195,7 +205,9 @@ def _clear_other_primaries(project: Project, keep: Target | None) -> None:
 
 
 @transaction.atomic
-def target_save(*, project: Project, actor: AbstractBaseUser, target: Target | None = None, **fields: Any) -> Target:
+def target_save(
+    *, project: Project, actor: AbstractBaseUser, target: Target | None = None, **fields: Any
+) -> Target:
     """Create or update a target. Marking one primary unmarks the others: a project has exactly
     one primary metric, and that is enforced by a constraint too."""
     _require(actor, project, permissions.EDIT_CHARTER, "edit targets")
@@ -210,9 +222,13 @@ def target_save(*, project: Project, actor: AbstractBaseUser, target: Target | N
         target.is_primary = True
     target.full_clean()
     target.save()
-    _record_revision(project=project, author=actor, summary=f"Target {'added' if creating else 'changed'}: {target}")
+    _record_revision(
+        project=project, author=actor, summary=f"Target {'added' if creating else 'changed'}: {target}"
+    )
     timeline_record(
-        project=project, actor=actor, verb="target_saved",
+        project=project,
+        actor=actor,
+        verb="target_saved",
         text=f"Target {'added' if creating else 'updated'}: {target}",
     )
     return target
@@ -262,19 +278,29 @@ _TRANSITIONS: dict[str, tuple[frozenset[str], str, frozenset]] = {
         DeliverableState.SUBMITTED,
         permissions.SUBMIT_DELIVERABLE,
     ),
-    "approve": (frozenset({DeliverableState.SUBMITTED}), DeliverableState.APPROVED, permissions.REVIEW_DELIVERABLE),
+    "approve": (
+        frozenset({DeliverableState.SUBMITTED}),
+        DeliverableState.APPROVED,
+        permissions.REVIEW_DELIVERABLE,
+    ),
     "request_changes": (
         frozenset({DeliverableState.SUBMITTED}),
         DeliverableState.CHANGES_REQUESTED,
         permissions.REVIEW_DELIVERABLE,
     ),
-    "reopen": (frozenset({DeliverableState.APPROVED}), DeliverableState.DRAFT, permissions.REVIEW_DELIVERABLE),
+    "reopen": (
+        frozenset({DeliverableState.APPROVED}),
+        DeliverableState.DRAFT,
+        permissions.REVIEW_DELIVERABLE,
+    ),
 }
 _NEEDS_COMMENT = {"request_changes", "reopen"}
 
 
 def _project_stage(project: Project) -> str:
-    approved = set(project.deliverables.filter(state=DeliverableState.APPROVED).values_list("kind", flat=True))
+    approved = set(
+        project.deliverables.filter(state=DeliverableState.APPROVED).values_list("kind", flat=True)
+    )
     for kind in DELIVERABLE_ORDER:
         if kind not in approved:
             return kind
@@ -299,14 +325,18 @@ def _check_ready_to_submit(deliverable: Deliverable) -> None:
     project = deliverable.project
     if deliverable.kind == DeliverableKind.PROJECT_PAGE:
         missing = [
-            label for field, label in (
+            label
+            for field, label in (
                 ("problem_statement", "problem statement"),
                 ("current_process", "current process"),
                 ("ml_role", "role of ML"),
-            ) if not getattr(project, field).strip()
+            )
+            if not getattr(project, field).strip()
         ]
         if missing:
-            raise ValidationError(f"The project page needs a {', '.join(missing)} before it can be submitted.")
+            raise ValidationError(
+                f"The project page needs a {', '.join(missing)} before it can be submitted."
+            )
         if project.targets.filter(is_primary=True).count() != 1:
             raise ValidationError("The project page needs targets with exactly one primary metric.")
     elif not deliverable.body.strip():
@@ -329,8 +359,11 @@ def deliverable_save_body(*, deliverable: Deliverable, actor: AbstractBaseUser, 
     if deliverable.state != DeliverableState.DRAFT:
         _move(deliverable, DeliverableState.DRAFT, actor)
     timeline_record(
-        project=project, actor=actor, verb="deliverable_edited",
-        text=f"{deliverable.get_kind_display()} edited", data={"kind": deliverable.kind},
+        project=project,
+        actor=actor,
+        verb="deliverable_edited",
+        text=f"{deliverable.get_kind_display()} edited",
+        data={"kind": deliverable.kind},
     )
     return deliverable
 
@@ -365,7 +398,10 @@ def deliverable_transition(
         "reopen": f"{label} reopened",
     }
     timeline_record(
-        project=project, actor=actor, verb=f"deliverable_{action}", text=texts[action],
+        project=project,
+        actor=actor,
+        verb=f"deliverable_{action}",
+        text=texts[action],
         data={"kind": deliverable.kind, "comment": comment},
     )
     new_stage = _project_stage(project)
@@ -373,7 +409,9 @@ def deliverable_transition(
         Project.objects.filter(pk=project.pk).update(stage=new_stage)
         project.stage = new_stage
         stage_label = dict(Project._meta.get_field("stage").choices)[new_stage]
-        timeline_record(project=project, actor=actor, verb="stage", text=f"Project stage is now: {stage_label}")
+        timeline_record(
+            project=project, actor=actor, verb="stage", text=f"Project stage is now: {stage_label}"
+        )
     return deliverable
 
 

@@ -100,11 +100,17 @@ def project_create(request):
         data = form.cleaned_data
         try:
             project = services.project_create(
-                creator=request.user, slug=data["slug"], title=data["title"], summary=data["summary"],
-                visibility=data["visibility"], tags=data["tags"],
+                creator=request.user,
+                slug=data["slug"],
+                title=data["title"],
+                summary=data["summary"],
+                visibility=data["visibility"],
+                tags=data["tags"],
             )
         except (ValidationError, IntegrityError) as exc:
-            form.add_error(None, _error_text(exc) if isinstance(exc, ValidationError) else "That address is taken.")
+            form.add_error(
+                None, _error_text(exc) if isinstance(exc, ValidationError) else "That address is taken."
+            )
         else:
             messages.success(request, "Project created. Start with its charter.")
             return redirect("projects:charter_edit", slug=project.slug)
@@ -124,12 +130,24 @@ def project_detail(request, slug: str):
         "estimates": estimates,
         "value_figure": value_estimates_figure(estimates),
         "feasibility": [
-            ("Data", project.feasibility_data, project.get_feasibility_data_display(),
-             project.feasibility_data_notes),
-            ("Prior work", project.feasibility_prior_work, project.get_feasibility_prior_work_display(),
-             project.feasibility_prior_work_notes),
-            ("Team and infrastructure", project.feasibility_team, project.get_feasibility_team_display(),
-             project.feasibility_team_notes),
+            (
+                "Data",
+                project.feasibility_data,
+                project.get_feasibility_data_display(),
+                project.feasibility_data_notes,
+            ),
+            (
+                "Prior work",
+                project.feasibility_prior_work,
+                project.get_feasibility_prior_work_display(),
+                project.feasibility_prior_work_notes,
+            ),
+            (
+                "Team and infrastructure",
+                project.feasibility_team,
+                project.get_feasibility_team_display(),
+                project.feasibility_team_notes,
+            ),
         ],
         "rating_max": max(Rating.values),
         "deliverables": deliverables,
@@ -141,7 +159,8 @@ def project_detail(request, slug: str):
         "can_launch": _can(role, request.user, permissions.LAUNCH_JOBS),
         "jobs": (
             selectors.job_list_visible(user=request.user).filter(project=project)[:5]
-            if role or request.user.is_superuser else []
+            if role or request.user.is_superuser
+            else []
         ),
     }
     return render(request, "projects/project_detail.html", context)
@@ -155,13 +174,17 @@ def charter_edit(request, slug: str):
         fields = {k: v for k, v in form.cleaned_data.items() if k != "summary_of_change"}
         try:
             revision = services.project_update_charter(
-                project=project, actor=request.user, summary_of_change=form.cleaned_data["summary_of_change"],
+                project=project,
+                actor=request.user,
+                summary_of_change=form.cleaned_data["summary_of_change"],
                 **fields,
             )
         except ValidationError as exc:
             form.add_error(None, _error_text(exc))
         else:
-            messages.success(request, f"Saved as revision {revision.number}." if revision else "No changes to save.")
+            messages.success(
+                request, f"Saved as revision {revision.number}." if revision else "No changes to save."
+            )
             return redirect("projects:detail", slug=project.slug)
     if request.method == "POST":
         project.refresh_from_db()
@@ -175,7 +198,9 @@ def charter_edit(request, slug: str):
 def expectations(request, slug: str):
     project, role = _project_for(request, slug, permissions.EDIT_CHARTER)
     target_id = request.GET.get("target") or request.POST.get("target_id")
-    target = get_object_or_404(project.targets, pk=target_id) if target_id and str(target_id).isdigit() else None
+    target = (
+        get_object_or_404(project.targets, pk=target_id) if target_id and str(target_id).isdigit() else None
+    )
     target_form = TargetForm(instance=target, prefix="target")
     value_form = ValueEstimateForm(prefix="value")
     if request.method == "POST":
@@ -191,24 +216,37 @@ def expectations(request, slug: str):
             elif which == "value":
                 value_form = ValueEstimateForm(request.POST, prefix="value")
                 if value_form.is_valid():
-                    services.value_estimate_save(project=project, actor=request.user, **value_form.cleaned_data)
+                    services.value_estimate_save(
+                        project=project, actor=request.user, **value_form.cleaned_data
+                    )
                     messages.success(request, "Value estimate saved.")
                     return redirect("projects:expectations", slug=slug)
             else:
                 messages.error(request, "Unknown form.")
         except ValidationError as exc:
             (target_form if which == "target" else value_form).add_error(None, _error_text(exc))
-    return render(request, "projects/expectations.html", {
-        "project": project, "role": role, "targets": project.targets.all(), "editing": target,
-        "estimates": project.value_estimates.all(), "target_form": target_form, "value_form": value_form,
-    })
+    return render(
+        request,
+        "projects/expectations.html",
+        {
+            "project": project,
+            "role": role,
+            "targets": project.targets.all(),
+            "editing": target,
+            "estimates": project.value_estimates.all(),
+            "target_form": target_form,
+            "value_form": value_form,
+        },
+    )
 
 
 @require_POST
 @_guard
 def target_delete(request, slug: str, target_id: int):
     project, _ = _project_for(request, slug, permissions.EDIT_CHARTER)
-    services.target_delete(project=project, actor=request.user, target=get_object_or_404(project.targets, pk=target_id))
+    services.target_delete(
+        project=project, actor=request.user, target=get_object_or_404(project.targets, pk=target_id)
+    )
     messages.success(request, "Target removed.")
     return redirect("projects:expectations", slug=slug)
 
@@ -238,7 +276,9 @@ def project_settings(request, slug: str):
         if which == "settings":
             settings_form = SettingsForm(request.POST)
             if settings_form.is_valid():
-                services.project_update_settings(project=project, actor=request.user, **settings_form.cleaned_data)
+                services.project_update_settings(
+                    project=project, actor=request.user, **settings_form.cleaned_data
+                )
                 messages.success(request, "Settings saved.")
                 return redirect("projects:settings", slug=slug)
         elif which == "member":
@@ -250,19 +290,31 @@ def project_settings(request, slug: str):
                 else:
                     try:
                         services.membership_set(
-                            project=project, actor=request.user, user=user, role=member_form.cleaned_data["role"]
+                            project=project,
+                            actor=request.user,
+                            user=user,
+                            role=member_form.cleaned_data["role"],
                         )
                     except ValidationError as exc:
                         member_form.add_error(None, _error_text(exc))
                     else:
-                        messages.success(request, f"{user.username} is now {member_form.cleaned_data['role']}.")
+                        messages.success(
+                            request, f"{user.username} is now {member_form.cleaned_data['role']}."
+                        )
                         return redirect("projects:settings", slug=slug)
         else:
             messages.error(request, "Unknown form.")
-    return render(request, "projects/settings.html", {
-        "project": project, "role": role, "settings_form": settings_form, "member_form": member_form,
-        "members": selectors.membership_list(project=project),
-    })
+    return render(
+        request,
+        "projects/settings.html",
+        {
+            "project": project,
+            "role": role,
+            "settings_form": settings_form,
+            "member_form": member_form,
+            "members": selectors.membership_list(project=project),
+        },
+    )
 
 
 @require_POST
@@ -286,9 +338,15 @@ def member_remove(request, slug: str, membership_id: int):
 @_guard
 def history(request, slug: str):
     project, role = _project_for(request, slug)
-    return render(request, "projects/history.html", {
-        "project": project, "role": role, "revisions": selectors.revision_list(project=project),
-    })
+    return render(
+        request,
+        "projects/history.html",
+        {
+            "project": project,
+            "role": role,
+            "revisions": selectors.revision_list(project=project),
+        },
+    )
 
 
 @require_GET
@@ -297,10 +355,17 @@ def revision_detail(request, slug: str, number: int):
     project, role = _project_for(request, slug)
     revision = get_object_or_404(project.revisions.select_related("author"), number=number)
     previous = project.revisions.filter(number__lt=number).order_by("-number").first()
-    return render(request, "projects/revision.html", {
-        "project": project, "role": role, "revision": revision, "previous": previous,
-        "diffs": revision_diff(previous, revision),
-    })
+    return render(
+        request,
+        "projects/revision.html",
+        {
+            "project": project,
+            "role": role,
+            "revision": revision,
+            "previous": previous,
+            "diffs": revision_diff(previous, revision),
+        },
+    )
 
 
 @require_GET
@@ -321,7 +386,9 @@ def deliverable_detail(request, slug: str, kind: str):
         raise Http404("No such deliverable")
     deliverable = selectors.deliverable_get(project=project, kind=kind)
     can_edit = _can(role, request.user, permissions.EDIT_DELIVERABLE) and deliverable.state not in (
-        DeliverableState.SUBMITTED, DeliverableState.APPROVED)
+        DeliverableState.SUBMITTED,
+        DeliverableState.APPROVED,
+    )
     is_charter = kind == DeliverableKind.PROJECT_PAGE
     form = DeliverableBodyForm(initial={"body": deliverable.body})
     if request.method == "POST":
@@ -332,23 +399,33 @@ def deliverable_detail(request, slug: str, kind: str):
         form = DeliverableBodyForm(request.POST)
         if form.is_valid():
             try:
-                services.deliverable_save_body(deliverable=deliverable, actor=request.user, body=form.cleaned_data["body"])
+                services.deliverable_save_body(
+                    deliverable=deliverable, actor=request.user, body=form.cleaned_data["body"]
+                )
             except ValidationError as exc:
                 form.add_error(None, _error_text(exc))
             else:
                 messages.success(request, "Saved as draft.")
                 return redirect("projects:deliverable", slug=slug, kind=kind)
-    return render(request, "projects/deliverable.html", {
-        "project": project, "role": role, "deliverable": deliverable, "form": form,
-        "can_edit": can_edit and not is_charter, "is_charter": is_charter,
-        "can_submit": _can(role, request.user, permissions.SUBMIT_DELIVERABLE)
-        and deliverable.state in (DeliverableState.DRAFT, DeliverableState.CHANGES_REQUESTED),
-        "can_review": _can(role, request.user, permissions.REVIEW_DELIVERABLE)
-        and deliverable.state == DeliverableState.SUBMITTED,
-        "can_reopen": _can(role, request.user, permissions.REVIEW_DELIVERABLE)
-        and deliverable.state == DeliverableState.APPROVED,
-        "transitions": deliverable.transitions.select_related("actor"),
-    })
+    return render(
+        request,
+        "projects/deliverable.html",
+        {
+            "project": project,
+            "role": role,
+            "deliverable": deliverable,
+            "form": form,
+            "can_edit": can_edit and not is_charter,
+            "is_charter": is_charter,
+            "can_submit": _can(role, request.user, permissions.SUBMIT_DELIVERABLE)
+            and deliverable.state in (DeliverableState.DRAFT, DeliverableState.CHANGES_REQUESTED),
+            "can_review": _can(role, request.user, permissions.REVIEW_DELIVERABLE)
+            and deliverable.state == DeliverableState.SUBMITTED,
+            "can_reopen": _can(role, request.user, permissions.REVIEW_DELIVERABLE)
+            and deliverable.state == DeliverableState.APPROVED,
+            "transitions": deliverable.transitions.select_related("actor"),
+        },
+    )
 
 
 @require_POST
@@ -364,16 +441,23 @@ def deliverable_transition(request, slug: str, kind: str):
         return redirect("projects:deliverable", slug=slug, kind=kind)
     try:
         services.deliverable_transition(
-            deliverable=deliverable, actor=request.user, action=form.cleaned_data["action"],
+            deliverable=deliverable,
+            actor=request.user,
+            action=form.cleaned_data["action"],
             comment=form.cleaned_data["comment"],
         )
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
     else:
-        messages.success(request, {
-            "submit": "Submitted for review.", "approve": "Approved.",
-            "request_changes": "Changes requested.", "reopen": "Reopened.",
-        }[form.cleaned_data["action"]])
+        messages.success(
+            request,
+            {
+                "submit": "Submitted for review.",
+                "approve": "Approved.",
+                "request_changes": "Changes requested.",
+                "reopen": "Reopened.",
+            }[form.cleaned_data["action"]],
+        )
     return redirect("projects:deliverable", slug=slug, kind=kind)
 
 
@@ -393,11 +477,18 @@ def export_start(request, slug: str):
 
 def _job_payload(job: Job) -> dict:
     return {
-        "id": job.pk, "kind": job.kind, "state": job.state, "state_label": job.get_state_display(),
-        "progress": round(job.progress, 1), "message": job.message, "attempts": job.attempts,
-        "log": job.log[-20000:], "terminal": job.is_terminal,
+        "id": job.pk,
+        "kind": job.kind,
+        "state": job.state,
+        "state_label": job.get_state_display(),
+        "progress": round(job.progress, 1),
+        "message": job.message,
+        "attempts": job.attempts,
+        "log": job.log[-20000:],
+        "terminal": job.is_terminal,
         "download": reverse("projects:job_download", args=[job.pk])
-        if job.state == "succeeded" and job.result.get("path") else None,
+        if job.state == "succeeded" and job.result.get("path")
+        else None,
     }
 
 
@@ -406,10 +497,17 @@ def _job_payload(job: Job) -> dict:
 def job_detail(request, job_id: int):
     job = selectors.job_get_visible(user=request.user, job_id=job_id)
     role = selectors.role_of(user=request.user, project=job.project)
-    return render(request, "projects/job.html", {
-        "job": job, "project": job.project, "role": role, "payload": json.dumps(_job_payload(job)),
-        "can_cancel": _can(role, request.user, permissions.LAUNCH_JOBS) and not job.is_terminal,
-    })
+    return render(
+        request,
+        "projects/job.html",
+        {
+            "job": job,
+            "project": job.project,
+            "role": role,
+            "payload": json.dumps(_job_payload(job)),
+            "can_cancel": _can(role, request.user, permissions.LAUNCH_JOBS) and not job.is_terminal,
+        },
+    )
 
 
 @login_required
@@ -440,5 +538,9 @@ def job_download(request, job_id: int):
     # Serve only files the export wrote under the export folder, whatever the stored result says.
     if path is None or not path.is_file() or export_root not in path.resolve().parents:
         raise Http404("No file for this job")
-    return FileResponse(path.open("rb"), as_attachment=True, filename=f"{job.project.slug}-export-{job.pk}.json",
-                        content_type="application/json")
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=f"{job.project.slug}-export-{job.pk}.json",
+        content_type="application/json",
+    )

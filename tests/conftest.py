@@ -20,7 +20,8 @@ pytest_plugins = ["tests.fixtures_worker"]
 TEST_KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX") or f"prakriya-test-{uuid.uuid4().hex[:8]}:"
 if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     celery_app.conf.broker_transport_options = {
-        **settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": TEST_KEY_PREFIX,
+        **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        "global_keyprefix": TEST_KEY_PREFIX,
     }
 
 ROLES = ("anonymous", "outsider", "viewer", "annotator", "engineer", "lead")
@@ -79,12 +80,21 @@ def private_project(lead, engineer, annotator, viewer):
     """A private project with one member of each role."""
     return _staff(
         make_project(lead=lead, slug="secret-forms", visibility="private", title="Secret forms"),
-        lead, engineer, annotator, viewer,
+        lead,
+        engineer,
+        annotator,
+        viewer,
     )
 
 
 @pytest.fixture
 def users(lead, engineer, annotator, viewer, outsider):
     """Every role by name; anonymous is None."""
-    return {"anonymous": None, "outsider": outsider, "viewer": viewer,
-            "annotator": annotator, "engineer": engineer, "lead": lead}
+    return {
+        "anonymous": None,
+        "outsider": outsider,
+        "viewer": viewer,
+        "annotator": annotator,
+        "engineer": engineer,
+        "lead": lead,
+    }

@@ -19,7 +19,10 @@ def plotly_figure(figure_json: str | None, element_id: str, label: str = "Chart"
     return format_html(
         '<div class="chart" id="{}" role="img" aria-label="{}"></div>'
         '<script type="application/json" data-plotly-for="{}">{}</script>',
-        element_id, label, element_id, _escape_json(figure_json),
+        element_id,
+        label,
+        element_id,
+        _escape_json(figure_json),
     )
 
 
@@ -31,9 +34,18 @@ def _escape_json(text: str):
 
 
 STATE_TONES = {
-    "not_started": "muted", "draft": "info", "submitted": "warn", "changes_requested": "danger",
-    "approved": "ok", "queued": "muted", "running": "info", "interrupted": "warn", "succeeded": "ok",
-    "failed": "danger", "cancelled": "muted", "dead": "danger",
+    "not_started": "muted",
+    "draft": "info",
+    "submitted": "warn",
+    "changes_requested": "danger",
+    "approved": "ok",
+    "queued": "muted",
+    "running": "info",
+    "interrupted": "warn",
+    "succeeded": "ok",
+    "failed": "danger",
+    "cancelled": "muted",
+    "dead": "danger",
 }
 
 
@@ -47,7 +59,7 @@ def user_label(user) -> str:
     if user is None:
         return "someone"
     profile = getattr(user, "profile", None)
-    return (profile.display_name if profile and profile.display_name else user.get_username())
+    return profile.display_name if profile and profile.display_name else user.get_username()
 
 
 @register.filter

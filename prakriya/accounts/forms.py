@@ -23,6 +23,9 @@ class ProfileForm(forms.ModelForm):
 
 class TokenCreateForm(forms.Form):
     expiry_days = forms.IntegerField(
-        required=False, min_value=1, max_value=3650, label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Expires after (days)",
         help_text="Leave empty for a token that lasts until you revoke it.",
     )

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,15 +14,32 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Profile',
+            name="Profile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('display_name', models.CharField(blank=True, max_length=120)),
-                ('affiliation', models.CharField(blank=True, max_length=200)),
-                ('languages', models.CharField(blank=True, help_text='Comma-separated, e.g. English, Hindi, Tamil', max_length=300)),
-                ('expertise', models.TextField(blank=True, max_length=2000)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("display_name", models.CharField(blank=True, max_length=120)),
+                ("affiliation", models.CharField(blank=True, max_length=200)),
+                (
+                    "languages",
+                    models.CharField(
+                        blank=True, help_text="Comma-separated, e.g. English, Hindi, Tamil", max_length=300
+                    ),
+                ),
+                ("expertise", models.TextField(blank=True, max_length=2000)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]
