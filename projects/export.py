@@ -22,15 +22,26 @@ def _charter(project: Project) -> dict[str, Any]:
     from projects.services import CHARTER_FIELDS
 
     data = {field: getattr(project, field) for field in CHARTER_FIELDS}
-    data.update(slug=project.slug, visibility=project.visibility, stage=project.stage,
-                tags=[t.name for t in project.tags.all()])
+    data.update(
+        slug=project.slug,
+        visibility=project.visibility,
+        stage=project.stage,
+        tags=[t.name for t in project.tags.all()],
+    )
     return data
 
 
 def _targets(project: Project) -> list[dict[str, Any]]:
     return [
-        {"metric": t.metric, "comparator": t.comparator, "threshold": t.threshold, "unit": t.unit,
-         "condition": t.condition, "is_primary": t.is_primary, "notes": t.notes}
+        {
+            "metric": t.metric,
+            "comparator": t.comparator,
+            "threshold": t.threshold,
+            "unit": t.unit,
+            "condition": t.condition,
+            "is_primary": t.is_primary,
+            "notes": t.notes,
+        }
         for t in project.targets.all()
     ]
 
@@ -45,14 +56,23 @@ def _value(project: Project) -> list[dict[str, Any]]:
 def _deliverables(project: Project) -> list[dict[str, Any]]:
     out = []
     for d in project.deliverables.prefetch_related("transitions__actor"):
-        out.append({
-            "kind": d.kind, "state": d.state, "body": d.body,
-            "transitions": [
-                {"from": t.from_state, "to": t.to_state, "by": t.actor.username if t.actor else None,
-                 "comment": t.comment, "at": t.created_at.isoformat()}
-                for t in d.transitions.all()
-            ],
-        })
+        out.append(
+            {
+                "kind": d.kind,
+                "state": d.state,
+                "body": d.body,
+                "transitions": [
+                    {
+                        "from": t.from_state,
+                        "to": t.to_state,
+                        "by": t.actor.username if t.actor else None,
+                        "comment": t.comment,
+                        "at": t.created_at.isoformat(),
+                    }
+                    for t in d.transitions.all()
+                ],
+            }
+        )
     return out
 
 
@@ -62,7 +82,12 @@ def _members(project: Project) -> list[dict[str, Any]]:
 
 def _timeline(project: Project) -> list[dict[str, Any]]:
     return [
-        {"verb": e.verb, "text": e.text, "by": e.actor.username if e.actor else None, "at": e.created_at.isoformat()}
+        {
+            "verb": e.verb,
+            "text": e.text,
+            "by": e.actor.username if e.actor else None,
+            "at": e.created_at.isoformat(),
+        }
         for e in project.timeline.select_related("actor")
     ]
 

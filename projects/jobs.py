@@ -28,14 +28,20 @@ def _record_export(job: Job, result: dict[str, Any]) -> None:
     from projects.services import timeline_record
 
     timeline_record(
-        project=job.project, actor=job.created_by, verb="exported",
-        text="Project exported to JSON", data={"job": job.pk, "bytes": result.get("bytes")},
+        project=job.project,
+        actor=job.created_by,
+        verb="exported",
+        text="Project exported to JSON",
+        data={"job": job.pk, "bytes": result.get("bytes")},
     )
 
 
 registry.register(
     registry.JobKind(
-        name=PROJECT_EXPORT, label="Project export to JSON", queue="export",
-        run=_run_export, on_success=_record_export,
+        name=PROJECT_EXPORT,
+        label="Project export to JSON",
+        queue="export",
+        run=_run_export,
+        on_success=_record_export,
     )
 )

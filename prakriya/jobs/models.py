@@ -58,7 +58,10 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "heartbeat_at"]), models.Index(fields=["project", "-created_at"])]
+        indexes = [
+            models.Index(fields=["state", "heartbeat_at"]),
+            models.Index(fields=["project", "-created_at"]),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(progress__gte=0) & models.Q(progress__lte=100), name="job_progress_0_100"

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -63,9 +63,15 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stopped.wait(self.interval):
-                Job.objects.filter(pk=self.job_id, run_token=self.run_token, state=JobState.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
+                try:
+                    Job.objects.filter(
+                        pk=self.job_id, run_token=self.run_token, state=JobState.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    # A dropped connection must not end the heartbeat for the rest of the job, or
+                    # the sweeper would take a live job away from its worker: reconnect next beat.
+                    logger.warning("heartbeat of job %s failed; retrying", self.job_id, exc_info=True)
+                    connection.close_if_unusable_or_obsolete()
         finally:
             connection.close()
 
@@ -117,11 +123,13 @@ def job_execute(job_id: int) -> str | None:
     if claimed is None:
         return None
     job, token = claimed
-    kind = registry.get(job.kind)
     heartbeat = _Heartbeat(job.pk, token, settings.PRAKRIYA_JOB_HEARTBEAT_SECONDS)
     heartbeat.start()
     context = JobContext(job, token)
     try:
+        # Looked up inside the try: an unknown kind fails the job at once instead of leaving it
+        # 'running' without a heartbeat until the sweeper gives up on it as a lost worker.
+        kind = registry.get(job.kind)
         result = kind.run(context)
         with transaction.atomic():
             locked = Job.objects.select_for_update().get(pk=job.pk)
@@ -137,14 +145,22 @@ def job_execute(job_id: int) -> str | None:
         logger.warning("job %s was taken over by another worker; dropping this attempt", job_id)
         return None
     except JobCancelled:
-        _finish(job.pk, token, state=JobState.CANCELLED, message="Cancelled")
+        try:
+            _finish(job.pk, token, state=JobState.CANCELLED, message="Cancelled")
+        except LostClaim:
+            return None
         return JobState.CANCELLED
     except Exception as exc:  # noqa: BLE001 - any failure of the work is recorded on the job
         logger.exception("job %s failed", job_id)
         tail = traceback.format_exc(limit=8)
         try:
-            _finish(job.pk, token, state=JobState.FAILED, message=str(exc)[:500] or type(exc).__name__,
-                    log=Job.objects.get(pk=job.pk).log + tail)
+            _finish(
+                job.pk,
+                token,
+                state=JobState.FAILED,
+                message=str(exc)[:500] or type(exc).__name__,
+                log=Job.objects.get(pk=job.pk).log + tail,
+            )
         except LostClaim:
             return None
         return JobState.FAILED

@@ -20,7 +20,9 @@ class SweepReport:
     dead: list[int]
 
 
-def jobs_sweep(*, stale_after: timedelta | None = None, requeue_after: timedelta | None = None) -> SweepReport:
+def jobs_sweep(
+    *, stale_after: timedelta | None = None, requeue_after: timedelta | None = None
+) -> SweepReport:
     stale_after = stale_after or timedelta(seconds=settings.PRAKRIYA_JOB_STALE_SECONDS)
     requeue_after = requeue_after or timedelta(seconds=settings.PRAKRIYA_JOB_REQUEUE_SECONDS)
     now = timezone.now()
