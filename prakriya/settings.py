@@ -183,9 +183,11 @@ PRAKRIYA_PROJECT_MODEL = "projects.Project"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        # Token first: an anonymous write is answered 401 with a WWW-Authenticate header.
+        "prakriya.rest.StrictTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_PARSER_CLASSES": ["prakriya.rest.CappedJSONParser", "prakriya.rest.CappedFormParser"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
@@ -208,6 +210,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeliverableStateEnum": "projects.models.DeliverableState",
+        "JobStateEnum": "prakriya.jobs.models.JobState",
+        "RatingEnum": "projects.models.Rating",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------

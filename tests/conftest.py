@@ -28,6 +28,12 @@ ROLES = ("anonymous", "outsider", "viewer", "annotator", "engineer", "lead")
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Every test creates several users; the production hasher would spend seconds on them.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _data_dir(tmp_path, settings):
     # Files a test writes (exports, later DVC repos) go to its own folder.
     settings.PRAKRIYA_EXPORT_DIR = tmp_path / "exports"

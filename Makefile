@@ -1,0 +1,67 @@
+# Prakriya: two commands on a fresh machine.
+#
+#   make run    the whole platform on this machine (SQLite + a real Celery worker), demo data included
+#   make test   lint, Django checks and the test suite against PostgreSQL and Redis
+#
+# Every variable below can be overridden: `make run PORT=8001`, `DATABASE_URL=... make test`.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Used by `make test` only; `make run` uses the embedded default unless the environment says otherwise.
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
+# Tests keep their files (secret key, exports) apart from the data of `make run`.
+TEST_DATA_DIR ?= $(CURDIR)/test-data
+PYTEST_ARGS ?=
+
+TEST_ENV = DATABASE_URL='$(DATABASE_URL)' CELERY_BROKER_URL='$(CELERY_BROKER_URL)' \
+	PRAKRIYA_DATA_DIR='$(TEST_DATA_DIR)'
+
+.PHONY: help run serve test lint checks clean-venv
+
+help:
+	@echo "make run    install into $(VENV), migrate, load the demo, start web + worker on http://$(HOST):$(PORT)/"
+	@echo "make test   install with test extras, ensure Chromium, ruff, Django checks, pytest"
+	@echo "            (DATABASE_URL=$(DATABASE_URL) CELERY_BROKER_URL=$(CELERY_BROKER_URL))"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs when pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+
+# Start again without reinstalling or reseeding.
+serve: $(VENV)/.installed-run
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+checks: $(VENV)/.installed-test
+	$(TEST_ENV) $(BIN)/python manage.py check
+	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+
+test: $(VENV)/.installed-test
+	bash scripts/ensure_chromium.sh
+	$(BIN)/ruff check .
+	$(TEST_ENV) $(BIN)/python manage.py check
+	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,192 @@
+"""The one-machine set-up: a real Celery worker (with the beat scheduler embedded) plus the web
+server, started and stopped together.
+
+The worker is a separate process, exactly as in production; only the broker differs (by default
+kombu's SQLAlchemy transport on a SQLite file in the data folder instead of Redis).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command, get_commands, load_command_class
+from django.core.management.base import BaseCommand, CommandError
+from django.core.management.commands.runserver import Command as RunserverCommand
+from django.db import DatabaseError
+
+QUEUES = "default,training,export"
+# How long a worker gets to finish its current task on shutdown before it is killed. An
+# unfinished job is not lost: its message was never acknowledged, and the sweeper re-queues it.
+WORKER_STOP_SECONDS = 15
+
+
+def worker_command(*, schedule_file: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "prakriya", "worker", "-B",
+        "-Q", QUEUES, "--concurrency", "1", "--loglevel", "INFO",
+        "--hostname", "prakriya-serve@%h", "--schedule", schedule_file,
+    ]
+
+
+def _die_with_parent() -> None:
+    # Linux only: if this process is killed outright (no chance to run its finally block),
+    # the kernel sends the worker SIGTERM instead of leaving it orphaned on the broker.
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class _WebServer(RunserverCommand):
+    banner = ""
+
+    def on_bind(self, server_port):
+        super().on_bind(server_port)
+        self.stdout.write(self.banner)
+
+
+class Command(BaseCommand):
+    help = (
+        "Run Prakriya on one machine: a Celery worker with embedded beat on queues "
+        f"{QUEUES}, then the web server. Ctrl-C stops both."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="Port to listen on (default 8000)")
+
+    def handle(self, *args, host: str, port: int, **options) -> None:
+        self._check_port_free(host, port)
+        # collectstatic is not needed here (static files are served from the apps), but the
+        # folder must exist or WhiteNoise warns on every start.
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+        worker = self._start_worker()
+        stopping = threading.Event()
+        worker_died = threading.Event()
+
+        def watch_worker() -> None:
+            worker.wait()
+            if not stopping.is_set():
+                worker_died.set()
+                self.stderr.write(f"The Celery worker exited (code {worker.returncode}); stopping.")
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        def on_stop_signal(signum, frame):
+            raise KeyboardInterrupt
+
+        # Installed explicitly: a shell that starts us in the background sets SIGINT to
+        # "ignore", and `kill` sends SIGTERM; either must stop the worker too.
+        previous = {sig: signal.signal(sig, on_stop_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            threading.Thread(target=watch_worker, name="watch-worker", daemon=True).start()
+            web = _WebServer(stdout=self.stdout, stderr=self.stderr)
+            web.banner = self._banner(host, port, worker.pid)
+            addrport = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+            call_command(web, addrport, use_reloader=False, use_threading=True, skip_checks=False)
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            stopping.set()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self._stop_worker(worker)
+        if worker_died.is_set():
+            raise CommandError("the Celery worker stopped; see its log above")
+
+    def _check_port_free(self, host: str, port: int) -> None:
+        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host.strip("[]"), port))
+            except OSError as exc:
+                raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+    def _start_worker(self) -> subprocess.Popen:
+        command = worker_command(schedule_file=settings.CELERY_BEAT_SCHEDULE_FILENAME)
+        self.stdout.write("Starting the worker: " + " ".join(command[1:]))
+        env = dict(os.environ)
+        env.setdefault("DJANGO_SETTINGS_MODULE", "prakriya.settings")
+        return subprocess.Popen(
+            command,
+            cwd=Path(settings.BASE_DIR),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            # Its own session: Ctrl-C in the terminal reaches only this process, which then
+            # stops the worker once, in order, instead of both racing to shut down.
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+
+    def _stop_worker(self, worker: subprocess.Popen) -> None:
+        if worker.poll() is None:
+            self.stdout.write("Stopping the worker (warm shutdown)...")
+            with contextlib.suppress(ProcessLookupError):
+                worker.terminate()
+            try:
+                worker.wait(timeout=WORKER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.stderr.write("The worker did not stop in time; killing it.")
+        # Whatever is left of its process group (pool children) goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=5)
+
+    def _banner(self, host: str, port: int, worker_pid: int) -> str:
+        shown_host = f"[{host.strip('[]')}]" if ":" in host else host
+        database = settings.DATABASES["default"]
+        lines = [
+            "",
+            "=" * 72,
+            f"Prakriya is running at http://{shown_host}:{port}/",
+            f"  data folder : {settings.DATA_DIR}",
+            f"  database    : {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}",
+            f"  broker      : {_redact(settings.CELERY_BROKER_URL)}",
+            f"  worker      : pid {worker_pid}, queues {QUEUES}, beat embedded",
+        ]
+        if host in ("0.0.0.0", "::", "[::]"):
+            lines.append("  listening on all interfaces: add this machine's name to ALLOWED_HOSTS")
+        logins = _demo_logins()
+        if logins:
+            lines.append("")
+            lines.append("Demo logins:")
+            lines.extend(f"  {user:<11} password {password:<15} {what}" for user, password, what in logins)
+        elif logins is None:
+            lines.append("  (the database is not ready: run `python manage.py migrate` first)")
+        lines += ["", "Press Ctrl-C to stop the web server and the worker.", "=" * 72, ""]
+        return "\n".join(lines)
+
+
+def _redact(url: str) -> str:
+    # Never print a broker password in a terminal that may be shared or recorded.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        if ":" in credentials:
+            return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def _demo_logins() -> list[tuple[str, str, str]] | None:
+    """Asks the installed seed_demo command (if any app provides one) which demo logins work.
+    Looked up through Django's command registry so prakriya/ imports no app."""
+    app_name = get_commands().get("seed_demo")
+    if app_name is None:
+        return []
+    provider = getattr(load_command_class(app_name, "seed_demo"), "demo_logins", None)
+    if provider is None:
+        return []
+    try:
+        return provider()
+    except DatabaseError:
+        return None

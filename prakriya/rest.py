@@ -1,0 +1,78 @@
+"""REST framework plumbing shared by every app's API: hostile or malformed requests end in a
+4xx with the API's error shape, never a 500. Named as defaults in settings.REST_FRAMEWORK."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+from knox.auth import TokenAuthentication
+from rest_framework import exceptions, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import FormParser, JSONParser
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+def _read_capped(stream) -> io.BytesIO:
+    # Older DRF releases read JSON and form bodies straight from the socket, bypassing Django's
+    # DATA_UPLOAD_MAX_MEMORY_SIZE check (newer DRF reads request.body, which checks it).
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    body = stream.read() if limit is None else stream.read(limit + 1)
+    if limit is not None and len(body) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes.")
+    return io.BytesIO(body)
+
+
+class CappedJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(_read_capped(stream), media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from exc
+
+
+class CappedFormParser(FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(_read_capped(stream), media_type, parser_context)
+        except SuspiciousOperation as exc:  # too many fields
+            raise exceptions.ParseError(str(exc)) from exc
+
+
+_TOKEN_CHARS = re.compile(rb"[\x21-\x7e]+")
+
+
+class StrictTokenAuthentication(TokenAuthentication):
+    """knox decodes the header as UTF-8 and passes it to the database unchecked: a token with
+    invalid bytes or a NUL would be a 500. Such a token is simply invalid."""
+
+    def authenticate_credentials(self, token: bytes):
+        if not _TOKEN_CHARS.fullmatch(token):
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return super().authenticate_credentials(token)
+
+
+class StrictTokenAuthenticationScheme(KnoxTokenScheme):
+    target_class = StrictTokenAuthentication
+
+
+class ApiViewMixin:
+    # Token first: an anonymous write is answered 401 with a WWW-Authenticate header.
+    authentication_classes = [StrictTokenAuthentication, SessionAuthentication]
+    parser_classes = [CappedJSONParser, CappedFormParser]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RequestDataTooBig):
+            # Django would answer with an HTML 400; API clients get the JSON error shape.
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            exc = PayloadTooLarge(f"Request body exceeds {limit} bytes.")
+        return super().handle_exception(exc)
+

@@ -1,0 +1,202 @@
+"""The API permission matrix: every route × every role, on a public and on a private project.
+
+The rules, in one place:
+- reading a project's routes needs only to see the project: public → everyone, private →
+  members; anyone else gets 404, as if the project did not exist;
+- writing needs a signed-in user (anonymous → 401), who can see the project (else 404) and whose
+  role allows the action (else 403): lead and engineer edit the charter, targets, value
+  estimates and deliverables, submit and launch jobs; only the lead manages members and the
+  settings and reviews;
+- jobs are members-only machinery whatever the project's visibility.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from projects import services
+from tests.api import add_primary_target, client_for, fast_password_hashing  # noqa: F401
+from tests.conftest import ROLES
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+MEMBERS = frozenset({"viewer", "annotator", "engineer", "lead"})
+WRITERS = frozenset({"engineer", "lead"})
+LEADS = frozenset({"lead"})
+SLUGS = {"public": "digits", "private": "secret-forms"}
+
+
+# --- Setups: put the project in the state a route needs; return the URL's placeholders --------
+
+
+def _nothing(project, lead) -> dict[str, Any]:
+    return {}
+
+
+def _extra_member(project, lead) -> dict[str, Any]:
+    extra = UserFactory(username="extra")
+    membership = services.membership_set(project=project, actor=lead, user=extra, role="viewer")
+    return {"member": membership.pk}
+
+
+def _newcomer(project, lead) -> dict[str, Any]:
+    UserFactory(username="newcomer")
+    return {}
+
+
+def _target(project, lead) -> dict[str, Any]:
+    return {"target": add_primary_target(project, lead).pk}
+
+
+def _estimate(project, lead) -> dict[str, Any]:
+    estimate = services.value_estimate_save(project=project, actor=lead, quantity="minutes", current=4, expected=1)
+    return {"estimate": estimate.pk}
+
+
+def _data_document(state: str) -> Callable[[Any, Any], dict[str, Any]]:
+    def setup(project, lead) -> dict[str, Any]:
+        document = project.deliverables.get(kind="data_document")
+        services.deliverable_save_body(deliverable=document, actor=lead, body="Collected from forms.")
+        steps = {"draft": [], "submitted": ["submit"], "approved": ["submit", "approve"]}[state]
+        for action in steps:
+            services.deliverable_transition(deliverable=document, actor=lead, action=action)
+        return {}
+
+    return setup
+
+
+def _job(project, lead) -> dict[str, Any]:
+    return {"job": services.project_export_start(project=project, actor=lead).pk}
+
+
+# --- The routes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    # "read": anyone who sees the project; a frozenset: the roles allowed to write;
+    # "job" / "job-write": members only, then writers for job-write.
+    access: Any
+    ok: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
+    setup: Callable[[Any, Any], dict[str, Any]] = _nothing
+    label: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}{' ' + self.label if self.label else ''}"
+
+
+P = "/api/projects/{slug}"
+ROUTES = [
+    Route("GET", P + "/", "read"),
+    Route("PATCH", P + "/", WRITERS, body={"summary": "Changed"}),
+    Route("PATCH", P + "/", LEADS, body={"tags": ["vision"]}, label="(settings)"),
+    Route("GET", P + "/members/", "read"),
+    Route("POST", P + "/members/", LEADS, 201, {"username": "newcomer", "role": "viewer"}, _newcomer),
+    Route("PATCH", P + "/members/{member}/", LEADS, body={"role": "annotator"}, setup=_extra_member),
+    Route("DELETE", P + "/members/{member}/", LEADS, 204, setup=_extra_member),
+    Route("GET", P + "/targets/", "read"),
+    Route("GET", P + "/targets/{target}/", "read", setup=_target),
+    Route("POST", P + "/targets/", WRITERS, 201, {"metric": "f1", "comparator": ">=", "threshold": 0.8}),
+    Route("PUT", P + "/targets/{target}/", WRITERS, 200,
+          {"metric": "f1", "comparator": ">=", "threshold": 0.8}, _target),
+    Route("PATCH", P + "/targets/{target}/", WRITERS, body={"threshold": 0.95}, setup=_target),
+    Route("DELETE", P + "/targets/{target}/", WRITERS, 204, setup=_target),
+    Route("GET", P + "/value-estimates/", "read"),
+    Route("GET", P + "/value-estimates/{estimate}/", "read", setup=_estimate),
+    Route("POST", P + "/value-estimates/", WRITERS, 201, {"quantity": "errors", "current": 5, "expected": 1}),
+    Route("PUT", P + "/value-estimates/{estimate}/", WRITERS, 200,
+          {"quantity": "errors", "current": 5, "expected": 1}, _estimate),
+    Route("PATCH", P + "/value-estimates/{estimate}/", WRITERS, body={"expected": 2}, setup=_estimate),
+    Route("DELETE", P + "/value-estimates/{estimate}/", WRITERS, 204, setup=_estimate),
+    Route("GET", P + "/deliverables/", "read"),
+    Route("GET", P + "/deliverables/data_document/", "read"),
+    Route("PATCH", P + "/deliverables/data_document/", WRITERS, body={"body": "Collected from forms."}),
+    Route("POST", P + "/deliverables/data_document/submit/", WRITERS, setup=_data_document("draft")),
+    Route("POST", P + "/deliverables/data_document/approve/", LEADS, setup=_data_document("submitted")),
+    Route("POST", P + "/deliverables/data_document/request-changes/", LEADS,
+          body={"comment": "More detail"}, setup=_data_document("submitted")),
+    Route("POST", P + "/deliverables/data_document/reopen/", LEADS,
+          body={"comment": "New data"}, setup=_data_document("approved")),
+    Route("GET", P + "/timeline/", "read"),
+    Route("GET", P + "/revisions/", "read"),
+    Route("GET", P + "/revisions/1/", "read"),
+    Route("POST", P + "/exports/", WRITERS, 202),
+    Route("GET", "/api/jobs/{job}/", "job", setup=_job),
+    Route("POST", "/api/jobs/{job}/cancel/", "job-write", setup=_job),
+]
+
+
+def expected_status(route: Route, role: str, visibility: str) -> int:
+    sees_project = visibility == "public" or role in MEMBERS
+    if route.access == "read":
+        return route.ok if sees_project else 404
+    if role == "anonymous":
+        return 401
+    if route.access in ("job", "job-write"):
+        if role not in MEMBERS:
+            return 404
+        allowed = MEMBERS if route.access == "job" else WRITERS
+    else:
+        if not sees_project:
+            return 404
+        allowed = route.access
+    return route.ok if role in allowed else 403
+
+
+@pytest.mark.parametrize("visibility", ["public", "private"])
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.id)
+def test_api_permission_matrix(request, users, route, role, visibility):
+    project = request.getfixturevalue("project" if visibility == "public" else "private_project")
+    placeholders = route.setup(project, users["lead"])
+    path = route.path.format(slug=SLUGS[visibility], **placeholders)
+    client = client_for(users[role])
+    response = client.generic(route.method, path, data=json.dumps(route.body), content_type="application/json")
+    expected = expected_status(route, role, visibility)
+    assert response.status_code == expected, (route.id, role, visibility, response.content[:300])
+
+
+# --- Routes outside a project -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_private_projects_never_appear_in_outsider_or_anonymous_lists(request, users, role):
+    request.getfixturevalue("project")
+    request.getfixturevalue("private_project")
+    response = client_for(users[role]).get("/api/projects/")
+    assert response.status_code == 200
+    slugs = {item["slug"] for item in response.json()["results"]}
+    assert "digits" in slugs
+    assert ("secret-forms" in slugs) == (role in MEMBERS)
+    searched = client_for(users[role]).get("/api/projects/", {"q": "Secret"}).json()["results"]
+    assert bool(searched) == (role in MEMBERS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_anyone_signed_in_may_create_a_project(users, role):
+    response = client_for(users[role]).post("/api/projects/", {"slug": f"new-{role}", "title": "New"})
+    assert response.status_code == (401 if role == "anonymous" else 201)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_job_list_shows_only_jobs_of_ones_projects(request, users, role):
+    project = request.getfixturevalue("project")
+    private_project = request.getfixturevalue("private_project")
+    jobs = {_job(project, users["lead"])["job"], _job(private_project, users["lead"])["job"]}
+    response = client_for(users[role]).get("/api/jobs/")
+    if role == "anonymous":
+        assert response.status_code == 401
+        return
+    assert response.status_code == 200
+    listed = {job["id"] for job in response.json()["results"]}
+    assert listed == (jobs if role in MEMBERS else set())

@@ -1,0 +1,172 @@
+"""Deliverables and their review through the API: writing, submitting, approving, requesting
+changes, reopening, and the project stage that follows from approvals."""
+
+from __future__ import annotations
+
+import pytest
+
+from projects import services
+from projects.models import DELIVERABLE_ORDER
+from tests.api import add_primary_target, client_for, fast_password_hashing  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/projects/digits/deliverables"
+
+
+def _state(client, kind: str) -> str:
+    return client.get(f"{BASE}/{kind}/").json()["state"]
+
+
+def _stage(client) -> str:
+    return client.get("/api/projects/digits/").json()["stage"]
+
+
+def test_deliverables_are_listed_in_process_order_unpaginated(project):
+    response = client_for(None).get(f"{BASE}/")
+    assert response.status_code == 200
+    data = response.json()
+    assert [d["kind"] for d in data] == DELIVERABLE_ORDER
+    assert data[0]["label"] == "Project page"
+    assert {d["state"] for d in data} == {"not_started"}
+    assert data[0]["transitions"] == []
+
+
+def test_project_page_review_workflow_advances_the_stage(project, lead, engineer):
+    as_engineer, as_lead = client_for(engineer), client_for(lead)
+    # The charter is filled in by the factory; a primary target is what the page still lacks.
+    assert as_engineer.post(f"{BASE}/project_page/submit/").status_code == 400
+    assert as_engineer.post("/api/projects/digits/targets/",
+                            {"metric": "accuracy", "comparator": ">=", "threshold": 0.98}).status_code == 201
+    assert as_engineer.patch("/api/projects/digits/", {"value_notes": "Hours saved"}).status_code == 200
+    assert _state(as_engineer, "project_page") == "draft"
+
+    submitted = as_engineer.post(f"{BASE}/project_page/submit/", {"comment": "Ready for review"})
+    assert submitted.status_code == 200, submitted.json()
+    assert submitted.json()["state"] == "submitted"
+
+    assert as_engineer.post(f"{BASE}/project_page/approve/").status_code == 403
+    no_comment = as_lead.post(f"{BASE}/project_page/request-changes/")
+    assert no_comment.status_code == 400
+    assert "comment is required" in str(no_comment.json()["errors"])
+
+    changes = as_lead.post(f"{BASE}/project_page/request-changes/", {"comment": "Name the metric's slice."})
+    assert changes.status_code == 200
+    assert changes.json()["state"] == "changes_requested"
+    assert changes.json()["transitions"][0]["comment"] == "Name the metric's slice."
+    assert changes.json()["transitions"][0]["actor"] == "lead"
+
+    assert as_engineer.post(f"{BASE}/project_page/submit/").json()["state"] == "submitted"
+    assert _stage(as_lead) == "project_page"
+    approved = as_lead.post(f"{BASE}/project_page/approve/", {"comment": "Clear and measurable."})
+    assert approved.status_code == 200
+    assert approved.json()["state"] == "approved"
+    assert _stage(as_lead) == "data_document"
+
+    history = [(t["from_state"], t["to_state"]) for t in approved.json()["transitions"]]
+    assert history == [
+        ("submitted", "approved"),
+        ("changes_requested", "submitted"),
+        ("submitted", "changes_requested"),
+        ("draft", "submitted"),
+        ("not_started", "draft"),
+    ]
+    verbs = [e["verb"] for e in as_lead.get("/api/projects/digits/timeline/").json()["results"]]
+    assert verbs[:2] == ["stage", "deliverable_approve"]
+
+
+def test_reopening_needs_a_comment_and_moves_the_stage_back(project, lead):
+    add_primary_target(project, lead)
+    page = project.deliverables.get(kind="project_page")
+    services.project_update_charter(project=project, actor=lead, value_notes="Hours saved")
+    services.deliverable_transition(deliverable=page, actor=lead, action="submit")
+    services.deliverable_transition(deliverable=page, actor=lead, action="approve")
+    client = client_for(lead)
+    assert _stage(client) == "data_document"
+    assert client.post(f"{BASE}/project_page/reopen/", {"comment": "  "}).status_code == 400
+    reopened = client.post(f"{BASE}/project_page/reopen/", {"comment": "The targets changed."})
+    assert reopened.status_code == 200
+    assert reopened.json()["state"] == "draft"
+    assert _stage(client) == "project_page"
+
+
+def test_engineer_writes_a_deliverable_body(project, engineer):
+    response = client_for(engineer).patch(f"{BASE}/data_document/", {"body": "# Data\nCollected from forms."})
+    assert response.status_code == 200
+    assert response.json()["body"] == "# Data\nCollected from forms."
+    assert response.json()["state"] == "draft"
+
+
+def test_submitted_deliverable_cannot_be_edited(project, engineer):
+    client = client_for(engineer)
+    client.patch(f"{BASE}/data_document/", {"body": "Collected from forms."})
+    assert client.post(f"{BASE}/data_document/submit/").status_code == 200
+    response = client.patch(f"{BASE}/data_document/", {"body": "Sneaky edit"})
+    assert response.status_code == 400
+    assert "submitted" in str(response.json()["errors"])
+
+
+def test_empty_deliverable_cannot_be_submitted(project, engineer):
+    client = client_for(engineer)
+    client.patch(f"{BASE}/data_document/", {"body": "   "})
+    response = client.post(f"{BASE}/data_document/submit/")
+    assert response.status_code == 400
+    assert "Write the deliverable" in str(response.json()["errors"])
+
+
+@pytest.mark.parametrize("action", ["approve", "request-changes", "reopen"])
+def test_review_actions_on_a_draft_are_invalid_transitions(project, lead, action):
+    client = client_for(lead)
+    client.patch(f"{BASE}/data_document/", {"body": "Collected from forms."})
+    response = client.post(f"{BASE}/data_document/{action}/", {"comment": "Because"})
+    assert response.status_code == 400
+    assert "Cannot" in str(response.json()["errors"])
+
+
+def test_not_started_deliverable_cannot_be_submitted(project, lead):
+    response = client_for(lead).post(f"{BASE}/baselines/submit/")
+    assert response.status_code == 400
+    assert "not started" in str(response.json()["errors"])
+
+
+def test_approving_twice_is_a_400(project, lead):
+    client = client_for(lead)
+    client.patch(f"{BASE}/data_document/", {"body": "Collected from forms."})
+    client.post(f"{BASE}/data_document/submit/")
+    assert client.post(f"{BASE}/data_document/approve/").status_code == 200
+    assert client.post(f"{BASE}/data_document/approve/").status_code == 400
+
+
+@pytest.mark.parametrize("role", ["engineer", "annotator", "viewer"])
+def test_only_a_lead_approves(project, lead, users, role):
+    client_for(lead).patch(f"{BASE}/data_document/", {"body": "Collected from forms."})
+    client_for(lead).post(f"{BASE}/data_document/submit/")
+    response = client_for(users[role]).post(f"{BASE}/data_document/approve/")
+    assert response.status_code == 403
+    assert _state(client_for(lead), "data_document") == "submitted"
+
+
+def test_annotator_cannot_write_or_submit(project, annotator):
+    client = client_for(annotator)
+    assert client.patch(f"{BASE}/data_document/", {"body": "x"}).status_code == 403
+    assert client.post(f"{BASE}/data_document/submit/").status_code == 403
+
+
+def test_unknown_deliverable_kind_is_404(project, lead):
+    assert client_for(lead).get(f"{BASE}/nonsense/").status_code == 404
+    assert client_for(lead).post(f"{BASE}/nonsense/submit/").status_code == 404
+
+
+def test_unknown_review_action_is_404(project, lead):
+    assert client_for(lead).post(f"{BASE}/data_document/publish/").status_code == 404
+
+
+def test_review_actions_reject_unknown_fields(project, lead):
+    response = client_for(lead).post(f"{BASE}/data_document/submit/", {"coment": "typo"})
+    assert response.status_code == 400
+    assert "coment" in response.json()["errors"]
+
+
+def test_outsider_gets_404_on_private_project_deliverables(private_project, outsider):
+    response = client_for(outsider).get("/api/projects/secret-forms/deliverables/")
+    assert response.status_code == 404

@@ -1,0 +1,164 @@
+"""Settings read the environment in one place and fail loudly on bad values. Each case starts a
+fresh Python process, because settings are read once per process."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings as s
+db = s.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "name": str(db["NAME"]), "conn_max_age": db["CONN_MAX_AGE"],
+    "broker": s.CELERY_BROKER_URL, "transport_options": s.CELERY_BROKER_TRANSPORT_OPTIONS,
+    "data_dir": str(s.DATA_DIR), "secret_key": s.SECRET_KEY, "debug": s.DEBUG,
+    "mlflow": s.MLFLOW_TRACKING_URI, "dvc_root": str(s.PRAKRIYA_DVC_ROOT),
+    "static_root": str(s.STATIC_ROOT), "beat_schedule": s.CELERY_BEAT_SCHEDULE_FILENAME,
+    "allowed_hosts": s.ALLOWED_HOSTS, "max_attempts": s.PRAKRIYA_JOB_MAX_ATTEMPTS,
+    "acks_late": s.CELERY_TASK_ACKS_LATE, "prefetch": s.CELERY_WORKER_PREFETCH_MULTIPLIER,
+}))
+"""
+
+_READ_BY_SETTINGS = {
+    "DATABASE_URL", "DATABASE_CONN_MAX_AGE", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
+    "MLFLOW_TRACKING_URI", "SESSION_COOKIE_SECURE", "USE_X_FORWARDED_PROTO", "LOG_LEVEL", "STATIC_ROOT",
+}
+
+
+def _clean_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        name: value for name, value in os.environ.items()
+        if name not in _READ_BY_SETTINGS and not name.startswith(("PRAKRIYA_", "CELERY_", "SECURE_"))
+    }
+    env.update(DJANGO_SETTINGS_MODULE="prakriya.settings", PRAKRIYA_DATA_DIR=str(data_dir))
+    env.update(overrides)
+    return env
+
+
+def _load_settings(data_dir: Path, **overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE], cwd=REPO, env=_clean_env(data_dir, **overrides),
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+
+
+def _settings(data_dir: Path, **overrides: str) -> dict:
+    result = _load_settings(data_dir, **overrides)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("SESSION_COOKIE_SECURE", "sometimes"),
+        ("USE_X_FORWARDED_PROTO", "2"),
+        ("CELERY_VISIBILITY_TIMEOUT", "an hour"),
+        ("CELERY_VISIBILITY_TIMEOUT", "0"),
+        ("PRAKRIYA_JOB_MAX_ATTEMPTS", "0"),
+        ("PRAKRIYA_JOB_STALE_SECONDS", "1"),
+        ("PRAKRIYA_MAX_REQUEST_BYTES", "12"),
+        ("DATABASE_CONN_MAX_AGE", "-1"),
+        ("SECURE_HSTS_SECONDS", "forever"),
+    ],
+)
+def test_bad_value_stops_start_up_with_improperly_configured(tmp_path, name, value):
+    result = _load_settings(tmp_path, **{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr
+
+
+def test_production_without_secret_key_refuses_to_start(tmp_path):
+    result = _load_settings(tmp_path, PRAKRIYA_REQUIRE_SECRET_KEY="true")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    assert not (tmp_path / "secret_key.txt").exists()
+
+
+def test_production_with_secret_key_uses_it(tmp_path):
+    values = _settings(tmp_path, PRAKRIYA_REQUIRE_SECRET_KEY="true", SECRET_KEY="k" * 60)
+    assert values["secret_key"] == "k" * 60
+
+
+def test_defaults_keep_database_and_broker_in_the_data_folder(tmp_path):
+    values = _settings(tmp_path)
+    data_dir = tmp_path.resolve()
+    assert values["data_dir"] == str(data_dir)
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["name"] == str(data_dir / "prakriya.sqlite3")
+    assert values["broker"] == f"sqla+sqlite:///{data_dir / 'broker.sqlite3'}"
+    assert values["mlflow"] == f"sqlite:///{data_dir / 'mlflow.sqlite3'}"
+    assert values["dvc_root"] == str(data_dir / "dvc")
+    assert values["static_root"] == str(data_dir / "static")
+    assert values["beat_schedule"] == str(data_dir / "celerybeat-schedule")
+    assert values["debug"] is False
+    assert values["conn_max_age"] == 0
+    assert values["max_attempts"] == 3
+    # The reliability settings the job machinery relies on.
+    assert values["acks_late"] is True and values["prefetch"] == 1
+
+
+def test_generated_secret_key_is_private_and_stable(tmp_path):
+    first = _settings(tmp_path)["secret_key"]
+    key_file = tmp_path / "secret_key.txt"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first) >= 50
+    assert _settings(tmp_path)["secret_key"] == first
+
+
+def test_external_database_and_broker_come_from_the_environment(tmp_path):
+    values = _settings(
+        tmp_path,
+        DATABASE_URL="postgres://prakriya:pw@db.example:5433/prakriya",
+        DATABASE_CONN_MAX_AGE="60",
+        CELERY_BROKER_URL="redis://cache.example:6379/2",
+        CELERY_VISIBILITY_TIMEOUT="7200",
+        CELERY_KEY_PREFIX="site-a:",
+        ALLOWED_HOSTS="prakriya.example.org, www.prakriya.example.org",
+    )
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["name"] == "prakriya"
+    assert values["conn_max_age"] == 60
+    assert values["broker"] == "redis://cache.example:6379/2"
+    assert values["transport_options"]["visibility_timeout"] == 7200
+    assert values["transport_options"]["global_keyprefix"] == "site-a:"
+    assert values["allowed_hosts"] == ["prakriya.example.org", "www.prakriya.example.org"]
+
+
+_BROKER_ROUND_TRIP = """
+import django
+django.setup()
+from prakriya.celery import app
+with app.connection_for_write() as conn:
+    queue = conn.SimpleQueue("settings-probe")
+    queue.put({"hello": "broker"})
+    message = queue.get(timeout=10)
+    message.ack()
+    queue.close()
+print(message.payload["hello"])
+"""
+
+
+def test_default_broker_settings_work_with_the_embedded_sqlite_broker(tmp_path):
+    # The transport options in settings are handed to the broker's transport as they are: for
+    # the SQLAlchemy transport that means create_engine(), which rejects Redis-only options.
+    result = subprocess.run(
+        [sys.executable, "-c", _BROKER_ROUND_TRIP], cwd=REPO, env=_clean_env(tmp_path),
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "broker"
+    assert (tmp_path / "broker.sqlite3").exists()
