@@ -158,6 +158,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(_env_str("STATIC_ROOT", str(DATA_DIR / "static")))
+# whitenoise serves from here after collectstatic (and warns at start-up if it is missing).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 
 def _plotly_js_dir() -> Path:
