@@ -40,6 +40,9 @@ class ProjectCreateForm(forms.ModelForm):
         fields = ("title", "slug", "summary", "visibility")
         help_texts = {"slug": "The project's address: letters, digits and hyphens."}
 
+    def clean_slug(self) -> str:
+        return self.cleaned_data["slug"].lower()
+
     def clean_tags(self) -> list[str]:
         return _tag_list(self.cleaned_data.get("tags", ""))
 
@@ -99,6 +102,8 @@ class TargetForm(forms.ModelForm):
         labels = {"is_primary": "Primary metric (drives engineering choices)"}
 
     def clean_threshold(self) -> float:
+        # Django's FloatField already refuses NaN and infinity; this keeps the rule explicit for
+        # values set some other way (e.g. a subclass changing the field).
         value = self.cleaned_data["threshold"]
         if value is None or not math.isfinite(value):
             raise forms.ValidationError("The threshold must be a finite number.")

@@ -191,7 +191,7 @@ class ProjectCreateSerializer(_CharterInputSerializer):
     def validate_slug(self, slug: str) -> str:
         # Slugs are unique across all projects, private ones included, so the message cannot
         # avoid saying the slug is taken; it says no more than that.
-        if Project.objects.filter(slug=slug).exists():
+        if Project.objects.filter(slug__iexact=slug).exists():
             raise serializers.ValidationError(SLUG_TAKEN)
         return slug
 

@@ -105,6 +105,9 @@ def project_create(
     unknown = set(charter) - set(CHARTER_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown charter fields: {', '.join(sorted(unknown))}")
+    # Addresses differ by more than case: /projects/Digits/ and /projects/digits/ are one project.
+    if Project.objects.filter(slug__iexact=slug).exists():
+        raise ValidationError({"slug": ["A project with this address already exists."]})
     project = Project(slug=slug, title=title, summary=summary, visibility=visibility, **charter)
     project.full_clean()
     project.save()
@@ -113,6 +116,9 @@ def project_create(
     Deliverable.objects.bulk_create(Deliverable(project=project, kind=kind) for kind in DELIVERABLE_ORDER)
     _record_revision(project=project, author=creator, summary="Project created")
     timeline_record(project=project, actor=creator, verb="created", text=f"Project “{title}” created")
+    if any(str(value).strip() for value in charter.values()):
+        # A charter written at creation is the project page's first draft.
+        _start_deliverable(project, DeliverableKind.PROJECT_PAGE, creator)
     return project
 
 

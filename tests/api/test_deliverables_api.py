@@ -28,8 +28,10 @@ def test_deliverables_are_listed_in_process_order_unpaginated(project):
     data = response.json()
     assert [d["kind"] for d in data] == DELIVERABLE_ORDER
     assert data[0]["label"] == "Project page"
-    assert {d["state"] for d in data} == {"not_started"}
-    assert data[0]["transitions"] == []
+    # The factory writes a charter at creation: that is the project page's first draft.
+    assert data[0]["state"] == "draft"
+    assert [t["to_state"] for t in data[0]["transitions"]] == ["draft"]
+    assert {d["state"] for d in data[1:]} == {"not_started"}
 
 
 def test_project_page_review_workflow_advances_the_stage(project, lead, engineer):

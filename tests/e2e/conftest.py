@@ -1,0 +1,141 @@
+"""Browser tests: Playwright (sync API) driving Debian's Chromium against pytest-django's live server.
+
+No browser is ever downloaded: Chromium is the system one at /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Playwright's sync API keeps an asyncio loop running in the main thread; Django refuses database
+# access from a thread with a running loop unless told this is deliberate.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+import re  # noqa: E402
+import shutil  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+from projects import services  # noqa: E402
+from projects.models import Project  # noqa: E402
+from tests.factories import PASSWORD  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+SHOTS = Path("/tmp/e2e-shots")
+TIMEOUT_MS = 15_000
+
+DEMO_SLUG = "handwritten-digits"
+DEMO_TITLE = "Handwritten digit recognition"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    # Lets the page fixture know at teardown whether the test failed (for the screenshot).
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Logins still go through the real form and check the password; only the hash is cheaper.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=TIMEOUT_MS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser, request, live_server) -> Iterator[Callable[..., Page]]:
+    """Factory: a page in a fresh browser context (its own cookies, so its own person). Every page
+    is screenshotted into /tmp/e2e-shots/ if the test fails, then closed."""
+    contexts = []
+
+    def make(**context_options) -> Page:
+        context = browser.new_context(base_url=live_server.url, **context_options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+
+    failed = any(getattr(request.node, f"rep_{when}", None) is not None
+                 and getattr(request.node, f"rep_{when}").failed for when in ("setup", "call"))
+    if failed:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
+        for i, context in enumerate(contexts):
+            for j, page in enumerate(context.pages):
+                try:
+                    page.screenshot(path=str(SHOTS / f"{name}-{i}-{j}.png"), full_page=True)
+                    (SHOTS / f"{name}-{i}-{j}.html").write_text(page.content())
+                except Exception:  # noqa: BLE001 - a screenshot must never hide the real failure
+                    pass
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page) -> Page:
+    return new_page()
+
+
+def login(page: Page, username: str, password: str = PASSWORD, next_path: str = "/") -> None:
+    """Logs in through the real login form, as a person would."""
+    page.goto(f"/accounts/login/?next={next_path}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+@pytest.fixture
+def demo(project, private_project, lead, engineer) -> Project:
+    """The public demo project: a charter the lead approved (so it is at the data document stage),
+    targets with one primary metric, value estimates, tags and a timeline. Next to it: the
+    fixtures' public "digits" project and private "secret-forms" project (tagged like the demo, so
+    a tag filter that leaked private projects would show it)."""
+    demo = services.project_create(
+        creator=lead, slug=DEMO_SLUG, title=DEMO_TITLE,
+        summary="Read handwritten digits on survey forms so clerks confirm instead of type.",
+        tags=["vision", "digits"],
+        problem_statement="Clerks type **12,000 forms** a month by hand.",
+        current_process="1. Scan\n2. Type twice\n3. Reconcile",
+        ml_role="Suggest each digit; a clerk confirms.",
+    )
+    services.membership_set(project=demo, actor=lead, user=engineer, role="engineer")
+    services.project_update_charter(project=demo, actor=engineer, summary_of_change="Charter drafted",
+                                    value_notes="Clerk time, not head-count.")
+    services.target_save(project=demo, actor=engineer, metric="accuracy", comparator=">=", threshold=0.97,
+                         is_primary=True, notes="Per digit")
+    services.target_save(project=demo, actor=engineer, metric="latency_p95", comparator="<=", threshold=50,
+                         unit="ms")
+    services.value_estimate_save(project=demo, actor=engineer, quantity="Clerk minutes per form", current=6,
+                                 expected=2.5, unit="min")
+    page = demo.deliverables.get(kind="project_page")
+    services.deliverable_transition(deliverable=page, actor=engineer, action="submit")
+    services.deliverable_transition(deliverable=page, actor=lead, action="approve", comment="Clear and honest.")
+    services.project_update_settings(project=private_project, actor=lead, tags=["vision"])
+    services.project_update_settings(project=project, actor=lead, tags=["audio"])
+    demo.refresh_from_db()
+    return demo
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clean_shots():
+    shutil.rmtree(SHOTS, ignore_errors=True)

@@ -1,0 +1,366 @@
+"""Who gets what from every HTML route: the permission matrix of the server-rendered UI.
+
+The tables below are the spec. Each cell is the status a role gets; LOGIN means a 302 to the
+login page. A private project is invisible to whoever is not a member: anonymous visitors and
+outsiders get 404 on every project route, whatever the public project's table says.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from knox.models import AuthToken
+
+from prakriya.jobs.models import Job, JobState
+from projects import services
+from projects.export import build_project_export
+from projects.models import DeliverableKind, DeliverableState, Project
+from tests.conftest import ROLES
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Five users per test: the production hasher's cost would dominate the matrix's run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+LOGIN = "login"  # a 302 to the login page
+R = "302"  # a redirect somewhere other than the login page (the action succeeded)
+
+ANON, OUT, VIEW, ANNO, ENG, LEAD = ROLES  # anonymous, outsider, viewer, annotator, engineer, lead
+
+
+def row(anonymous, outsider, viewer, annotator, engineer, lead) -> dict[str, Any]:
+    return dict(zip(ROLES, (anonymous, outsider, viewer, annotator, engineer, lead), strict=True))
+
+
+EVERYONE = row(200, 200, 200, 200, 200, 200)
+EDITORS_PAGE = row(LOGIN, 403, 403, 403, 200, 200)
+EDITORS_ACTION = row(LOGIN, 403, 403, 403, R, R)
+LEAD_PAGE = row(LOGIN, 403, 403, 403, 403, 200)
+LEAD_ACTION = row(LOGIN, 403, 403, 403, 403, R)
+MEMBERS_PAGE = row(LOGIN, 404, 200, 200, 200, 200)
+MEMBER_EDITORS_ACTION = row(LOGIN, 404, 403, 403, R, R)
+
+# --- Routes under /projects/<slug>/ on the PUBLIC project -----------------------------------
+# (route name, method, which request, expected per role)
+PROJECT_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("detail", "GET", "detail", EVERYONE),
+    ("timeline", "GET", "timeline", EVERYONE),
+    ("history", "GET", "history", EVERYONE),
+    ("revision", "GET", "revision", EVERYONE),
+    ("deliverable", "GET", "deliverable", EVERYONE),
+    ("deliverable", "GET", "deliverable-charter", EVERYONE),
+    ("charter_edit", "GET", "charter_edit", EDITORS_PAGE),
+    ("charter_edit", "POST", "charter_edit-save", EDITORS_ACTION),
+    ("expectations", "GET", "expectations", EDITORS_PAGE),
+    ("expectations", "POST", "expectations-add-target", EDITORS_ACTION),
+    ("expectations", "POST", "expectations-add-value", EDITORS_ACTION),
+    ("target_delete", "POST", "target_delete", EDITORS_ACTION),
+    ("value_delete", "POST", "value_delete", EDITORS_ACTION),
+    ("export", "POST", "export", EDITORS_ACTION),
+    ("deliverable", "POST", "deliverable-save", EDITORS_ACTION),
+    ("deliverable_transition", "POST", "transition-submit", row(LOGIN, 403, 403, 403, R, R)),
+    ("deliverable_transition", "POST", "transition-approve", row(LOGIN, 403, 403, 403, 403, R)),
+    ("deliverable_transition", "POST", "transition-request-changes", row(LOGIN, 403, 403, 403, 403, R)),
+    ("settings", "GET", "settings", LEAD_PAGE),
+    ("settings", "POST", "settings-save", LEAD_ACTION),
+    ("settings", "POST", "settings-add-member", LEAD_ACTION),
+    ("member_remove", "POST", "member_remove", LEAD_ACTION),
+]
+
+# --- Job routes (/jobs/<id>/…) for a job of the project: members only -----------------------
+# Anonymous visitors are sent to log in first (the URL says nothing about the project).
+JOB_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("job", "GET", "job", MEMBERS_PAGE),
+    ("job_status", "GET", "job_status", MEMBERS_PAGE),
+    ("job_download", "GET", "job_download", MEMBERS_PAGE),
+    ("job_cancel", "POST", "job_cancel", MEMBER_EDITORS_ACTION),
+]
+
+# --- Routes that name no project ------------------------------------------------------------
+GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("projects:directory", "GET", "directory", EVERYONE),
+    ("projects:create", "GET", "create", row(LOGIN, 200, 200, 200, 200, 200)),
+    ("projects:create", "POST", "create-save", row(LOGIN, R, R, R, R, R)),
+    ("login", "GET", "login", EVERYONE),
+    ("logout", "POST", "logout", row(R, R, R, R, R, R)),
+    ("sign_up", "GET", "sign_up", row(200, R, R, R, R, R)),
+    ("profile", "GET", "profile", row(LOGIN, 200, 200, 200, 200, 200)),
+    ("profile", "POST", "profile-save", row(LOGIN, R, R, R, R, R)),
+    ("token_create", "POST", "token_create", row(LOGIN, R, R, R, R, R)),
+    ("token_revoke", "POST", "token_revoke", row(LOGIN, R, R, R, R, R)),
+]
+
+# Every HTML route of projects/urls.py and prakriya/accounts/urls.py appears in the tables.
+ALL_ROUTE_NAMES = {
+    "projects:" + name for name, *_ in PROJECT_ROUTES + JOB_ROUTES
+} | {name for name, *_ in GLOBAL_ROUTES}
+
+
+def test_the_tables_cover_every_html_route():
+    from prakriya.accounts import urls as account_urls
+    from projects import urls as project_urls
+
+    names = {"projects:" + p.name for p in project_urls.urlpatterns} | {p.name for p in account_urls.urlpatterns}
+    assert names == ALL_ROUTE_NAMES
+
+
+# --- Building the requests ------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    url: str
+    data: dict[str, Any] | None = None
+
+
+def _charter_data(project: Project, **changes) -> dict[str, Any]:
+    data = {field: getattr(project, field) for field in services.CHARTER_FIELDS}
+    data.update(summary_of_change="Matrix test", **changes)
+    return data
+
+
+def _project_call(which: str, project: Project, lead) -> Call:
+    slug = project.slug
+
+    def url(name, *args):
+        return reverse(f"projects:{name}", args=[slug, *args])
+
+    data_document = project.deliverables.get(kind=DeliverableKind.DATA_DOCUMENT)
+    if which.startswith(("transition-approve", "transition-request")):
+        services.deliverable_save_body(deliverable=data_document, actor=lead, body="# Data\n\nAll of it.")
+        services.deliverable_transition(deliverable=data_document, actor=lead, action="submit")
+    if which == "transition-submit":
+        services.deliverable_save_body(deliverable=data_document, actor=lead, body="# Data\n\nAll of it.")
+    target = services.target_save(project=project, actor=lead, metric="accuracy", comparator=">=", threshold=0.9)
+    estimate = services.value_estimate_save(
+        project=project, actor=lead, quantity="Minutes per form", current=6, expected=2, unit="min"
+    )
+    viewer_membership = project.memberships.get(user__username="viewer")
+    calls = {
+        "detail": Call(url("detail")),
+        "timeline": Call(url("timeline")),
+        "history": Call(url("history")),
+        "revision": Call(url("revision", 1)),
+        "deliverable": Call(url("deliverable", "data_document")),
+        "deliverable-charter": Call(url("deliverable", "project_page")),
+        "charter_edit": Call(url("charter_edit")),
+        "charter_edit-save": Call(url("charter_edit"), _charter_data(project, summary="Changed by the matrix")),
+        "expectations": Call(url("expectations")),
+        "expectations-add-target": Call(url("expectations"), {
+            "form": "target", "target-metric": "latency_p95", "target-comparator": "<=",
+            "target-threshold": "50", "target-unit": "ms", "target-condition": "", "target-notes": "",
+        }),
+        "expectations-add-value": Call(url("expectations"), {
+            "form": "value", "value-quantity": "Errors", "value-current": "1.5", "value-expected": "0.5",
+            "value-unit": "%",
+        }),
+        "target_delete": Call(url("target_delete", target.pk), {}),
+        "value_delete": Call(url("value_delete", estimate.pk), {}),
+        "export": Call(url("export"), {}),
+        "deliverable-save": Call(url("deliverable", "data_document"), {"body": "Collected from forms."}),
+        "transition-submit": Call(url("deliverable_transition", "data_document"), {"action": "submit"}),
+        "transition-approve": Call(url("deliverable_transition", "data_document"), {"action": "approve"}),
+        "transition-request-changes": Call(
+            url("deliverable_transition", "data_document"), {"action": "request_changes", "comment": "More."}
+        ),
+        "settings": Call(url("settings")),
+        "settings-save": Call(url("settings"), {"form": "settings", "visibility": project.visibility,
+                                                 "tags": "vision, ocr"}),
+        "settings-add-member": Call(url("settings"), {"form": "member", "username": "outsider",
+                                                       "role": "viewer"}),
+        "member_remove": Call(url("member_remove", viewer_membership.pk), {}),
+    }
+    return calls[which]
+
+
+def _succeeded_job(project: Project, lead) -> Job:
+    job = Job.objects.create(kind="project_export", queue="export", project=project, created_by=lead)
+    result = build_project_export(project, job_id=job.pk)
+    Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED, progress=100.0, result=result)
+    job.refresh_from_db()
+    return job
+
+
+def _job_call(which: str, project: Project, lead) -> Call:
+    if which == "job_cancel":
+        job = Job.objects.create(kind="project_export", queue="export", project=project, created_by=lead)
+        return Call(reverse("projects:job_cancel", args=[job.pk]), {})
+    job = _succeeded_job(project, lead)
+    return Call(reverse(f"projects:{which}", args=[job.pk]))
+
+
+def _global_call(which: str, user) -> Call:
+    calls = {
+        "directory": Call(reverse("projects:directory")),
+        "create": Call(reverse("projects:create")),
+        "create-save": Call(reverse("projects:create"), {
+            "title": "A new one", "slug": "a-new-one", "summary": "", "visibility": "public", "tags": "",
+        }),
+        "login": Call(reverse("login")),
+        "logout": Call(reverse("logout"), {}),
+        "sign_up": Call(reverse("sign_up")),
+        "profile": Call(reverse("profile")),
+        "profile-save": Call(reverse("profile"), {
+            "display_name": "Someone", "affiliation": "", "languages": "English", "expertise": "",
+        }),
+        "token_create": Call(reverse("token_create"), {"expiry_days": ""}),
+    }
+    if which == "token_revoke":
+        key = AuthToken.objects.create(user=user)[0].token_key if user else "deadbeef"
+        return Call(reverse("token_revoke", args=[key]), {})
+    return calls[which]
+
+
+def _request(client, user, method: str, call: Call):
+    if user is not None:
+        client.force_login(user)
+    if method == "GET":
+        return client.get(call.url)
+    return client.post(call.url, call.data or {})
+
+
+def _assert_status(response, expected) -> None:
+    if expected == LOGIN:
+        assert response.status_code == 302, response.content[:500]
+        assert response.url.startswith(reverse("login")), response.url
+    elif expected == R:
+        assert response.status_code == 302, response.content[:500]
+        assert not response.url.startswith(reverse("login")), response.url
+    else:
+        assert response.status_code == expected, response.content[:500]
+
+
+def _private(expected: dict[str, Any]) -> dict[str, Any]:
+    """The private project's table: the public one, but invisible (404) to non-members."""
+    return {**expected, ANON: 404, OUT: 404}
+
+
+def _cases(routes):
+    for _name, method, which, expected in routes:
+        for visibility in ("public", "private"):
+            table = expected if visibility == "public" else _private(expected)
+            for role in ROLES:
+                yield pytest.param(method, which, visibility, role, table[role],
+                                   id=f"{method}-{which}-{visibility}-{role}")
+
+
+def _job_cases(routes):
+    # Job URLs name no project: the same table holds for public and private projects.
+    for _name, method, which, expected in routes:
+        for visibility in ("public", "private"):
+            for role in ROLES:
+                yield pytest.param(method, which, visibility, role, expected[role],
+                                   id=f"{method}-{which}-{visibility}-{role}")
+
+
+@pytest.fixture
+def projects_by_visibility(project, private_project):
+    return {"public": project, "private": private_project}
+
+
+@pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_cases(PROJECT_ROUTES)))
+def test_project_route(client, users, lead, projects_by_visibility, method, which, visibility, role, expected):
+    target = projects_by_visibility[visibility]
+    call = _project_call(which, target, lead)
+    response = _request(client, users[role], method, call)
+    _assert_status(response, expected)
+
+
+@pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_job_cases(JOB_ROUTES)))
+def test_job_route(client, users, lead, projects_by_visibility, method, which, visibility, role, expected):
+    call = _job_call(which, projects_by_visibility[visibility], lead)
+    response = _request(client, users[role], method, call)
+    _assert_status(response, expected)
+    if expected == 200 and which == "job_download":
+        document = json.loads(b"".join(response.streaming_content))
+        assert document["charter"]["slug"] == projects_by_visibility[visibility].slug
+
+
+@pytest.mark.parametrize(
+    ("method", "which", "role", "expected"),
+    [pytest.param(method, which, role, expected[role], id=f"{method}-{which}-{role}")
+     for _, method, which, expected in GLOBAL_ROUTES for role in ROLES],
+)
+def test_global_route(client, users, method, which, role, expected):
+    response = _request(client, users[role], method, _global_call(which, users[role]))
+    _assert_status(response, expected)
+
+
+# --- What the successful actions did ---------------------------------------------------------
+
+
+def test_lead_approving_a_submitted_deliverable_is_redirected_with_success(client, project, lead):
+    call = _project_call("transition-approve", project, lead)
+    client.force_login(lead)
+    response = client.post(call.url, call.data, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("projects:deliverable", args=[project.slug, "data_document"])
+    assert [str(m) for m in response.context["messages"]] == ["Approved."]
+    assert project.deliverables.get(kind="data_document").state == DeliverableState.APPROVED
+
+
+def test_engineer_cannot_approve_and_the_state_is_unchanged(client, project, lead, engineer):
+    call = _project_call("transition-approve", project, lead)
+    client.force_login(engineer)
+    assert client.post(call.url, call.data).status_code == 403
+    assert project.deliverables.get(kind="data_document").state == DeliverableState.SUBMITTED
+
+
+@pytest.mark.parametrize("role", [OUT, VIEW, ANNO])
+def test_refused_charter_edit_changes_nothing(client, users, project, lead, role):
+    call = _project_call("charter_edit-save", project, lead)
+    client.force_login(users[role])
+    assert client.post(call.url, call.data).status_code == 403
+    project.refresh_from_db()
+    assert project.summary != "Changed by the matrix"
+
+
+@pytest.mark.parametrize(
+    "route", ["target_delete", "value_delete", "member_remove", "export", "deliverable_transition", "job_cancel"]
+)
+def test_action_routes_refuse_get(client, project, lead, route):
+    client.force_login(lead)
+    if route == "job_cancel":
+        url = reverse("projects:job_cancel", args=[_succeeded_job(project, lead).pk])
+    elif route == "deliverable_transition":
+        url = reverse("projects:deliverable_transition", args=[project.slug, "data_document"])
+    elif route in ("target_delete", "value_delete", "member_remove"):
+        url = reverse(f"projects:{route}", args=[project.slug, 1])
+    else:
+        url = reverse(f"projects:{route}", args=[project.slug])
+    assert client.get(url).status_code == 405
+
+
+# --- The directory ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "sees_private"),
+    [(ANON, False), (OUT, False), (VIEW, True), (ANNO, True), (ENG, True), (LEAD, True)],
+)
+def test_private_project_is_listed_only_for_its_members(client, users, project, private_project, role, sees_private):
+    if users[role] is not None:
+        client.force_login(users[role])
+    for params in ({}, {"q": "secret"}, {"stage": "project_page"}):
+        response = client.get(reverse("projects:directory"), params)
+        assert response.status_code == 200
+        listed = {p.slug for p in response.context["page"].object_list}
+        assert (private_project.slug in listed) is sees_private
+        assert (b"Secret forms" in response.content) is sees_private
+    assert project.slug in {p.slug for p in client.get(reverse("projects:directory")).context["page"].object_list}
+
+
+def test_token_revoke_of_someone_elses_token_changes_nothing(client, users):
+    other_key = AuthToken.objects.create(user=users[LEAD])[0].token_key
+    client.force_login(users[ENG])
+    response = client.post(reverse("token_revoke", args=[other_key]), follow=True)
+    assert response.status_code == 200
+    assert AuthToken.objects.filter(token_key=other_key).exists()
+    assert b"No such token." in response.content
