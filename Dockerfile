@@ -21,6 +21,9 @@ CMD ["sh", "/usr/local/bin/mlflow-server.sh"]
 
 # --- The platform ----------------------------------------------------------------------------
 FROM base AS app
+# git: every project's data lives in a git + DVC repository (datasets/storage.py runs git).
+RUN apt-get update && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 1000 prakriya \
     && useradd --system --uid 1000 --gid prakriya --home-dir /app --shell /usr/sbin/nologin prakriya
 WORKDIR /app
@@ -29,7 +32,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt "dvc-s3" \
     && rm /tmp/requirements.txt
 
 COPY . .

@@ -43,6 +43,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo_datasets
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 # Start again without reinstalling or reseeding.

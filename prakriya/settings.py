@@ -214,6 +214,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "DeliverableStateEnum": "projects.models.DeliverableState",
+        "DatasetKindEnum": "datasets.models.DatasetKind",
+        "VersionStateEnum": "datasets.models.VersionState",
         "JobStateEnum": "prakriya.jobs.models.JobState",
         "RatingEnum": "projects.models.Rating",
     },
@@ -255,7 +257,21 @@ PRAKRIYA_JOB_MAX_ATTEMPTS = _env_int("PRAKRIYA_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # --- Stores used by later stages (created on demand under the data folder) -----------------
 MLFLOW_TRACKING_URI = _env_str("MLFLOW_TRACKING_URI", f"sqlite:///{DATA_DIR / 'mlflow.sqlite3'}")
 PRAKRIYA_DVC_ROOT = Path(_env_str("PRAKRIYA_DVC_ROOT", str(DATA_DIR / "dvc")))
+# The default DVC remote of every project repository: a folder, or s3://bucket/prefix (MinIO in
+# compose, credentials from the AWS_* variables); the endpoint is for S3-compatible stores.
+PRAKRIYA_DVC_REMOTE_URL = _env_str("PRAKRIYA_DVC_REMOTE_URL", str(DATA_DIR / "dvc-remote"))
+PRAKRIYA_DVC_S3_ENDPOINT_URL = os.environ.get("PRAKRIYA_DVC_S3_ENDPOINT_URL", "").strip()
 PRAKRIYA_EXPORT_DIR = Path(_env_str("PRAKRIYA_EXPORT_DIR", str(DATA_DIR / "exports")))
+
+# --- Dataset uploads (datasets/ingest): bounds every upload and archive is held to --------
+PRAKRIYA_UPLOAD_MAX_BYTES = _env_int("PRAKRIYA_UPLOAD_MAX_BYTES", 512 * 1024**2, minimum=1024)
+PRAKRIYA_ARCHIVE_MAX_MEMBERS = _env_int("PRAKRIYA_ARCHIVE_MAX_MEMBERS", 200_000, minimum=1)
+PRAKRIYA_ARCHIVE_MAX_TOTAL_BYTES = _env_int("PRAKRIYA_ARCHIVE_MAX_TOTAL_BYTES", 2 * 1024**3, minimum=1024)
+PRAKRIYA_ARCHIVE_MAX_RATIO = _env_int("PRAKRIYA_ARCHIVE_MAX_RATIO", 100, minimum=1)
+PRAKRIYA_UPLOAD_MAX_COLUMNS = _env_int("PRAKRIYA_UPLOAD_MAX_COLUMNS", 10_000, minimum=1)
+PRAKRIYA_UPLOAD_MAX_ROWS = _env_int("PRAKRIYA_UPLOAD_MAX_ROWS", 2_000_000, minimum=1)
+# Pillow's own decompression-bomb threshold; larger images are rejected before decoding.
+PRAKRIYA_IMAGE_MAX_PIXELS = _env_int("PRAKRIYA_IMAGE_MAX_PIXELS", 89_478_485, minimum=1)
 
 # --- Production hardening (python manage.py check --deploy) -------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

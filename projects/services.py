@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from projects import permissions
+from projects import hooks, permissions
 from projects.models import (
     DELIVERABLE_ORDER,
     STAGE_COMPLETE,
@@ -345,6 +345,10 @@ def _check_ready_to_submit(deliverable: Deliverable) -> None:
             )
         if project.targets.filter(is_primary=True).count() != 1:
             raise ValidationError("The project page needs targets with exactly one primary metric.")
+    elif hooks.submit_checks(deliverable.kind):
+        # The stage's app knows what its structured deliverable needs (e.g. a datasheet).
+        for check in hooks.submit_checks(deliverable.kind):
+            check(deliverable)
     elif not deliverable.body.strip():
         raise ValidationError("Write the deliverable before submitting it.")
 

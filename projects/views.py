@@ -16,11 +16,12 @@ from django.db import IntegrityError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_cancel
-from projects import permissions, selectors, services
+from projects import hooks, permissions, selectors, services
 from projects.charts import value_estimates_figure
 from projects.filters import ProjectFilter
 from projects.forms import (
@@ -424,6 +425,7 @@ def deliverable_detail(request, slug: str, kind: str):
             "can_reopen": _can(role, request.user, permissions.REVIEW_DELIVERABLE)
             and deliverable.state == DeliverableState.APPROVED,
             "transitions": deliverable.transitions.select_related("actor"),
+            "panels": [mark_safe(panel(request, project)) for panel in hooks.panels(kind)],  # noqa: S308
         },
     )
 

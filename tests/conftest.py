@@ -34,9 +34,16 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _data_dir(tmp_path, settings):
-    # Files a test writes (exports, later DVC repos) go to its own folder.
-    settings.PRAKRIYA_EXPORT_DIR = tmp_path / "exports"
+def _data_dir(tmp_path_factory, settings):
+    # Files a test writes (exports, staging folders, DVC repositories and remote) go to a folder of
+    # its own, apart from the test's tmp_path; worker processes started by a test get the same.
+    root = tmp_path_factory.mktemp("prakriya")
+    settings.DATA_DIR = root / "data"
+    settings.DATA_DIR.mkdir()
+    settings.PRAKRIYA_EXPORT_DIR = root / "exports"
+    settings.PRAKRIYA_DVC_ROOT = root / "dvc"
+    settings.PRAKRIYA_DVC_REMOTE_URL = str(root / "dvc-remote")
+    return root
 
 
 @pytest.fixture

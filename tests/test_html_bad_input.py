@@ -287,10 +287,10 @@ def test_unknown_deliverable_kind_is_404(client, project, lead, kind):
 
 
 def test_approving_a_draft_is_an_error_message_and_the_state_unchanged(client, project, lead, engineer):
-    deliverable = project.deliverables.get(kind=DeliverableKind.DATA_DOCUMENT)
+    deliverable = project.deliverables.get(kind=DeliverableKind.LITERATURE_SURVEY)
     services.deliverable_save_body(deliverable=deliverable, actor=engineer, body="Some data.")
     client.force_login(lead)
-    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "data_document"]),
+    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "literature_survey"]),
                            {"action": "approve"}, follow=True)
     assert response.status_code == 200
     assert any("Cannot approve a deliverable that is draft" in m for m in _messages(response))
@@ -301,7 +301,7 @@ def test_approving_a_draft_is_an_error_message_and_the_state_unchanged(client, p
 
 
 def _submitted(project, engineer):
-    deliverable = project.deliverables.get(kind=DeliverableKind.DATA_DOCUMENT)
+    deliverable = project.deliverables.get(kind=DeliverableKind.LITERATURE_SURVEY)
     services.deliverable_save_body(deliverable=deliverable, actor=engineer, body="Some data.")
     services.deliverable_transition(deliverable=deliverable, actor=engineer, action="submit")
     return deliverable
@@ -311,7 +311,7 @@ def _submitted(project, engineer):
 def test_requesting_changes_without_a_comment_is_an_error(client, project, lead, engineer, comment):
     deliverable = _submitted(project, engineer)
     client.force_login(lead)
-    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "data_document"]),
+    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "literature_survey"]),
                            {"action": "request_changes", "comment": comment}, follow=True)
     assert response.status_code == 200
     assert any("a comment is required" in m for m in _messages(response))
@@ -323,7 +323,7 @@ def test_requesting_changes_without_a_comment_is_an_error(client, project, lead,
 def test_invalid_transition_form_is_an_error_message(client, project, lead, engineer, data):
     deliverable = _submitted(project, engineer)
     client.force_login(lead)
-    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "data_document"]), data,
+    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "literature_survey"]), data,
                            follow=True)
     assert response.status_code == 200
     assert "Choose a valid action." in _messages(response)
@@ -359,10 +359,10 @@ def test_submitting_a_deliverable_that_was_never_started_is_an_error(client, pro
 
 
 def test_oversize_deliverable_body_is_a_form_error_and_keeps_the_old_body(client, project, engineer):
-    deliverable = project.deliverables.get(kind=DeliverableKind.DATA_DOCUMENT)
+    deliverable = project.deliverables.get(kind=DeliverableKind.LITERATURE_SURVEY)
     services.deliverable_save_body(deliverable=deliverable, actor=engineer, body="The old body.")
     client.force_login(engineer)
-    response = client.post(reverse("projects:deliverable", args=[project.slug, "data_document"]),
+    response = client.post(reverse("projects:deliverable", args=[project.slug, "literature_survey"]),
                            {"body": "z" * (django_settings.PRAKRIYA_MAX_MARKDOWN_CHARS + 1)})
     assert response.status_code == 200
     assert response.context["form"].errors["body"]
@@ -373,7 +373,7 @@ def test_oversize_deliverable_body_is_a_form_error_and_keeps_the_old_body(client
 def test_editing_a_submitted_deliverable_is_refused_and_keeps_the_body(client, project, engineer):
     deliverable = _submitted(project, engineer)
     client.force_login(engineer)
-    response = client.post(reverse("projects:deliverable", args=[project.slug, "data_document"]),
+    response = client.post(reverse("projects:deliverable", args=[project.slug, "literature_survey"]),
                            {"body": "Sneaky edit"})
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()

@@ -7,13 +7,19 @@ outsiders get 404 on every project route, whatever the public project's table sa
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from knox.models import AuthToken
+from PIL import Image
 
 from prakriya.jobs.models import Job, JobState
 from projects import services
@@ -98,17 +104,45 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("token_revoke", "POST", "token_revoke", row(LOGIN, R, R, R, R, R)),
 ]
 
-# Every HTML route of projects/urls.py and prakriya/accounts/urls.py appears in the tables.
-ALL_ROUTE_NAMES = {
-    "projects:" + name for name, *_ in PROJECT_ROUTES + JOB_ROUTES
-} | {name for name, *_ in GLOBAL_ROUTES}
+# --- Dataset routes under /projects/<slug>/data/ (datasets/urls.py), same rules as PROJECT_ROUTES --
+DATASET_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("list", "GET", "data", EVERYONE),
+    ("list", "POST", "data-create", EDITORS_ACTION),
+    ("detail", "GET", "dataset", EVERYONE),
+    ("upload", "POST", "upload", EDITORS_ACTION),
+    ("import_sklearn", "POST", "import", EDITORS_ACTION),
+    ("document", "GET", "document", EVERYONE),
+    ("document_edit", "GET", "document_edit", EDITORS_PAGE),
+    ("document_edit", "POST", "document_edit-save", EDITORS_ACTION),
+    ("version", "GET", "version", EVERYONE),
+    ("reprofile", "POST", "reprofile", EDITORS_ACTION),
+    ("split", "POST", "split", EDITORS_ACTION),
+    ("derive", "GET", "derive", EDITORS_PAGE),
+    ("derive", "POST", "derive-save", EDITORS_ACTION),
+    ("items", "GET", "items", EVERYONE),
+    ("item_content", "GET", "item_content", EVERYONE),
+    ("download", "GET", "download", EVERYONE),
+    ("diff", "GET", "diff", EVERYONE),
+]
+
+# Every HTML route of projects/urls.py, datasets/urls.py and prakriya/accounts/urls.py appears in the tables.
+ALL_ROUTE_NAMES = (
+    {"projects:" + name for name, *_ in PROJECT_ROUTES + JOB_ROUTES}
+    | {"datasets:" + name for name, *_ in DATASET_ROUTES}
+    | {name for name, *_ in GLOBAL_ROUTES}
+)
 
 
 def test_the_tables_cover_every_html_route():
+    from datasets import urls as dataset_urls
     from prakriya.accounts import urls as account_urls
     from projects import urls as project_urls
 
-    names = {"projects:" + p.name for p in project_urls.urlpatterns} | {p.name for p in account_urls.urlpatterns}
+    names = (
+        {"projects:" + p.name for p in project_urls.urlpatterns}
+        | {"datasets:" + p.name for p in dataset_urls.urlpatterns}
+        | {p.name for p in account_urls.urlpatterns}
+    )
     assert names == ALL_ROUTE_NAMES
 
 
@@ -134,6 +168,8 @@ def _project_call(which: str, project: Project, lead) -> Call:
         return reverse(f"projects:{name}", args=[slug, *args])
 
     data_document = project.deliverables.get(kind=DeliverableKind.DATA_DOCUMENT)
+    if which.startswith("transition-"):
+        _complete_datasheet(project, lead)
     if which.startswith(("transition-approve", "transition-request")):
         services.deliverable_save_body(deliverable=data_document, actor=lead, body="# Data\n\nAll of it.")
         services.deliverable_transition(deliverable=data_document, actor=lead, action="submit")
@@ -181,6 +217,22 @@ def _project_call(which: str, project: Project, lead) -> Call:
     return calls[which]
 
 
+def _complete_datasheet(project: Project, lead) -> None:
+    """The data document deliverable is submitted only with a complete datasheet per dataset."""
+    from datasets import services as dataset_services
+    from datasets.models import DatasetVersion, VersionState
+
+    dataset = dataset_services.dataset_create(project=project, actor=lead, slug="survey", name="Survey",
+                                              kind="tabular")
+    version = DatasetVersion.objects.create(dataset=dataset, number=1, state=VersionState.READY,
+                                            git_tag="survey-v1", item_count=0)
+    dataset_services.data_document_save(
+        dataset=dataset, actor=lead, version=version, collection_mode="collected",
+        collection_description="Scans.", representativeness="All districts.", semantics="Digits.",
+        labelling_process="Two clerks.", quality_assessment="Good.",
+    )
+
+
 def _succeeded_job(project: Project, lead) -> Job:
     job = Job.objects.create(kind="project_export", queue="export", project=project, created_by=lead)
     result = build_project_export(project, job_id=job.pk)
@@ -195,6 +247,131 @@ def _job_call(which: str, project: Project, lead) -> Call:
         return Call(reverse("projects:job_cancel", args=[job.pk]), {})
     job = _succeeded_job(project, lead)
     return Call(reverse(f"projects:{which}", args=[job.pk]))
+
+
+def _matrix_items(kind: str, number: int, root: Path | None = None) -> list:
+    """Six items, labels cat/owl; v2 of the table differs from v1 in every row. With a root,
+    the image files are written there too."""
+    from datasets.ingest import StagedItem
+
+    items = []
+    for i in range(6):
+        label = ["cat", "owl"][i % 2]
+        if kind == "tabular":
+            row = {"height": str(i + 10 * number)}
+            digest = hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()
+            items.append(StagedItem(key=f"r{i:06d}", label=label, content_hash=digest, size_bytes=4, row=row))
+            continue
+        out = io.BytesIO()
+        Image.new("RGB", (4, 4), (40 * i, 9, 9)).save(out, "PNG")
+        data = out.getvalue()
+        key = f"img-{hashlib.sha256(data).hexdigest()[:16]}"
+        if root is not None:
+            (root / "images").mkdir(exist_ok=True)
+            (root / "images" / f"{key}.png").write_bytes(data)
+        items.append(StagedItem(key=key, label=label, content_hash=hashlib.sha256(data).hexdigest(),
+                                size_bytes=len(data), file_path=f"images/{key}.png"))
+    return items
+
+
+MATRIX_VERSIONS = (("forms", "tabular", 1), ("forms", "tabular", 2), ("shapes", "image", 1))
+
+
+@pytest.fixture(scope="session")
+def _matrix_dvc(tmp_path_factory):
+    """Real DVC repositories holding the matrix's dataset versions, written once per session and
+    copied into each test's DVC folder (a DVC write per test would make the matrix crawl)."""
+    from django.test import override_settings
+
+    from datasets import storage
+    from datasets.ingest.layout import write_layout
+
+    root = tmp_path_factory.mktemp("matrix-dvc")
+    commits = {}
+    with override_settings(PRAKRIYA_DVC_ROOT=root / "dvc", PRAKRIYA_DVC_REMOTE_URL=str(root / "remote")):
+        for project_slug in ("digits", "secret-forms"):
+            for dataset_slug, kind, number in MATRIX_VERSIONS:
+                source = root / f"source-{project_slug}-{dataset_slug}-{number}"
+                source.mkdir()
+                items = _matrix_items(kind, number, source)
+                write_layout(kind=kind, root=source, items=items, columns=["height"] if kind == "tabular" else [])
+                commits[(project_slug, dataset_slug, number)] = storage.commit_version(
+                    project_slug=project_slug, dataset_slug=dataset_slug, number=number, source_dir=source,
+                    message=f"matrix {dataset_slug} v{number}",
+                )
+    return root, commits
+
+
+@pytest.fixture
+def dataset_commits(_matrix_dvc, settings):
+    root, commits = _matrix_dvc
+    shutil.copytree(root / "dvc", settings.PRAKRIYA_DVC_ROOT)
+    shutil.copytree(root / "remote", settings.PRAKRIYA_DVC_REMOTE_URL)
+    return commits
+
+
+def _dataset_versions(project: Project, lead, commits):
+    """A tabular dataset with ready versions v1 and v2 (v2 from v1) and an image dataset with a
+    ready v1, in the database and in the project's real DVC repository (see _matrix_dvc)."""
+    from datasets import services as dataset_services
+    from datasets.models import DatasetVersion, Item, VersionState
+
+    datasets = {
+        "forms": dataset_services.dataset_create(project=project, actor=lead, slug="forms", name="Forms",
+                                                 kind="tabular"),
+        "shapes": dataset_services.dataset_create(project=project, actor=lead, slug="shapes", name="Shapes",
+                                                  kind="image"),
+    }
+    versions = {}
+    for dataset_slug, kind, number in MATRIX_VERSIONS:
+        committed = commits[(project.slug, dataset_slug, number)]
+        version = DatasetVersion.objects.create(
+            dataset=datasets[dataset_slug], number=number, parent=versions.get((dataset_slug, number - 1)),
+            state=VersionState.READY, message="Matrix", git_tag=committed.tag, git_commit=committed.commit,
+            dvc_md5=committed.dvc_md5, item_count=6, labelled_count=6, size_bytes=committed.size_bytes,
+            columns=["height"] if kind == "tabular" else [],
+        )
+        Item.objects.bulk_create(
+            Item(version=version, key=i.key, label=i.label, content_hash=i.content_hash, size_bytes=i.size_bytes,
+                 row=i.row, file_path=i.file_path)
+            for i in _matrix_items(kind, number)
+        )
+        versions[(dataset_slug, number)] = version
+    return versions[("forms", 1)]
+
+
+def _dataset_call(which: str, project: Project, lead, commits) -> Call:
+    v1 = _dataset_versions(project, lead, commits)
+    data = f"/projects/{project.slug}/data/"
+    forms = f"{data}forms/"
+    document = {
+        "version": v1.pk, "collection_mode": "collected", "collection_description": "Scans.",
+        "representativeness": "All.", "semantics": "Height.", "labelling_process": "Clerks.",
+        "quality_assessment": "Good.", "known_issues": "",
+    }
+    calls = {
+        "data": Call(data),
+        "data-create": Call(data, {"name": "Notes", "slug": "notes", "kind": "text", "description": ""}),
+        "dataset": Call(forms),
+        "upload": Call(f"{forms}upload/", {
+            "file": SimpleUploadedFile("more.csv", b"height,label\n1,cat\n2,owl\n"), "message": "",
+            "label_column": "label",
+        }),
+        "import": Call(f"{forms}import/", {"name": "iris"}),
+        "document": Call(f"{forms}document/"),
+        "document_edit": Call(f"{forms}document/edit/"),
+        "document_edit-save": Call(f"{forms}document/edit/", document),
+        "version": Call(f"{forms}v1/"),
+        "reprofile": Call(f"{forms}v1/profile/", {}),
+        "split": Call(f"{forms}v1/split/", {"seed": 3, "train": 0.34, "validation": 0.33, "test": 0.33}),
+        "derive": Call(f"{forms}v1/derive/"),
+        "derive-save": Call(f"{forms}v1/derive/", {"remove": "r000000", "relabel": "r000001,owl", "message": ""}),
+        "items": Call(f"{forms}v1/items/"),
+        "item_content": Call(f"{data}shapes/v1/items/{_matrix_items('image', 1)[0].key}/content"),
+        "download": Call(f"{forms}v1/download/"),
+        "diff": Call(f"{forms}v2/diff/1/"),
+    }
+    return calls[which]
 
 
 def _global_call(which: str, user) -> Call:
@@ -272,6 +449,19 @@ def test_project_route(client, users, lead, projects_by_visibility, method, whic
     call = _project_call(which, target, lead)
     response = _request(client, users[role], method, call)
     _assert_status(response, expected)
+
+
+@pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_cases(DATASET_ROUTES)))
+def test_dataset_route(
+    client, users, lead, projects_by_visibility, dataset_commits, method, which, visibility, role, expected
+):
+    call = _dataset_call(which, projects_by_visibility[visibility], lead, dataset_commits)
+    response = _request(client, users[role], method, call)
+    _assert_status(response, expected)
+    if expected == 200 and which == "download":
+        assert b"".join(response.streaming_content)[:2] == b"PK"
+    if expected == 200 and which == "item_content":
+        assert response["Content-Type"] == "image/png"
 
 
 @pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_job_cases(JOB_ROUTES)))

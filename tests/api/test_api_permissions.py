@@ -59,9 +59,9 @@ def _estimate(project, lead) -> dict[str, Any]:
     return {"estimate": estimate.pk}
 
 
-def _data_document(state: str) -> Callable[[Any, Any], dict[str, Any]]:
+def _survey_deliverable(state: str) -> Callable[[Any, Any], dict[str, Any]]:
     def setup(project, lead) -> dict[str, Any]:
-        document = project.deliverables.get(kind="data_document")
+        document = project.deliverables.get(kind="literature_survey")
         services.deliverable_save_body(deliverable=document, actor=lead, body="Collected from forms.")
         steps = {"draft": [], "submitted": ["submit"], "approved": ["submit", "approve"]}[state]
         for action in steps:
@@ -73,6 +73,67 @@ def _data_document(state: str) -> Callable[[Any, Any], dict[str, Any]]:
 
 def _job(project, lead) -> dict[str, Any]:
     return {"job": services.project_export_start(project=project, actor=lead).pk}
+
+
+def _dataset(project, lead) -> dict[str, Any]:
+    from datasets import services as dataset_services
+
+    dataset_services.dataset_create(project=project, actor=lead, slug="forms", name="Forms", kind="tabular")
+    return {"ds": "forms"}
+
+
+def _dataset_version(project, lead, number: int = 1) -> dict[str, Any]:
+    # Recorded in the database only: the routes below never read the version's files.
+    from datasets.models import Dataset, DatasetVersion, Item
+
+    dataset = Dataset.objects.filter(project=project, slug="forms").first()
+    if dataset is None:
+        _dataset(project, lead)
+        dataset = Dataset.objects.get(project=project, slug="forms")
+    version = DatasetVersion.objects.create(dataset=dataset, number=number, state="ready", git_tag=f"forms-v{number}",
+                                            item_count=30, labelled_count=30, columns=["height"])
+    Item.objects.bulk_create(
+        Item(version=version, key=f"r{i:06d}", label=["cat", "dog", "owl"][i % 3], content_hash=f"{i:064x}",
+             row={"height": i})
+        for i in range(30)
+    )
+    return {"ds": "forms", "key": "r000001"}
+
+
+def _dataset_profiled(project, lead) -> dict[str, Any]:
+    from datasets.models import DatasetVersion, Profile
+
+    placeholders = _dataset_version(project, lead)
+    Profile.objects.create(version=DatasetVersion.objects.get(dataset__project=project), report={"items": 30})
+    return placeholders
+
+
+def _dataset_split(project, lead) -> dict[str, Any]:
+    from datasets import services as dataset_services
+    from datasets.models import DatasetVersion
+
+    placeholders = _dataset_version(project, lead)
+    dataset_services.split_create(version=DatasetVersion.objects.get(dataset__project=project), actor=lead, seed=3)
+    return placeholders
+
+
+def _dataset_two_versions(project, lead) -> dict[str, Any]:
+    _dataset_version(project, lead)
+    return _dataset_version(project, lead, number=2)
+
+
+DATA_DOCUMENT = {"version": 1, "collection_mode": "collected", "semantics": "Box sizes."}
+
+
+def _dataset_document(project, lead) -> dict[str, Any]:
+    from datasets import services as dataset_services
+    from datasets.models import DatasetVersion
+
+    placeholders = _dataset_version(project, lead)
+    version = DatasetVersion.objects.get(dataset__project=project)
+    fields = {k: v for k, v in DATA_DOCUMENT.items() if k != "version"}
+    dataset_services.data_document_save(dataset=version.dataset, actor=lead, version=version, **fields)
+    return placeholders
 
 
 # --- The routes -------------------------------------------------------------------------------
@@ -96,6 +157,7 @@ class Route:
 
 
 P = "/api/projects/{slug}"
+D = P + "/datasets"
 ROUTES = [
     Route("GET", P + "/", "read"),
     Route("PATCH", P + "/", WRITERS, body={"summary": "Changed"}),
@@ -119,20 +181,41 @@ ROUTES = [
     Route("PATCH", P + "/value-estimates/{estimate}/", WRITERS, body={"expected": 2}, setup=_estimate),
     Route("DELETE", P + "/value-estimates/{estimate}/", WRITERS, 204, setup=_estimate),
     Route("GET", P + "/deliverables/", "read"),
-    Route("GET", P + "/deliverables/data_document/", "read"),
-    Route("PATCH", P + "/deliverables/data_document/", WRITERS, body={"body": "Collected from forms."}),
-    Route("POST", P + "/deliverables/data_document/submit/", WRITERS, setup=_data_document("draft")),
-    Route("POST", P + "/deliverables/data_document/approve/", LEADS, setup=_data_document("submitted")),
-    Route("POST", P + "/deliverables/data_document/request-changes/", LEADS,
-          body={"comment": "More detail"}, setup=_data_document("submitted")),
-    Route("POST", P + "/deliverables/data_document/reopen/", LEADS,
-          body={"comment": "New data"}, setup=_data_document("approved")),
+    Route("GET", P + "/deliverables/literature_survey/", "read"),
+    Route("PATCH", P + "/deliverables/literature_survey/", WRITERS, body={"body": "Collected from forms."}),
+    Route("POST", P + "/deliverables/literature_survey/submit/", WRITERS, setup=_survey_deliverable("draft")),
+    Route("POST", P + "/deliverables/literature_survey/approve/", LEADS, setup=_survey_deliverable("submitted")),
+    Route("POST", P + "/deliverables/literature_survey/request-changes/", LEADS,
+          body={"comment": "More detail"}, setup=_survey_deliverable("submitted")),
+    Route("POST", P + "/deliverables/literature_survey/reopen/", LEADS,
+          body={"comment": "New data"}, setup=_survey_deliverable("approved")),
     Route("GET", P + "/timeline/", "read"),
     Route("GET", P + "/revisions/", "read"),
     Route("GET", P + "/revisions/1/", "read"),
     Route("POST", P + "/exports/", WRITERS, 202),
     Route("GET", "/api/jobs/{job}/", "job", setup=_job),
     Route("POST", "/api/jobs/{job}/cancel/", "job-write", setup=_job),
+    # Datasets. Upload and derive bodies that pass the role check fail validation (no file, an
+    # unknown key): a 400 shows the role was let through without writing a DVC version per case.
+    Route("GET", D + "/", "read"),
+    Route("POST", D + "/", WRITERS, 201, {"slug": "forms", "name": "Forms", "kind": "tabular"}),
+    Route("GET", D + "/{ds}/", "read", setup=_dataset),
+    Route("GET", D + "/{ds}/document/", "read", setup=_dataset_document),
+    Route("PUT", D + "/{ds}/document/", WRITERS, 201, DATA_DOCUMENT, _dataset_version),
+    Route("PATCH", D + "/{ds}/document/", WRITERS, body={"known_issues": "Blur."}, setup=_dataset_document),
+    Route("GET", D + "/{ds}/versions/", "read", setup=_dataset_version),
+    Route("GET", D + "/{ds}/versions/1/", "read", setup=_dataset_version),
+    Route("POST", D + "/{ds}/versions/upload/", WRITERS, 400, setup=_dataset, label="(no file)"),
+    Route("POST", D + "/{ds}/versions/import/", WRITERS, 202, {"name": "iris"}, _dataset),
+    Route("POST", D + "/{ds}/versions/1/derive/", WRITERS, 400, {"remove_keys": ["r999999"]}, _dataset_version,
+          label="(unknown key)"),
+    Route("GET", D + "/{ds}/versions/1/profile/", "read", setup=_dataset_profiled),
+    Route("POST", D + "/{ds}/versions/1/profile/", WRITERS, 202, setup=_dataset_version),
+    Route("GET", D + "/{ds}/versions/1/split/", "read", setup=_dataset_split),
+    Route("POST", D + "/{ds}/versions/1/split/", WRITERS, 201, {"seed": 3}, _dataset_version),
+    Route("GET", D + "/{ds}/versions/1/diff/2/", "read", setup=_dataset_two_versions),
+    Route("GET", D + "/{ds}/versions/1/items/", "read", setup=_dataset_version),
+    Route("GET", D + "/{ds}/versions/1/items/{key}/", "read", setup=_dataset_version),
 ]
 
 

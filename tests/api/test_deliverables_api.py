@@ -93,7 +93,7 @@ def test_reopening_needs_a_comment_and_moves_the_stage_back(project, lead):
 
 
 def test_engineer_writes_a_deliverable_body(project, engineer):
-    response = client_for(engineer).patch(f"{BASE}/data_document/", {"body": "# Data\nCollected from forms."})
+    response = client_for(engineer).patch(f"{BASE}/literature_survey/", {"body": "# Data\nCollected from forms."})
     assert response.status_code == 200
     assert response.json()["body"] == "# Data\nCollected from forms."
     assert response.json()["state"] == "draft"
@@ -101,17 +101,17 @@ def test_engineer_writes_a_deliverable_body(project, engineer):
 
 def test_submitted_deliverable_cannot_be_edited(project, engineer):
     client = client_for(engineer)
-    client.patch(f"{BASE}/data_document/", {"body": "Collected from forms."})
-    assert client.post(f"{BASE}/data_document/submit/").status_code == 200
-    response = client.patch(f"{BASE}/data_document/", {"body": "Sneaky edit"})
+    client.patch(f"{BASE}/literature_survey/", {"body": "Collected from forms."})
+    assert client.post(f"{BASE}/literature_survey/submit/").status_code == 200
+    response = client.patch(f"{BASE}/literature_survey/", {"body": "Sneaky edit"})
     assert response.status_code == 400
     assert "submitted" in str(response.json()["errors"])
 
 
 def test_empty_deliverable_cannot_be_submitted(project, engineer):
     client = client_for(engineer)
-    client.patch(f"{BASE}/data_document/", {"body": "   "})
-    response = client.post(f"{BASE}/data_document/submit/")
+    client.patch(f"{BASE}/literature_survey/", {"body": "   "})
+    response = client.post(f"{BASE}/literature_survey/submit/")
     assert response.status_code == 400
     assert "Write the deliverable" in str(response.json()["errors"])
 
@@ -119,8 +119,8 @@ def test_empty_deliverable_cannot_be_submitted(project, engineer):
 @pytest.mark.parametrize("action", ["approve", "request-changes", "reopen"])
 def test_review_actions_on_a_draft_are_invalid_transitions(project, lead, action):
     client = client_for(lead)
-    client.patch(f"{BASE}/data_document/", {"body": "Collected from forms."})
-    response = client.post(f"{BASE}/data_document/{action}/", {"comment": "Because"})
+    client.patch(f"{BASE}/literature_survey/", {"body": "Collected from forms."})
+    response = client.post(f"{BASE}/literature_survey/{action}/", {"comment": "Because"})
     assert response.status_code == 400
     assert "Cannot" in str(response.json()["errors"])
 
@@ -133,25 +133,25 @@ def test_not_started_deliverable_cannot_be_submitted(project, lead):
 
 def test_approving_twice_is_a_400(project, lead):
     client = client_for(lead)
-    client.patch(f"{BASE}/data_document/", {"body": "Collected from forms."})
-    client.post(f"{BASE}/data_document/submit/")
-    assert client.post(f"{BASE}/data_document/approve/").status_code == 200
-    assert client.post(f"{BASE}/data_document/approve/").status_code == 400
+    client.patch(f"{BASE}/literature_survey/", {"body": "Collected from forms."})
+    client.post(f"{BASE}/literature_survey/submit/")
+    assert client.post(f"{BASE}/literature_survey/approve/").status_code == 200
+    assert client.post(f"{BASE}/literature_survey/approve/").status_code == 400
 
 
 @pytest.mark.parametrize("role", ["engineer", "annotator", "viewer"])
 def test_only_a_lead_approves(project, lead, users, role):
-    client_for(lead).patch(f"{BASE}/data_document/", {"body": "Collected from forms."})
-    client_for(lead).post(f"{BASE}/data_document/submit/")
-    response = client_for(users[role]).post(f"{BASE}/data_document/approve/")
+    client_for(lead).patch(f"{BASE}/literature_survey/", {"body": "Collected from forms."})
+    client_for(lead).post(f"{BASE}/literature_survey/submit/")
+    response = client_for(users[role]).post(f"{BASE}/literature_survey/approve/")
     assert response.status_code == 403
-    assert _state(client_for(lead), "data_document") == "submitted"
+    assert _state(client_for(lead), "literature_survey") == "submitted"
 
 
 def test_annotator_cannot_write_or_submit(project, annotator):
     client = client_for(annotator)
-    assert client.patch(f"{BASE}/data_document/", {"body": "x"}).status_code == 403
-    assert client.post(f"{BASE}/data_document/submit/").status_code == 403
+    assert client.patch(f"{BASE}/literature_survey/", {"body": "x"}).status_code == 403
+    assert client.post(f"{BASE}/literature_survey/submit/").status_code == 403
 
 
 def test_unknown_deliverable_kind_is_404(project, lead):
@@ -160,11 +160,11 @@ def test_unknown_deliverable_kind_is_404(project, lead):
 
 
 def test_unknown_review_action_is_404(project, lead):
-    assert client_for(lead).post(f"{BASE}/data_document/publish/").status_code == 404
+    assert client_for(lead).post(f"{BASE}/literature_survey/publish/").status_code == 404
 
 
 def test_review_actions_reject_unknown_fields(project, lead):
-    response = client_for(lead).post(f"{BASE}/data_document/submit/", {"coment": "typo"})
+    response = client_for(lead).post(f"{BASE}/literature_survey/submit/", {"coment": "typo"})
     assert response.status_code == 400
     assert "coment" in response.json()["errors"]
 

@@ -11,7 +11,8 @@ from tests.e2e.conftest import login
 
 pytestmark = pytest.mark.e2e
 
-DATA_DOCUMENT = "/projects/digits/deliverables/data_document/"
+# A deliverable written as free text (the data document has structured datasheets of its own).
+SURVEY = "/projects/digits/deliverables/literature_survey/"
 
 
 def _messages(page: Page):
@@ -68,14 +69,14 @@ def test_lead_edits_the_project_page_and_sees_the_change_in_history(page: Page, 
 def _write_and_submit_as_engineer(new_page, project) -> Page:
     page = new_page()
     login(page, "engineer", next_path=f"/projects/{project.slug}/")
-    page.locator("ol.stepper").get_by_role("link", name="Data document").click()
+    page.locator("ol.stepper").get_by_role("link", name="Literature survey").click()
     expect(page.get_by_test_id("deliverable-state")).to_have_text("Not started")
     expect(page.get_by_text("Nothing written yet.")).to_be_visible()
-    page.get_by_label("Text").fill("## Collection\n\nForms scanned at 300 dpi since 2022.")
+    page.get_by_label("Text").fill("## Prior work\n\nForms scanned at 300 dpi since 2022.")
     page.get_by_role("button", name="Save draft").click()
     expect(_messages(page)).to_have_text(["Saved as draft."])
     expect(page.get_by_test_id("deliverable-state")).to_have_text("Draft")
-    expect(page.locator(".prose h2")).to_have_text("Collection")
+    expect(page.locator(".prose h2")).to_have_text("Prior work")
     page.get_by_label("Note for the reviewer (optional)").fill("Ready for a look.")
     page.get_by_role("button", name="Submit for review").click()
     expect(_messages(page)).to_have_text(["Submitted for review."])
@@ -90,8 +91,8 @@ def test_engineer_submits_and_lead_approves_a_deliverable(new_page, project):
     engineer_page = _write_and_submit_as_engineer(new_page, project)
 
     page = new_page()
-    login(page, "lead", next_path=DATA_DOCUMENT)
-    page.wait_for_url(f"**{DATA_DOCUMENT}")
+    login(page, "lead", next_path=SURVEY)
+    page.wait_for_url(f"**{SURVEY}")
     expect(page.get_by_test_id("deliverable-state")).to_have_text("Submitted")
     expect(page.locator(".prose")).to_contain_text("Forms scanned at 300 dpi since 2022.")
     history = page.locator("section[aria-labelledby=review-history] li")
@@ -111,9 +112,9 @@ def test_engineer_submits_and_lead_approves_a_deliverable(new_page, project):
     expect(page.get_by_role("button", name="Reopen")).to_be_visible()
 
     page.get_by_role("link", name=f"← {project.title}").click()
-    expect(_timeline(page).first).to_have_text("Data document approved")
+    expect(_timeline(page).first).to_have_text("Literature survey approved")
     expect(page.locator("section[aria-labelledby=timeline-heading] li").first).to_contain_text("by Lead")
-    expect(page.locator("ol.stepper li").nth(1).locator(".step-state")).to_have_text("Approved")
+    expect(page.locator("ol.stepper li").nth(3).locator(".step-state")).to_have_text("Approved")
     # The project page itself is not approved yet, so the stage stays at the project page.
     expect(page.locator(".report-header .badge.stage")).to_have_text("Stage: Project page")
 
@@ -126,8 +127,8 @@ def test_lead_requests_changes_and_a_comment_is_required(new_page, project):
     _write_and_submit_as_engineer(new_page, project)
 
     page = new_page()
-    login(page, "lead", next_path=DATA_DOCUMENT)
-    page.wait_for_url(f"**{DATA_DOCUMENT}")
+    login(page, "lead", next_path=SURVEY)
+    page.wait_for_url(f"**{SURVEY}")
     page.get_by_role("button", name="Request changes").click()
     expect(page.locator("ul.messages .message.error")).to_have_text(
         ["Say what needs to change: a comment is required."])
@@ -144,9 +145,9 @@ def test_lead_requests_changes_and_a_comment_is_required(new_page, project):
 
     page.get_by_role("link", name=f"← {project.title}").click()
     latest = page.locator("section[aria-labelledby=timeline-heading] li").first
-    expect(latest.locator(".event-text")).to_have_text("Changes requested on the data document")
+    expect(latest.locator(".event-text")).to_have_text("Changes requested on the literature survey")
     expect(latest.locator("blockquote")).to_have_text("Say how representative the forms are.")
-    assert project.deliverables.get(kind="data_document").state == DeliverableState.CHANGES_REQUESTED
+    assert project.deliverables.get(kind="literature_survey").state == DeliverableState.CHANGES_REQUESTED
 
 
 def test_approving_the_project_page_advances_the_stage(new_page, project, engineer):

@@ -1,0 +1,147 @@
+"""Job kinds of the datasets app: writing a version with DVC, and profiling a version."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from datasets import ingest, selectors, services, storage
+from datasets.models import Dataset, DatasetVersion, Item, Profile, VersionState
+from prakriya.jobs import registry
+from prakriya.jobs.models import Job
+from prakriya.jobs.runner import JobContext
+from projects.services import timeline_record
+
+VERSION_WRITE = "dataset_version_write"
+PROFILE = "dataset_profile"
+_ITEM_BATCH = 5000
+
+
+def _staged_items(dataset: Dataset, version: DatasetVersion, staging: Path) -> ingest.StagedVersion:
+    if staging.exists():
+        return ingest.read_staged(kind=dataset.kind, root=staging)
+    # Re-run after a crash that happened once the files were committed (the staging folder is
+    # consumed by the commit): read the items back from the committed version.
+    tag = f"{dataset.slug}-v{version.number}"
+    tmp = services.staging_dir()
+    storage.materialize_version(project_slug=dataset.project.slug, dataset_slug=dataset.slug, tag=tag, dest=tmp)
+    return ingest.read_staged(kind=dataset.kind, root=tmp)
+
+
+def _write_version(ctx: JobContext) -> dict[str, Any]:
+    dataset = Dataset.objects.select_related("project").get(pk=ctx.job.target_id)
+    params = ctx.params
+    version = services.version_reserve(
+        dataset=dataset, job=ctx.job, parent_id=params.get("parent_id"), message=params.get("message", ""),
+        columns=params.get("columns") or [],
+    )
+    if version.state == VersionState.READY:
+        return {"version_id": version.pk, "number": version.number, "tag": version.git_tag}
+    staging = Path(params["staging"])
+    try:
+        ctx.progress(5, f"Reading {dataset.name} v{version.number}")
+        staged = _staged_items(dataset, version, staging)
+        names_file = services.original_names_path(staging)
+        if names_file.exists():
+            names = json.loads(names_file.read_text(encoding="utf-8"))
+            for item in staged.items:
+                item.original_name = names.get(item.key, item.original_name)
+        ctx.log(f"{len(staged.items)} items staged")
+        ctx.progress(15, "Adding the files to DVC and committing")
+        committed = storage.commit_version(
+            project_slug=dataset.project.slug, dataset_slug=dataset.slug, number=version.number,
+            source_dir=staging, message=version.message or f"{dataset.name} v{version.number}",
+        )
+        ctx.log(f"committed {committed.commit[:12]} as {committed.tag} (dvc md5 {committed.dvc_md5})")
+        ctx.progress(70, "Recording the items")
+        with transaction.atomic():
+            version.items.all().delete()
+            rows = [
+                Item(
+                    version=version, key=i.key, label=i.label, content_hash=i.content_hash, size_bytes=i.size_bytes,
+                    text=i.text, row=i.row, file_path=i.file_path, original_name=i.original_name,
+                )
+                for i in staged.items
+            ]
+            for start in range(0, len(rows), _ITEM_BATCH):
+                Item.objects.bulk_create(rows[start : start + _ITEM_BATCH])
+            version.git_commit, version.git_tag, version.dvc_md5 = committed.commit, committed.tag, committed.dvc_md5
+            version.item_count = len(rows)
+            version.labelled_count = sum(1 for i in staged.items if i.label is not None)
+            version.size_bytes = committed.size_bytes
+            version.columns = staged.columns
+            version.save()
+    except Exception as exc:
+        DatasetVersion.objects.filter(pk=version.pk).update(state=VersionState.FAILED, error=str(exc)[:2000])
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        services.original_names_path(staging).unlink(missing_ok=True)
+    return {"version_id": version.pk, "number": version.number, "tag": committed.tag, "items": version.item_count}
+
+
+def _version_written(job: Job, result: dict[str, Any]) -> None:
+    version = DatasetVersion.objects.select_related("dataset__project").get(pk=result["version_id"])
+    if version.state != VersionState.READY:
+        version.state = VersionState.READY
+        version.save(update_fields=["state"])
+        timeline_record(
+            project=version.dataset.project, actor=job.created_by, verb="version_created",
+            text=f"{version.dataset.name} v{version.number} written: {version.item_count} items",
+            data={"dataset": version.dataset.slug, "version": version.number},
+        )
+        # Every new version is profiled.
+        transaction.on_commit(lambda: services.profile_start(version=version, actor=job.created_by))
+
+
+def _profile(ctx: JobContext) -> dict[str, Any]:
+    from datasets import profiling
+
+    version = DatasetVersion.objects.select_related("dataset__project").get(pk=ctx.job.target_id)
+    dataset = version.dataset
+    keys = selectors.sealed_keys(dataset=dataset)
+    tmp = services.staging_dir()
+    try:
+        ctx.progress(2, "Fetching the version's files")
+        storage.materialize_version(project_slug=dataset.project.slug, dataset_slug=dataset.slug,
+                                    tag=version.git_tag, dest=tmp)
+        started = time.perf_counter()
+        report = profiling.profile_version(
+            kind=dataset.kind, root=tmp, exclude_keys=keys,
+            report=lambda percent, message: ctx.progress(10 + 0.88 * percent, message),
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "report": report,
+        "warnings": profiling.profile_warnings(report),
+        "fingerprint": selectors.sealed_fingerprint(keys),
+        "excluded": len(keys & set(version.items.values_list("key", flat=True))),
+        "rows_per_second": (version.item_count / seconds) if seconds > 0 else None,
+    }
+
+
+def _profile_done(job: Job, result: dict[str, Any]) -> None:
+    profile = Profile.objects.create(
+        version_id=job.target_id, report=result.pop("report"), warnings=result["warnings"],
+        sealed_fingerprint=result["fingerprint"], excludes_sealed=result["excluded"],
+        rows_per_second=result.get("rows_per_second"),
+    )
+    # The report and warnings live on the Profile row, which is hidden once the sealed set
+    # changes; the job keeps a pointer and a count, never a second copy that could name a label.
+    result["profile_id"] = profile.pk
+    result["warnings"] = len(result["warnings"])
+
+
+registry.register(registry.JobKind(
+    name=VERSION_WRITE, label="Dataset version write", queue="default", run=_write_version, on_success=_version_written,
+))
+registry.register(registry.JobKind(
+    name=PROFILE, label="Data profile", queue="default", run=_profile, on_success=_profile_done,
+))

@@ -1,0 +1,130 @@
+"""Permission-scoped reads of datasets. Every read that shows labels goes through here, and here
+is where sealed labels are withheld."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from datasets.models import Dataset, DatasetVersion, Item, Profile, SealedItem, VersionState
+from projects.models import Project
+
+SEALED_LABEL = None  # what a sealed item's label reads as, everywhere
+
+
+def dataset_list(*, project: Project) -> QuerySet[Dataset]:
+    """The caller has already resolved `project` through projects.selectors (visibility)."""
+    return project.datasets.all()
+
+
+def dataset_get(*, project: Project, slug: str) -> Dataset:
+    dataset = project.datasets.filter(slug=slug).first()
+    if dataset is None:
+        raise Http404("No such dataset")
+    return dataset
+
+
+def version_list(*, dataset: Dataset) -> QuerySet[DatasetVersion]:
+    return dataset.versions.order_by("-number")
+
+
+def version_get(*, dataset: Dataset, number: int) -> DatasetVersion:
+    version = dataset.versions.filter(number=number).first()
+    if version is None:
+        raise Http404("No such version")
+    return version
+
+
+def ready_version_get(*, dataset: Dataset, number: int) -> DatasetVersion:
+    version = version_get(dataset=dataset, number=number)
+    if version.state != VersionState.READY:
+        raise Http404("This version is not ready")
+    return version
+
+
+def sealed_keys(*, dataset: Dataset) -> frozenset[str]:
+    return frozenset(SealedItem.objects.filter(dataset=dataset).values_list("key", flat=True))
+
+
+def sealed_fingerprint(keys: frozenset[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest() if keys else ""
+
+
+class VisibleItem:
+    """An item as shown to people: a sealed item's label and original name are withheld."""
+
+    __slots__ = ("item", "sealed")
+
+    def __init__(self, item: Item, sealed: bool) -> None:
+        self.item, self.sealed = item, sealed
+
+    def __getattr__(self, name):
+        return getattr(self.item, name)
+
+    @property
+    def label(self) -> str | None:
+        return SEALED_LABEL if self.sealed else self.item.label
+
+    @property
+    def original_name(self) -> str:
+        # Uploaded names often carry the label (class folders), so a sealed item shows none.
+        return "" if self.sealed else self.item.original_name
+
+
+def item_page(*, version: DatasetVersion, offset: int, limit: int) -> tuple[list[VisibleItem], int]:
+    keys = sealed_keys(dataset=version.dataset)
+    qs = version.items.order_by("id")
+    total = qs.count()
+    return [VisibleItem(item, item.key in keys) for item in qs[offset : offset + limit]], total
+
+
+def item_get(*, version: DatasetVersion, key: str) -> VisibleItem:
+    item = version.items.filter(key=key).first()
+    if item is None:
+        raise Http404("No such item")
+    return VisibleItem(item, item.key in sealed_keys(dataset=version.dataset))
+
+
+def class_balance(*, version: DatasetVersion) -> dict[str, int]:
+    """Label counts over the items whose labels anyone may see."""
+    from django.db.models import Count
+
+    keys = sealed_keys(dataset=version.dataset)
+    rows = (
+        version.items.exclude(key__in=keys).exclude(label__isnull=True)
+        .values("label").annotate(n=Count("id")).order_by("-n", "label")
+    )
+    return {row["label"]: row["n"] for row in rows}
+
+
+def profile_current(*, version: DatasetVersion) -> Profile | None:
+    """The newest profile computed with the dataset's current sealed set left out; an older one
+    may mention labels sealed since, so it is never shown."""
+    fingerprint = sealed_fingerprint(sealed_keys(dataset=version.dataset))
+    return version.profiles.filter(sealed_fingerprint=fingerprint).order_by("-created_at", "-id").first()
+
+
+def version_diff(*, old: DatasetVersion, new: DatasetVersion) -> dict:
+    """Items added, removed and changed between two versions of a dataset, label changes and the
+    class balance before and after. Sealed items count in the totals but show no labels."""
+    keys = sealed_keys(dataset=new.dataset)
+    before = {i["key"]: i for i in old.items.values("key", "label", "content_hash")}
+    after = {i["key"]: i for i in new.items.values("key", "label", "content_hash")}
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    common = set(before) & set(after)
+    changed = sorted(k for k in common if before[k]["content_hash"] != after[k]["content_hash"])
+    relabelled = sorted(k for k in common if before[k]["label"] != after[k]["label"])
+    return {
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "label_changes": [
+            {"key": k, "before": before[k]["label"], "after": after[k]["label"]} for k in relabelled if k not in keys
+        ],
+        "sealed_label_changes": sum(1 for k in relabelled if k in keys),
+        "balance_before": class_balance(version=old),
+        "balance_after": class_balance(version=new),
+    }

@@ -1,0 +1,354 @@
+"""Writes for datasets: creating datasets, starting version writes and profiles, splits and the
+sealed test set, the data document. Heavy work happens in jobs (datasets/jobs.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from sklearn.model_selection import train_test_split
+
+from datasets import ingest
+from datasets.models import (
+    CollectionMode,
+    DataDocument,
+    Dataset,
+    DatasetKind,
+    DatasetVersion,
+    Item,
+    SealedItem,
+    Split,
+    SplitAssignment,
+    SplitPart,
+    VersionState,
+)
+from prakriya.jobs.models import Job
+from prakriya.jobs.services import job_enqueue
+from projects import permissions
+from projects.models import DeliverableKind, DeliverableState, Project
+from projects.selectors import role_of
+from projects.services import timeline_record
+
+SKLEARN_DATASETS = {
+    "digits": DatasetKind.IMAGE,
+    "iris": DatasetKind.TABULAR,
+    "wine": DatasetKind.TABULAR,
+    "breast_cancer": DatasetKind.TABULAR,
+}
+
+
+def _require(user: AbstractBaseUser, project: Project, action: frozenset, what: str) -> None:
+    if user.is_superuser:
+        return
+    if not permissions.allows(role_of(user=user, project=project), action):
+        raise PermissionDenied(f"Your role in this project does not allow you to {what}.")
+
+
+def staging_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "staging" / uuid.uuid4().hex
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@transaction.atomic
+def dataset_create(
+    *, project: Project, actor: AbstractBaseUser, slug: str, name: str, kind: str, description: str = ""
+) -> Dataset:
+    _require(actor, project, permissions.EDIT_DELIVERABLE, "add datasets")
+    if project.datasets.filter(slug__iexact=slug).exists():
+        raise ValidationError({"slug": ["This project already has a dataset with this address."]})
+    dataset = Dataset(project=project, slug=slug, name=name, kind=kind, description=description, created_by=actor)
+    dataset.full_clean()
+    dataset.save()
+    timeline_record(project=project, actor=actor, verb="dataset_created", text=f"Dataset “{name}” created")
+    return dataset
+
+
+def original_names_path(staging: Path) -> Path:
+    return staging.with_name(staging.name + ".names.json")
+
+
+def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion, message: str, parent=None) -> Job:
+    if staged.kind != dataset.kind:
+        shutil.rmtree(staged.root, ignore_errors=True)
+        raise ValidationError(f"This is {staged.kind} data; the dataset holds {dataset.get_kind_display().lower()} data.")
+    if not staged.items:
+        shutil.rmtree(staged.root, ignore_errors=True)
+        raise ValidationError("The upload holds no items.")
+    names = {item.key: item.original_name for item in staged.items if item.original_name}
+    if names:
+        # The normalised layout has no place for uploaded names; the job records them from here.
+        original_names_path(staged.root).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+    return job_enqueue(
+        kind="dataset_version_write",
+        project=dataset.project,
+        target=dataset,
+        created_by=actor,
+        params={
+            "staging": str(staged.root),
+            "message": message[:300],
+            "parent_id": parent.pk if parent else None,
+            "columns": staged.columns,
+        },
+    )
+
+
+def version_start_from_upload(
+    *,
+    dataset: Dataset,
+    actor: AbstractBaseUser,
+    path: Path,
+    original_name: str,
+    message: str = "",
+    label_column: str = "label",
+    text_column: str = "text",
+) -> Job:
+    """Validates and normalises the upload now (a bad file is refused here, with nothing left
+    behind), then writes the version in a job."""
+    _require(actor, dataset.project, permissions.LAUNCH_JOBS, "upload data")
+    dest = staging_dir()
+    try:
+        staged = ingest.stage_upload(
+            path=path, original_name=original_name, kind=dataset.kind, dest=dest,
+            label_column=label_column, text_column=text_column,
+        )
+    except ingest.UploadRejected as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ValidationError(str(exc)) from exc
+    return _start_version_job(dataset=dataset, actor=actor, staged=staged, message=message or f"Upload of {original_name}")
+
+
+def version_start_from_sklearn(*, dataset: Dataset, actor: AbstractBaseUser, name: str) -> Job:
+    _require(actor, dataset.project, permissions.LAUNCH_JOBS, "import data")
+    if name not in SKLEARN_DATASETS:
+        raise ValidationError(f"Unknown bundled dataset {name!r}; choose one of {', '.join(SKLEARN_DATASETS)}.")
+    staged = ingest.stage_sklearn(name=name, dest=staging_dir())
+    return _start_version_job(dataset=dataset, actor=actor, staged=staged, message=f"scikit-learn’s bundled {name} data")
+
+
+def version_start_derived(
+    *,
+    version: DatasetVersion,
+    actor: AbstractBaseUser,
+    remove_keys: list[str],
+    relabel: dict[str, str | None],
+    add_path: Path | None = None,
+    add_name: str = "",
+    message: str = "",
+) -> Job:
+    """A new version from an older one: items removed, relabelled, and items added from an upload."""
+    from datasets import storage
+
+    dataset = version.dataset
+    _require(actor, dataset.project, permissions.LAUNCH_JOBS, "create versions")
+    if version.state != VersionState.READY:
+        raise ValidationError("Only a ready version can be the base of a new one.")
+    keys = set(version.items.values_list("key", flat=True))
+    unknown = sorted((set(remove_keys) | set(relabel)) - keys)
+    if unknown:
+        raise ValidationError(f"Unknown item keys: {', '.join(unknown[:10])}" + (" …" if len(unknown) > 10 else ""))
+    base = staging_dir()
+    storage.materialize_version(project_slug=dataset.project.slug, dataset_slug=dataset.slug, tag=version.git_tag, dest=base)
+    old = ingest.read_staged(kind=dataset.kind, root=base)
+    items = []
+    for item in old.items:
+        if item.key in remove_keys:
+            continue
+        if item.key in relabel:
+            item.label = relabel[item.key] or None
+        items.append(item)
+    if add_path is not None:
+        added_dir = staging_dir()
+        try:
+            added = ingest.stage_upload(path=add_path, original_name=add_name, kind=dataset.kind, dest=added_dir)
+        except ingest.UploadRejected as exc:
+            shutil.rmtree(added_dir, ignore_errors=True)
+            shutil.rmtree(base, ignore_errors=True)
+            raise ValidationError(str(exc)) from exc
+        if dataset.kind == DatasetKind.TABULAR and added.columns != old.columns:
+            raise ValidationError(f"Added rows have columns {added.columns}; the version has {old.columns}.")
+        # Every key the dataset ever had (and every sealed one) is taken: an added item reusing a
+        # removed item's key would read as a relabel in diffs, or inherit its seal.
+        taken = set(Item.objects.filter(version__dataset=dataset).values_list("key", flat=True).distinct())
+        taken |= set(SealedItem.objects.filter(dataset=dataset).values_list("key", flat=True))
+        taken |= {i.key for i in items}
+        for new_item in ingest.assign_new_keys(kind=dataset.kind, items=added.items, taken=taken):
+            if new_item.file_path:
+                # Image files are named by content, so copying them next to the base's cannot clash.
+                target = base / new_item.file_path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(added.root / new_item.file_path, target)
+            items.append(new_item)
+        shutil.rmtree(added.root, ignore_errors=True)
+    dest = staging_dir()
+    staged = ingest.stage_items(kind=dataset.kind, items=items, source_root=base, dest=dest, columns=old.columns)
+    shutil.rmtree(base, ignore_errors=True)
+    return _start_version_job(
+        dataset=dataset, actor=actor, staged=staged, parent=version,
+        message=message or f"From v{version.number}: {len(remove_keys)} removed, {len(relabel)} relabelled",
+    )
+
+
+def version_reserve(*, dataset: Dataset, job: Job, parent_id: int | None, message: str, columns: list[str]) -> DatasetVersion:
+    """The version row a job writes; found again if the job is re-run after a crash."""
+    with transaction.atomic():
+        existing = DatasetVersion.objects.filter(job=job).first()
+        if existing is not None:
+            return existing
+        Dataset.objects.select_for_update().get(pk=dataset.pk)  # numbers are handed out one at a time
+        number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        return DatasetVersion.objects.create(
+            dataset=dataset, number=number, parent_id=parent_id, message=message, job=job,
+            created_by=job.created_by, columns=columns,
+        )
+
+
+def profile_start(*, version: DatasetVersion, actor=None) -> Job:
+    return job_enqueue(kind="dataset_profile", project=version.dataset.project, target=version, created_by=actor)
+
+
+# --- Splits and the sealed test set -----------------------------------------------------------
+
+
+@transaction.atomic
+def split_create(
+    *,
+    version: DatasetVersion,
+    actor: AbstractBaseUser,
+    seed: int,
+    train: float = 0.7,
+    validation: float = 0.15,
+    test: float = 0.15,
+    stratified: bool = True,
+) -> Split:
+    """A seeded train/validation/test split of the labelled items. The same version, seed and
+    fractions always give the same split. The test items' keys are sealed for the dataset."""
+    dataset = version.dataset
+    _require(actor, dataset.project, permissions.LAUNCH_JOBS, "split datasets")
+    if version.state != VersionState.READY:
+        raise ValidationError("Only a ready version can be split.")
+    if Split.objects.filter(version=version).exists():
+        raise ValidationError("This version is already split; splits are immutable.")
+    fractions = [train, validation, test]
+    if any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6 or test <= 0 or train <= 0:
+        raise ValidationError("Fractions must be positive for train and test, non-negative, and add up to 1.")
+    if not 0 <= seed < 2**32:
+        raise ValidationError("The seed must be between 0 and 4294967295.")
+    items = list(version.items.exclude(label__isnull=True).order_by("key").values_list("id", "key", "label"))
+    if len(items) < 3:
+        raise ValidationError("Splitting needs at least three labelled items.")
+    ids = np.array([i[0] for i in items])
+    labels = np.array([i[2] for i in items])
+    counts = {label: int((labels == label).sum()) for label in set(labels.tolist())}
+    stratify_ok = stratified and min(counts.values()) >= 3
+    try:
+        rest_ids, test_ids, rest_labels, _ = train_test_split(
+            ids, labels, test_size=test, random_state=seed, stratify=labels if stratify_ok else None
+        )
+        if validation > 0:
+            val_share = validation / (train + validation)
+            train_ids, val_ids = train_test_split(
+                rest_ids, test_size=val_share, random_state=seed, stratify=rest_labels if stratify_ok else None
+            )
+        else:
+            train_ids, val_ids = rest_ids, np.array([], dtype=ids.dtype)
+    except ValueError as exc:
+        raise ValidationError(f"Cannot split these items that way: {exc}") from exc
+    split = Split.objects.create(
+        version=version, seed=seed, train_fraction=train, validation_fraction=validation, test_fraction=test,
+        stratified=stratify_ok, created_by=actor,
+        counts={"train": len(train_ids), "validation": len(val_ids), "test": len(test_ids)},
+    )
+    parts = [(train_ids, SplitPart.TRAIN), (val_ids, SplitPart.VALIDATION), (test_ids, SplitPart.TEST)]
+    SplitAssignment.objects.bulk_create(
+        [SplitAssignment(split=split, item_id=int(i), part=part) for group, part in parts for i in group], batch_size=5000
+    )
+    key_of = {i[0]: i[1] for i in items}
+    SealedItem.objects.bulk_create(
+        [SealedItem(dataset=dataset, key=key_of[int(i)], split=split) for i in test_ids],
+        ignore_conflicts=True, batch_size=5000,
+    )
+    timeline_record(
+        project=dataset.project, actor=actor, verb="split_created",
+        text=f"{dataset.name} v{version.number} split (seed {seed}): "
+        f"{len(train_ids)} train, {len(val_ids)} validation, {len(test_ids)} test (sealed)",
+    )
+    # Profiles computed before the seal may name sealed labels: recompute every version's.
+    for other in dataset.versions.filter(state=VersionState.READY):
+        transaction.on_commit(lambda v=other: profile_start(version=v, actor=actor))
+    return split
+
+
+# --- The data document ------------------------------------------------------------------------
+
+DOCUMENT_FIELDS = (
+    "collection_mode", "collection_description", "representativeness", "semantics",
+    "labelling_process", "quality_assessment", "known_issues",
+)
+REQUIRED_FOR_REVIEW = (
+    "collection_description", "representativeness", "semantics", "labelling_process", "quality_assessment",
+)
+
+
+def _data_deliverable(project: Project):
+    return project.deliverables.select_for_update().get(kind=DeliverableKind.DATA_DOCUMENT)
+
+
+@transaction.atomic
+def data_document_save(*, dataset: Dataset, actor: AbstractBaseUser, version: DatasetVersion, **fields) -> DataDocument:
+    project = dataset.project
+    _require(actor, project, permissions.EDIT_DELIVERABLE, "edit the data document")
+    unknown = set(fields) - set(DOCUMENT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    if version.dataset_id != dataset.pk or version.state != VersionState.READY:
+        raise ValidationError("Pin the data document to a ready version of this dataset.")
+    deliverable = _data_deliverable(project)
+    if deliverable.state in (DeliverableState.SUBMITTED, DeliverableState.APPROVED):
+        raise ValidationError(
+            f"The data document is {deliverable.get_state_display().lower()}; it can be edited again once a lead "
+            "requests changes or reopens it."
+        )
+    document = DataDocument.objects.filter(dataset=dataset).first() or DataDocument(dataset=dataset)
+    document.version = version
+    for name, value in fields.items():
+        setattr(document, name, value)
+    if document.collection_mode not in CollectionMode.values:
+        raise ValidationError({"collection_mode": ["Choose how the data was collected."]})
+    document.updated_by = actor
+    document.full_clean()
+    document.save()
+    if deliverable.state == DeliverableState.NOT_STARTED or deliverable.state == DeliverableState.CHANGES_REQUESTED:
+        from projects.services import _move
+
+        _move(deliverable, DeliverableState.DRAFT, actor)
+    timeline_record(project=project, actor=actor, verb="data_document_edited",
+                    text=f"Data document of {dataset.name} edited (pinned to v{version.number})")
+    return document
+
+
+def data_document_ready_check(deliverable) -> None:
+    """Submit check for the data document deliverable: every dataset has a complete datasheet."""
+    project = deliverable.project
+    datasets = list(project.datasets.select_related("document"))
+    if not datasets:
+        raise ValidationError("Add a dataset and write its data document before submitting.")
+    problems = []
+    for dataset in datasets:
+        document = getattr(dataset, "document", None)
+        if document is None:
+            problems.append(f"{dataset.name} has no data document")
+            continue
+        missing = [f.replace("_", " ") for f in REQUIRED_FOR_REVIEW if not getattr(document, f).strip()]
+        if missing:
+            problems.append(f"{dataset.name}: {', '.join(missing)} missing")
+    if problems:
+        raise ValidationError("The data document is not complete: " + "; ".join(problems) + ".")

@@ -1,0 +1,629 @@
+"""Dataset versions stored with DVC in one git repository per project.
+
+Layout, under ``settings.PRAKRIYA_DVC_ROOT``::
+
+    <project>/                       a plain git repository with ``dvc init`` inside
+        .dvc/config                  committed: the default remote ``storage``
+        .dvc/config.local            not committed: cache link type, where DVC keeps its index
+        datasets/<dataset>/data/     the workspace: the files of the dataset's latest version
+        datasets/<dataset>/data.dvc  committed: DVC's record of the folder (md5 of its .dir)
+    <project>.lock                   flock: one writer per project at a time
+    <project>.work/                  journal of the write in progress, and the old workspace
+                                     folder set aside until the write is done
+
+A version is the git tag ``<dataset>-v<number>`` on the commit that recorded its ``data.dvc``;
+its bytes are in the DVC cache and in the remote, so anyone can get them back with plain
+``git clone`` + ``git checkout <tag>`` + ``dvc pull`` (see ``reproduce_instructions``).
+
+Writes run the ``dvc`` and ``git`` command-line tools in subprocesses: for 100,000 files the
+CLI is as fast as DVC's Python API (measured, see docs/benchmarks.md), and a subprocess keeps
+DVC's global state (progress bars, logging, open databases) out of the web and worker processes. Reads use DVC's Python API
+(``DVCFileSystem`` at the tag), which takes the bytes from the cache or, when they are not
+there, from the remote.
+
+This module knows nothing of the database: it takes slugs, numbers and paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import yaml
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+GIT_USER_NAME = "Prakriya"
+GIT_USER_EMAIL = "prakriya@localhost"
+REMOTE_NAME = "storage"
+# Reflinks (btrfs, XFS) are copy-on-write: free and safe. Without them, hard links make
+# `dvc add` of many small files about twice as fast as copying (docs/datasets-dvc.md); DVC
+# then marks the cached files read-only, and this module never writes into the workspace in
+# place (a new version replaces the whole folder), so the workspace stays safe to read.
+CACHE_TYPE = "reflink,hardlink,copy"
+_BRANCH = "main"
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+# Names DVC never takes into a tracked folder (its own ignore rules): a version holding them
+# would silently lose files, so they are refused up front.
+_RESERVED_NAMES = frozenset({".dvcignore", ".git", ".dvc", ".hg"})
+
+
+class StorageError(Exception):
+    """A version could not be written or read; the message says why."""
+
+
+class MissingFileError(StorageError, FileNotFoundError):
+    """The file asked for is not in that version."""
+
+
+@dataclass(frozen=True)
+class CommittedVersion:
+    commit: str  # full git sha
+    tag: str  # "<dataset_slug>-v<number>"
+    dvc_md5: str  # the .dir md5 DVC recorded for the folder (outs[0].md5 of the .dvc file)
+    size_bytes: int
+    file_count: int
+
+
+# --- paths and names ----------------------------------------------------------------------
+
+
+def _check_slug(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _SLUG.match(value):
+        raise StorageError(f"Invalid {what} {value!r}: letters, digits, '-' and '_' only")
+    return value
+
+
+def _root() -> Path:
+    return Path(settings.PRAKRIYA_DVC_ROOT).resolve()
+
+
+def repo_path(project_slug: str) -> Path:
+    return _root() / _check_slug(project_slug, "project slug")
+
+
+def version_tag(dataset_slug: str, number: int) -> str:
+    _check_slug(dataset_slug, "dataset slug")
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise StorageError(f"Invalid version number {number!r}")
+    return f"{dataset_slug}-v{number}"
+
+
+def _data_relpath(dataset_slug: str) -> str:
+    return f"datasets/{_check_slug(dataset_slug, 'dataset slug')}/data"
+
+
+def _work_dir(project_slug: str) -> Path:
+    # Next to the repository, on the same file system: setting a folder aside is a rename.
+    return _root() / f"{project_slug}.work"
+
+
+# --- running git and dvc ------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        # The repository's own identity, whatever the process's HOME holds.
+        "GIT_AUTHOR_NAME": GIT_USER_NAME,
+        "GIT_AUTHOR_EMAIL": GIT_USER_EMAIL,
+        "GIT_COMMITTER_NAME": GIT_USER_NAME,
+        "GIT_COMMITTER_EMAIL": GIT_USER_EMAIL,
+    }
+
+
+def _git_executable() -> str:
+    found = shutil.which("git")
+    if not found:
+        raise StorageError("git is not installed on this machine")
+    return found
+
+
+def _run(args: list[str], *, cwd: Path, what: str) -> str:
+    try:
+        proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise StorageError(f"{what} failed: {exc}") from exc
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip() or proc.stdout.strip() or f"exit status {proc.returncode}")[-2000:]
+        raise StorageError(f"{what} failed: {detail}")
+    return proc.stdout
+
+
+def _git(repo: Path, *args: str, what: str | None = None) -> str:
+    return _run([_git_executable(), *args], cwd=repo, what=what or f"git {args[0]}")
+
+
+def _git_ok(repo: Path, *args: str) -> str | None:
+    """Output of a git query, or None when git answers no (missing ref, missing file)."""
+    proc = subprocess.run(
+        [_git_executable(), *args], cwd=repo, env=_env(), capture_output=True, text=True, check=False
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _dvc(repo: Path, *args: str, what: str | None = None) -> str:
+    # The dvc of this very environment, whatever PATH says.
+    return _run([sys.executable, "-m", "dvc", *args], cwd=repo, what=what or f"dvc {args[0]}")
+
+
+# --- the remote -----------------------------------------------------------------------------
+
+
+def _remote_settings() -> dict[str, str]:
+    url = str(getattr(settings, "PRAKRIYA_DVC_REMOTE_URL", "") or "").strip()
+    if not url:
+        url = str(Path(settings.DATA_DIR) / "dvc-remote")
+    remote = {"url": url}
+    if "://" not in url:
+        # A local folder: absolute, so clones of the repository find it too.
+        path = Path(url).expanduser().resolve()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"The DVC remote folder {path} cannot be created: {exc}") from exc
+        remote["url"] = str(path)
+    elif url.startswith("s3://"):
+        endpoint = str(getattr(settings, "PRAKRIYA_DVC_S3_ENDPOINT_URL", "") or "").strip()
+        if endpoint:
+            remote["endpointurl"] = endpoint
+        # Credentials are never written to the config: DVC (boto) reads AWS_ACCESS_KEY_ID,
+        # AWS_SECRET_ACCESS_KEY and AWS_DEFAULT_REGION from the environment.
+    return remote
+
+
+def _configure(repo: Path) -> bool:
+    """Bring the DVC config in line with the deployment; True if the committed config changed.
+
+    Files are rewritten only when something differs: readers load them without the lock.
+    """
+    from dvc.config import Config
+
+    config = Config(dvc_dir=str(repo / ".dvc"), validate=False)
+    wanted_local = {
+        "cache": {"type": CACHE_TYPE},
+        # DVC's index of each version's listing (what makes reads at a tag fast) stays with the
+        # repository in the data folder, not in /var/tmp.
+        "core": {"site_cache_dir": str(repo / ".dvc" / "tmp" / "site-cache")},
+    }
+    local = config.load_one("local")
+    if any(
+        str(local.get(section, {}).get(k)) != v for section, kv in wanted_local.items() for k, v in kv.items()
+    ):
+        with config.edit("local") as conf:
+            for section, kv in wanted_local.items():
+                conf[section].update(kv)
+
+    remote = _remote_settings()
+    wanted_core = {"analytics": "false", "autostage": "false", "remote": REMOTE_NAME}
+    current = config.load_one("repo")
+    core = {k: str(current.get("core", {}).get(k, "")).lower() for k in wanted_core}
+    if (
+        core == {k: v.lower() for k, v in wanted_core.items()}
+        and current.get("remote", {}).get(REMOTE_NAME) == remote
+    ):
+        return False
+    with config.edit("repo") as conf:
+        conf["core"].update({"analytics": False, "autostage": False, "remote": REMOTE_NAME})
+        conf["remote"][REMOTE_NAME] = remote
+    return True
+
+
+# --- the repository -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _project_lock(project_slug: str) -> Iterator[None]:
+    root = _root()
+    root.mkdir(parents=True, exist_ok=True)
+    # flock locks belong to the open file, so threads of one process exclude each other too.
+    with open(root / f"{_check_slug(project_slug, 'project slug')}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _head(repo: Path) -> str | None:
+    out = _git_ok(repo, "rev-parse", "-q", "--verify", "HEAD^{commit}")
+    return out.strip() if out else None
+
+
+def _ensure_repo_locked(project_slug: str) -> Path:
+    """Create, repair and configure the repository (called under the project lock)."""
+    from dvc.config import ConfigError
+
+    repo = repo_path(project_slug)
+    try:
+        repo.mkdir(parents=True, exist_ok=True)
+        if not (repo / ".git").exists():
+            _git(repo, "init", "-q", "-b", _BRANCH)
+        for key, value in (
+            ("user.name", GIT_USER_NAME),
+            ("user.email", GIT_USER_EMAIL),
+            ("commit.gpgsign", "false"),
+            ("tag.gpgsign", "false"),
+        ):
+            _git(repo, "config", key, value)
+        if not (repo / ".dvc" / "config").exists():
+            # --force: a crash may have left half a .dvc folder behind.
+            _dvc(repo, "init", "-q", "--force")
+        # Before anything is committed: a crashed write's commit must not end up underneath.
+        _recover(project_slug, repo)
+        changed = _configure(repo)
+        head = _head(repo)
+        if head is None or changed:
+            _git(repo, "add", "--", ".dvc/config", ".dvc/.gitignore", ".dvcignore")
+            message = (
+                "Initialise the DVC repository" if head is None else "Point the DVC remote at today's storage"
+            )
+            _git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    except (OSError, ConfigError) as exc:
+        raise StorageError(f"The repository of {project_slug} cannot be prepared: {exc}") from exc
+    return repo
+
+
+def ensure_repo(project_slug: str) -> Path:
+    """The project's git+DVC repository, created and configured if needed (idempotent)."""
+    with _project_lock(project_slug):
+        return _ensure_repo_locked(project_slug)
+
+
+# --- reading what a tag holds -----------------------------------------------------------
+
+
+def _tag_commit(repo: Path, tag: str) -> str | None:
+    out = _git_ok(repo, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
+    return out.strip() if out else None
+
+
+def _committed(repo: Path, dataset_slug: str, tag: str) -> CommittedVersion | None:
+    commit = _tag_commit(repo, tag)
+    if commit is None:
+        return None
+    text = _git_ok(repo, "show", f"{commit}:{_data_relpath(dataset_slug)}.dvc")
+    if text is None:
+        raise StorageError(f"Tag {tag} exists but holds no version of dataset {dataset_slug}")
+    try:
+        out = yaml.safe_load(text)["outs"][0]
+        return CommittedVersion(
+            commit=commit,
+            tag=tag,
+            dvc_md5=str(out["md5"]),
+            size_bytes=int(out.get("size", 0)),
+            file_count=int(out.get("nfiles", 0)),
+        )
+    except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise StorageError(f"The DVC file of {tag} is unreadable: {exc}") from exc
+
+
+# --- writing a version ------------------------------------------------------------------------
+
+
+def _scan_source(source_dir: Path) -> int:
+    """Count the files of a version to be; refuse what DVC would not store as given."""
+    if source_dir.is_symlink() or not source_dir.is_dir():
+        raise StorageError(f"The version's files must be a folder: {source_dir}")
+
+    def refuse(entry: os.DirEntry, why: str) -> StorageError:
+        return StorageError(f"{os.path.relpath(entry.path, source_dir)}: {why}")
+
+    count = 0
+    stack = [str(source_dir)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.name in _RESERVED_NAMES:
+                    raise refuse(entry, "this name is reserved by git/DVC and cannot be in a version")
+                if entry.is_file(follow_symlinks=False):
+                    count += 1
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_symlink():
+                    raise refuse(entry, "links cannot be part of a version")
+                else:
+                    raise refuse(entry, "only regular files can be part of a version")
+    if count == 0:
+        raise StorageError("A version needs at least one file")
+    return count
+
+
+def _journal_path(project_slug: str) -> Path:
+    return _work_dir(project_slug) / "journal.json"
+
+
+def _rollback(
+    repo: Path, *, dataset_slug: str, head: str, trash: Path, replaced: bool, tag: str, drop_tag: bool
+) -> None:
+    """Back to ``head``: no commit, no tag, the previous workspace folder where it was.
+
+    ``replaced`` says the workspace folder no longer holds the previous version (it was set
+    aside into ``trash``, or there was none): then the folder is deleted and ``trash`` put back.
+    """
+    data = repo / _data_relpath(dataset_slug)
+    if drop_tag and _tag_commit(repo, tag) is not None:
+        _git(repo, "tag", "-d", tag)
+    _git(repo, "reset", "-q", "--hard", head)
+    # A first version's data.dvc and .gitignore were never committed: reset leaves them.
+    _git(repo, "clean", "-q", "-f", "-d", "--", str(data.parent.relative_to(repo)))
+    if not replaced:
+        return
+    shutil.rmtree(data, ignore_errors=True)
+    if data.exists():
+        raise StorageError(f"Could not remove the half-written folder {data}")
+    if trash.exists():
+        data.parent.mkdir(parents=True, exist_ok=True)
+        trash.rename(data)
+
+
+def _recover(project_slug: str, repo: Path) -> None:
+    """Finish or undo a write that a crashed process left behind (called under the lock)."""
+    work = _work_dir(project_slug)
+    journal = _journal_path(project_slug)
+    if journal.exists():
+        try:
+            entry = json.loads(journal.read_text())
+        except ValueError:
+            entry = None  # torn while being written: the write had not begun
+        # The tag is the write's last step: with it, the version is whole.
+        if entry and _tag_commit(repo, entry["tag"]) is None:
+            logger.warning("Undoing the interrupted write of %s in %s", entry["tag"], repo)
+            trash = work / entry["trash"]
+            # The previous workspace was set aside (or there was none): the folder holds the failed
+            # write's files. Otherwise the crash came before anything moved.
+            replaced = trash.exists() or not entry["had_workspace"]
+            _rollback(
+                repo,
+                dataset_slug=entry["dataset"],
+                head=entry["head"],
+                trash=trash,
+                replaced=replaced,
+                tag=entry["tag"],
+                drop_tag=False,
+            )
+        journal.unlink()
+    if work.exists():
+        for leftover in work.glob("trash-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _move_into_place(source_dir: Path, data: Path) -> None:
+    data.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        source_dir.rename(data)
+    except OSError:
+        # Another file system: copy, then drop the source.
+        shutil.copytree(source_dir, data, symlinks=True)
+        shutil.rmtree(source_dir, ignore_errors=True)
+
+
+def commit_version(
+    *, project_slug: str, dataset_slug: str, number: int, source_dir: Path, message: str
+) -> CommittedVersion:
+    """Make ``source_dir``'s files version ``number`` of the dataset: DVC add, commit, tag, push.
+
+    The files of ``source_dir`` are moved into the repository (a rename when both are on one
+    file system): once this returns, or fails after that move, ``source_dir`` is gone. On
+    failure nothing of the version remains (no commit, no tag, the previous workspace back)
+    and StorageError says what went wrong. Called again for a tag that exists, it returns
+    that version and leaves ``source_dir`` alone.
+    """
+    tag = version_tag(dataset_slug, number)
+    source_dir = Path(source_dir)
+    timings: dict[str, float] = {}
+    with _project_lock(project_slug):
+        repo = _ensure_repo_locked(project_slug)
+        existing = _committed(repo, dataset_slug, tag)
+        if existing is not None:
+            return existing
+        if _git_ok(repo, "rev-parse", "-q", "--verify", f"refs/tags/{tag}") is not None:
+            raise StorageError(f"Tag {tag} exists but is not a commit")
+        expected_files = _scan_source(source_dir)
+        relpath = _data_relpath(dataset_slug)
+        data = repo / relpath
+        if data.resolve() == source_dir.resolve() or data.resolve() in source_dir.resolve().parents:
+            raise StorageError("The version's files must not come from the workspace itself")
+        head = _head(repo)
+        if head is None:
+            raise StorageError(f"The repository of {project_slug} has no commit")
+        work = _work_dir(project_slug)
+        work.mkdir(parents=True, exist_ok=True)
+        trash = work / f"trash-{uuid.uuid4().hex}"
+        had_workspace = data.exists()
+        journal = _journal_path(project_slug)
+        journal.write_text(
+            json.dumps(
+                {
+                    "tag": tag,
+                    "dataset": dataset_slug,
+                    "head": head,
+                    "trash": trash.name,
+                    "had_workspace": had_workspace,
+                }
+            )
+        )
+        replaced = tagged = False
+        try:
+            if had_workspace:
+                data.rename(trash)
+            replaced = True
+            _move_into_place(source_dir, data)
+            started = time.perf_counter()
+            _dvc(repo, "add", "-q", relpath, what=f"dvc add of {relpath}")
+            timings["add"] = time.perf_counter() - started
+            dvc_file = f"{relpath}.dvc"
+            # Pushed before the commit: a version that is tagged is always in the remote.
+            started = time.perf_counter()
+            _dvc(repo, "push", "-q", "-r", REMOTE_NAME, dvc_file, what=f"dvc push of {relpath}")
+            timings["push"] = time.perf_counter() - started
+            _git(repo, "add", "--", dvc_file, f"datasets/{dataset_slug}/.gitignore")
+            full_message = f"{message.strip() or tag}\n\nDataset {dataset_slug}, version {number} ({tag})."
+            _git(repo, "commit", "-q", "--allow-empty", "-m", full_message)
+            _git(repo, "tag", "-a", tag, "-m", message.strip() or tag)
+            tagged = True
+            committed = _committed(repo, dataset_slug, tag)
+            if committed is None:
+                raise StorageError(f"Tag {tag} vanished right after it was made")
+            if committed.file_count != expected_files:
+                raise StorageError(
+                    f"DVC recorded {committed.file_count} files but the version has {expected_files}"
+                )
+        except BaseException as exc:
+            undo_error: Exception | None = None
+            try:
+                _rollback(
+                    repo,
+                    dataset_slug=dataset_slug,
+                    head=head,
+                    trash=trash,
+                    replaced=replaced,
+                    tag=tag,
+                    drop_tag=tagged,
+                )
+                journal.unlink(missing_ok=True)
+            except Exception as undo_exc:
+                # The journal stays: the next write to the project finishes the undo.
+                logger.exception("Could not undo the failed write of %s in %s", tag, repo)
+                undo_error = undo_exc
+            if not isinstance(exc, Exception):
+                raise
+            problem = exc if isinstance(exc, StorageError) else StorageError(f"Writing {tag} failed: {exc}")
+            if undo_error is not None:
+                raise StorageError(f"{problem}; undoing it failed too ({undo_error})") from exc
+            if problem is exc:
+                raise
+            raise problem from exc
+        journal.unlink(missing_ok=True)
+    # The old workspace folder is deleted outside the lock: it can hold many files.
+    shutil.rmtree(trash, ignore_errors=True)
+    logger.info(
+        "Wrote %s of %s at %s (%d files; dvc add %.1f s, dvc push %.1f s)",
+        tag,
+        project_slug,
+        committed.commit[:12],
+        committed.file_count,
+        timings["add"],
+        timings["push"],
+    )
+    return committed
+
+
+# --- reading a version ---------------------------------------------------------------------
+
+
+def _readable_repo(project_slug: str, tag: str) -> Path:
+    repo = repo_path(project_slug)
+    if not (repo / ".git").exists() or _tag_commit(repo, tag) is None:
+        raise StorageError(f"No version {tag} in project {project_slug}")
+    return repo
+
+
+@contextlib.contextmanager
+def _version_fs(repo: Path, tag: str):
+    from dvc.fs import DVCFileSystem
+
+    # Today's remote, whatever the config said when the tag was made: the remote may have moved.
+    remote = _remote_settings()
+    fs = DVCFileSystem(repo=str(repo), rev=tag, remote=REMOTE_NAME, remote_config=remote)
+    try:
+        yield fs
+    finally:
+        fs.close()
+
+
+def _safe_relpath(relpath: str) -> str:
+    pure = PurePosixPath(relpath)
+    if not relpath or pure.is_absolute() or ".." in pure.parts:
+        raise MissingFileError(f"Not a path inside a version: {relpath!r}")
+    return pure.as_posix()
+
+
+def materialize_version(*, project_slug: str, dataset_slug: str, tag: str, dest: Path) -> Path:
+    """Write exactly the files of version ``tag`` into ``dest`` (missing or an empty folder)."""
+    repo = _readable_repo(project_slug, tag)
+    expected = _committed(repo, dataset_slug, tag)
+    if expected is None:
+        raise StorageError(f"No version {tag} in project {project_slug}")
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise StorageError(f"{dest} must be missing or an empty folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside dest, then renamed: a failure never leaves half a version in dest.
+    partial = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex}"
+    try:
+        with _version_fs(repo, tag) as fs:
+            fs.get(_data_relpath(dataset_slug), str(partial), recursive=True)
+        written = sum(len(files) for _, _, files in os.walk(partial))
+        if written != expected.file_count:
+            raise StorageError(f"{tag}: {written} files written, {expected.file_count} expected")
+        if dest.exists():
+            dest.rmdir()
+        partial.rename(dest)
+    except StorageError:
+        raise
+    except Exception as exc:
+        raise StorageError(f"Could not fetch the files of {tag}: {exc}") from exc
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return dest
+
+
+def read_file(*, project_slug: str, dataset_slug: str, tag: str, relpath: str) -> bytes:
+    """The bytes of one file of a version (``relpath`` inside the dataset's folder)."""
+    path = f"{_data_relpath(dataset_slug)}/{_safe_relpath(relpath)}"
+    repo = _readable_repo(project_slug, tag)
+    try:
+        with _version_fs(repo, tag) as fs:
+            if not fs.isfile(path):
+                raise MissingFileError(f"{relpath} is not in {tag}")
+            return fs.read_bytes(path)
+    except StorageError:
+        raise
+    except FileNotFoundError as exc:
+        raise MissingFileError(f"{relpath} is not in {tag}") from exc
+    except Exception as exc:
+        raise StorageError(f"Could not read {relpath} of {tag}: {exc}") from exc
+
+
+def reproduce_instructions(*, project_slug: str, dataset_slug: str, tag: str) -> str:
+    """Shell commands that fetch the exact bytes of a version with plain git and dvc."""
+    repo = repo_path(project_slug)
+    data = _data_relpath(dataset_slug)
+    remote = _remote_settings()
+    folder = f"{project_slug}-data"
+    lines = [
+        f"git clone {shlex.quote(str(repo))} {folder}",
+        f"cd {folder}",
+        f"git checkout {shlex.quote(tag)}",
+    ]
+    # The clone's .dvc/config names the remote the tag was made with; if it has moved since, the
+    # clone is pointed at today's.
+    at_tag = _git_ok(repo, "show", f"refs/tags/{tag}:.dvc/config") if (repo / ".git").exists() else None
+    if at_tag is None or f"url = {remote['url']}" not in at_tag:
+        lines.append(f"dvc remote add --local --force --default {REMOTE_NAME} {shlex.quote(remote['url'])}")
+        if "endpointurl" in remote:
+            lines.append(
+                f"dvc remote modify --local {REMOTE_NAME} endpointurl {shlex.quote(remote['endpointurl'])}"
+            )
+    if remote["url"].startswith("s3://"):
+        lines.insert(0, "# needs: pip install 'dvc[s3]'; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set")
+    lines.append(f"dvc pull {data}")
+    lines.append(f"# the files of {tag} are now in {folder}/{data}/")
+    return "\n".join(lines)

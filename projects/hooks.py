@@ -1,0 +1,38 @@
+"""Extension points for the apps of later stages, which depend on projects (never the reverse).
+
+A stage's app registers, in its AppConfig.ready:
+- a submit check for its deliverable kind: called before the deliverable may be submitted,
+  raising ValidationError with what is missing;
+- a deliverable panel: renders the structured part of the deliverable (e.g. the datasheets of
+  the data document) on the deliverable's page.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+SubmitCheck = Callable[[Any], None]  # receives the Deliverable
+Panel = Callable[[Any, Any], str]  # receives (request, project); returns safe HTML
+
+_submit_checks: dict[str, list[SubmitCheck]] = defaultdict(list)
+_panels: dict[str, list[Panel]] = defaultdict(list)
+
+
+def register_submit_check(kind: str, check: SubmitCheck) -> None:
+    if check not in _submit_checks[kind]:
+        _submit_checks[kind].append(check)
+
+
+def submit_checks(kind: str) -> list[SubmitCheck]:
+    return list(_submit_checks.get(kind, []))
+
+
+def register_panel(kind: str, panel: Panel) -> None:
+    if panel not in _panels[kind]:
+        _panels[kind].append(panel)
+
+
+def panels(kind: str) -> list[Panel]:
+    return list(_panels.get(kind, []))

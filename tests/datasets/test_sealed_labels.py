@@ -1,0 +1,534 @@
+"""The sealed test split's labels never leave the platform: not through any page, API response,
+header, download, archive member or export, for any role, the lead included.
+
+Every label in the datasets below is a unique string, so a sealed item's label can appear in a
+response only if that response leaks it. The data is built through the API as a team would
+(upload, split, derive a new version that relabels a sealed item, profile, data document), then
+every GET route the URL configuration has is filled in with every project, dataset, version,
+item and job there is, and crawled as every role, following the links each page holds. New
+pages and routes are crawled without changing this test; a route whose URL parameters the crawl
+cannot fill fails the test until it is taught them (FILLERS below).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import json
+import re
+import tarfile
+import uuid
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.exceptions import Resolver404
+from PIL import Image
+
+from datasets.models import Dataset, Item, SealedItem
+from prakriya.jobs.models import Job, JobState
+from prakriya.jobs.runner import job_execute
+from projects import services as project_services
+from projects.models import Deliverable, Membership, ProjectRevision, Target, ValueEstimate
+from tests.api import add_primary_target, client_for, fast_password_hashing  # noqa: F401
+from tests.conftest import ROLES
+from tests.factories import UserFactory
+
+P = "/api/projects/digits"
+MAX_URLS_PER_IDENTITY = 4000
+# Never crawled: the admin is the operators' database console (no role of a project reaches it),
+# static files are the platform's own code, and logging out would end the crawl's session.
+SKIPPED_PREFIXES = ("/admin/", "/static/", "/accounts/logout/", "/api/auth/logout/")
+# Routes whose parameters are not the project's data and which answer only POST anyway.
+UNFILLABLE_OK = {"token_revoke"}
+
+
+@pytest.fixture(autouse=True)
+def _stores(tmp_path, settings):
+    settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir()
+    settings.PRAKRIYA_DVC_ROOT = tmp_path / "dvc"
+    settings.PRAKRIYA_DVC_REMOTE_URL = str(tmp_path / "dvc-remote")
+
+
+def _run_jobs() -> None:
+    while True:
+        queued = list(Job.objects.filter(state=JobState.QUEUED).order_by("id").values_list("id", flat=True))
+        if not queued:
+            break
+        for job_id in queued:
+            job_execute(job_id)
+    failed = list(Job.objects.exclude(state=JobState.SUCCEEDED).values_list("kind", "message", "log"))
+    assert not failed, failed
+
+
+def _label() -> str:
+    return f"LBL{uuid.uuid4().hex}"
+
+
+def _png(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (6 + seed % 5, 6), (seed * 7 % 256, seed * 13 % 256, seed * 29 % 256)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _started(response) -> None:
+    assert response.status_code in (201, 202), response.content
+    _run_jobs()
+
+
+# --- The data ----------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    secrets: set[str]
+    visible_labels: set[str]
+    datasets: list[Dataset]
+    export_job: Job
+
+
+def _build_world(project, users) -> World:
+    engineer = client_for(users["engineer"])
+    # Tabular: feature values are numbers, every label unique.
+    engineer.post(f"{P}/datasets/", {"slug": "forms", "name": "Forms", "kind": "tabular"}, format="json")
+    rows = "\n".join(f"{i},{i * 3 % 17},{_label()}" for i in range(40))
+    csv = SimpleUploadedFile("forms.csv", f"height,width,label\n{rows}\n".encode())
+    _started(engineer.post(f"{P}/datasets/forms/versions/upload/", {"file": csv}, format="multipart"))
+    # Text: the label column holds unique strings; the texts never contain them.
+    engineer.post(f"{P}/datasets/", {"slug": "notes", "name": "Notes", "kind": "text"}, format="json")
+    lines = "\n".join(json.dumps({"text": f"note number {i}", "label": _label()}) for i in range(30))
+    notes = SimpleUploadedFile("notes.jsonl", f"{lines}\n".encode())
+    _started(engineer.post(f"{P}/datasets/notes/versions/upload/", {"file": notes}, format="multipart"))
+    # Images in class folders named by their (unique) label: original names carry labels.
+    engineer.post(f"{P}/datasets/", {"slug": "shapes", "name": "Shapes", "kind": "image"}, format="json")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(30):
+            archive.writestr(f"{_label()}/scan-{i}.png", _png(i))
+    shapes = SimpleUploadedFile("shapes.zip", buffer.getvalue())
+    _started(engineer.post(f"{P}/datasets/shapes/versions/upload/", {"file": shapes}, format="multipart"))
+
+    for slug in ("forms", "notes", "shapes"):
+        body = {"seed": 11, "train": 0.6, "validation": 0.2, "test": 0.2}
+        _started(engineer.post(f"{P}/datasets/{slug}/versions/1/split/", body, format="json"))
+
+    # A new version relabels a sealed item (its new label must stay sealed too) and a visible one.
+    sealed_keys = set(SealedItem.objects.filter(dataset__slug="forms").values_list("key", flat=True))
+    keys = list(
+        Item.objects.filter(version__dataset__slug="forms", version__number=1).values_list("key", flat=True)
+    )
+    sealed_key = sorted(sealed_keys)[0]
+    visible_key, removed_key = [k for k in keys if k not in sealed_keys][:2]
+    body = {"remove_keys": [removed_key], "relabel": {sealed_key: _label(), visible_key: _label()}}
+    _started(engineer.post(f"{P}/datasets/forms/versions/1/derive/", body, format="json"))
+    _started(
+        engineer.post(
+            f"{P}/datasets/shapes/versions/1/derive/", {"remove_keys": [], "relabel": {}}, format="json"
+        )
+    )
+    _started(engineer.post(f"{P}/datasets/forms/versions/2/profile/"))
+
+    document = {
+        "version": 2,
+        "collection_mode": "collected",
+        "collection_description": "Forms.",
+        "representativeness": "All offices.",
+        "semantics": "Box sizes.",
+        "labelling_process": "Clerks.",
+        "quality_assessment": "Fine.",
+    }
+    assert engineer.put(f"{P}/datasets/forms/document/", document, format="json").status_code == 201
+    add_primary_target(project, users["lead"])
+    project_services.value_estimate_save(
+        project=project, actor=users["lead"], quantity="minutes", current=4, expected=1
+    )
+    export_job = project_services.project_export_start(project=project, actor=users["lead"])
+    _run_jobs()
+
+    secrets: set[str] = set()
+    for dataset in project.datasets.all():
+        keys = SealedItem.objects.filter(dataset=dataset).values("key")
+        secrets |= set(
+            Item.objects.filter(version__dataset=dataset, key__in=keys)
+            .exclude(label=None)
+            .values_list("label", flat=True)
+        )
+    visible = (
+        set(
+            Item.objects.filter(version__dataset__project=project)
+            .exclude(label=None)
+            .values_list("label", flat=True)
+        )
+        - secrets
+    )
+    assert len(secrets) >= 3 * 6 + 1, "every dataset's test part is sealed, plus the relabelled item"
+    assert not any(s in v or v in s for s in secrets for v in visible)
+    return World(
+        secrets=secrets,
+        visible_labels=visible,
+        datasets=list(project.datasets.all()),
+        export_job=Job.objects.get(pk=export_job.pk),
+    )
+
+
+# --- Filling in the URL configuration ----------------------------------------------------------
+
+
+def _patterns(
+    resolver: URLResolver, prefix: str = "", names: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str]]:
+    """(regex of the full path, namespaced name) for every route."""
+    for pattern in resolver.url_patterns:
+        regex = pattern.pattern.regex.pattern.lstrip("^")
+        if isinstance(pattern, URLResolver):
+            namespace = (pattern.namespace,) if pattern.namespace else ()
+            yield from _patterns(pattern, prefix + regex.rstrip("$").removesuffix(r"\Z"), names + namespace)
+        elif isinstance(pattern, URLPattern):
+            name = ":".join([*names, pattern.name or "?"])
+            yield prefix + regex.rstrip("$").removesuffix(r"\Z"), name
+
+
+def _groups(regex: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each named group, nested parentheses included."""
+    found = []
+    for match in re.finditer(r"\(\?P<(\w+)>", regex):
+        depth, i = 0, match.start()
+        while i < len(regex):
+            if regex[i] == "\\":
+                i += 2
+                continue
+            if regex[i] == "(":
+                depth += 1
+            elif regex[i] == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        found.append((match.start(), i + 1, match.group(1)))
+    return found
+
+
+def _fillers(project, world: World) -> list[dict[str, list[str]]]:
+    """Values for the URL parameters, as scopes that belong together: the project's own, then
+    one per dataset (its slug, its versions, its items' keys) so no dataset is asked for the
+    versions or items of another."""
+    ids = set(Job.objects.filter(project=project).values_list("pk", flat=True))
+    ids |= set(Membership.objects.filter(project=project).values_list("pk", flat=True))
+    ids |= set(Target.objects.filter(project=project).values_list("pk", flat=True))
+    ids |= set(ValueEstimate.objects.filter(project=project).values_list("pk", flat=True))
+    ids_text = [str(i) for i in sorted(ids)]
+    revisions = sorted(ProjectRevision.objects.filter(project=project).values_list("number", flat=True))
+    common = {
+        "slug": [project.slug],
+        "project_slug": [project.slug],
+        "kind": list(Deliverable.objects.filter(project=project).values_list("kind", flat=True)),
+        "number": [str(n) for n in revisions],
+        **{name: ids_text for name in ("pk", "id", "job_id", "target_id", "estimate_id", "membership_id")},
+    }
+    scopes = [common]
+    for dataset in world.datasets:
+        numbers = [str(n) for n in sorted(dataset.versions.values_list("number", flat=True))]
+        sealed = sorted(set(SealedItem.objects.filter(dataset=dataset).values_list("key", flat=True)))
+        others = sorted(
+            set(
+                Item.objects.filter(version__dataset=dataset)
+                .exclude(key__in=sealed)
+                .values_list("key", flat=True)
+            )
+        )
+        # Every sealed item's pages, and a few others so that pages of visible items are read too.
+        keys = sealed + others[:2] + others[-2:]
+        scopes.append(
+            {
+                **common,
+                "ds": [dataset.slug],
+                "dataset_slug": [dataset.slug],
+                "number": numbers,
+                "version_number": numbers,
+                "other": numbers,
+                "key": keys,
+            }
+        )
+    return scopes
+
+
+def _seed_urls(scopes: list[dict[str, list[str]]]) -> tuple[list[str], list[str]]:
+    """Every route with its parameters filled every way the data allows; and the routes that
+    could not be filled."""
+    urls, unfillable = set(), []
+    for regex, name in _patterns(get_resolver()):
+        path = "/" + regex
+        if path.startswith(SKIPPED_PREFIXES):
+            continue
+        groups = _groups(regex)
+        fitting = [scope for scope in scopes if all(g in scope for _, _, g in groups)]
+        if not fitting:
+            if name.split(":")[-1] not in UNFILLABLE_OK:
+                known = set().union(*scopes)
+                unfillable.append(f"{name} {path} needs {sorted({g for _, _, g in groups} - known)}")
+            continue
+        for scope in fitting:
+            for values in itertools.product(*(scope[g] for _, _, g in groups)):
+                out, last = "", 0
+                for (start, end, _), value in zip(groups, values, strict=True):
+                    out += regex[last:start] + value
+                    last = end
+                out += regex[last:]
+                candidate = "/" + re.sub(r"\\(.)", r"\1", out)
+                try:
+                    resolve(candidate)
+                except Resolver404:
+                    continue  # a value the route's converter refuses (a slug where digits go)
+                urls.add(candidate)
+    return sorted(urls), unfillable
+
+
+# --- Crawling ----------------------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if not value:
+                continue
+            # data-* attributes also hold element ids and settings: only addresses are followed.
+            if name in ("href", "src", "action", "poster") or (
+                name.startswith("data-") and value.startswith(("/", "http://", "https://"))
+            ):
+                self.links.append(value)
+
+
+def _links(base: str, response, body: bytes) -> list[str]:
+    content_type = response.get("Content-Type", "")
+    found: list[str] = []
+    if "html" in content_type:
+        parser = _Links()
+        parser.feed(body.decode("utf-8", "replace"))
+        found += parser.links
+    elif "json" in content_type:
+        found += re.findall(r'"((?:https?://testserver)?/[^"\s]*)"', body.decode("utf-8", "replace"))
+    if response.get("Location"):
+        found.append(response["Location"])
+    out = []
+    for link in found:
+        parts = urlsplit(urljoin("http://testserver" + base, link))
+        if parts.netloc != "testserver" or not parts.path.startswith("/"):
+            continue
+        # "?next=" (where to go after logging in) makes a new address of every page: dropped.
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "next"])
+        out.append(parts.path + (f"?{query}" if query else ""))
+    return out
+
+
+def _unpacked(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]:
+    """The bytes themselves, and every member of an archive among them (recursively)."""
+    yield name, data
+    if depth > 3:
+        return
+    if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                yield f"{name}!{info.filename}", info.filename.encode()
+                yield from _unpacked(f"{name}!{info.filename}", archive.read(info), depth + 1)
+    elif data[:2] == b"\x1f\x8b":
+        yield from _unpacked(f"{name}!gunzip", gzip.decompress(data), depth + 1)
+    elif len(data) > 262 and data[257:262] == b"ustar":
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            for member in archive.getmembers():
+                yield f"{name}!{member.name}", member.name.encode()
+                if member.isfile():
+                    yield from _unpacked(
+                        f"{name}!{member.name}", archive.extractfile(member).read(), depth + 1
+                    )
+
+
+@dataclass
+class Crawl:
+    leaks: list[str] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    ok_routes: set[str] = field(default_factory=set)
+    visible_seen: set[str] = field(default_factory=set)
+    archives: int = 0
+    truncated: bool = False
+
+
+def _check(crawl: Crawl, where: str, data: bytes, world: World, needles: list[tuple[str, bytes]]) -> None:
+    if data[:4] == b"PK\x03\x04":
+        crawl.archives += 1
+    for name, blob in _unpacked(where, data):
+        for secret, needle in needles:
+            if needle in blob:
+                crawl.leaks.append(f"{secret} in {name}")
+        if len(crawl.visible_seen) < 5:
+            crawl.visible_seen |= {v for v in world.visible_labels if v.encode() in blob}
+
+
+def crawl_as(
+    client: Client, seeds: list[str], world: World, *, accept: str = "", follow: bool = True
+) -> Crawl:
+    crawl = Crawl()
+    needles = [(s, s.encode()) for s in world.secrets]
+    queue, seen = list(seeds), set(seeds)
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    while queue:
+        url = queue.pop(0)
+        if len(seen) > MAX_URLS_PER_IDENTITY:
+            crawl.truncated = True
+            break
+        response = client.get(url, **headers)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        try:
+            name = resolve(urlsplit(url).path).view_name
+        except Resolver404:
+            name = "?"
+        crawl.statuses[(name, response.status_code)] += 1
+        if response.status_code == 200:
+            crawl.ok_routes.add(name)
+        header_text = "\n".join(f"{k}: {v}" for k, v in response.items()).encode()
+        _check(crawl, f"GET {url} (headers)", header_text, world, needles)
+        _check(crawl, f"GET {url}", body, world, needles)
+        for link in _links(url, response, body) if follow else ():
+            if link not in seen and not link.startswith(SKIPPED_PREFIXES):
+                seen.add(link)
+                queue.append(link)
+    return crawl
+
+
+def _stored_bytes(project, dataset, tag: str, dest) -> bytes:
+    from datasets import storage
+
+    storage.materialize_version(project_slug=project.slug, dataset_slug=dataset.slug, tag=tag, dest=dest)
+    return b"".join(p.read_bytes() + str(p).encode() for p in sorted(dest.rglob("*")) if p.is_file())
+
+
+def _identities(users) -> dict[str, object]:
+    admin = UserFactory(username="operator")
+    admin.is_superuser = admin.is_staff = True
+    admin.save()
+    return {**{role: users[role] for role in ROLES}, "superuser": admin}
+
+
+def _client(user) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+# Pages the lead must have read for the crawl to count: the ones that show items and labels.
+MUST_REACH = {
+    "api:dataset-list",
+    "api:dataset-detail",
+    "api:dataset-document",
+    "api:dataset-version-list",
+    "api:dataset-version-detail",
+    "api:dataset-version-profile",
+    "api:dataset-version-split",
+    "api:dataset-version-diff",
+    "api:dataset-item-list",
+    "api:dataset-item-detail",
+    "api:dataset-item-content",
+    "api:job-list",
+    "api:job-detail",
+    "api:project-timeline-list",
+    "datasets:list",
+    "datasets:detail",
+    "datasets:version",
+    "datasets:items",
+    "datasets:item_content",
+    "datasets:download",
+    "datasets:diff",
+    "datasets:document",
+    "projects:detail",
+    "projects:deliverable",
+    "projects:timeline",
+    "projects:job",
+    "projects:job_status",
+    "projects:job_download",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(900)
+def test_no_sealed_label_leaves_through_any_page_api_download_or_export(project, users, tmp_path):
+    world = _build_world(project, users)
+    fillers = _fillers(project, world)
+    seeds, unfillable = _seed_urls(fillers)
+    assert not unfillable, (
+        "The sealed-label crawl cannot fill these routes' parameters; teach _fillers() about them: "
+        + "; ".join(unfillable)
+    )
+
+    # The stored versions really hold the sealed labels: what is served must be filtering them out.
+    stored = b"".join(
+        _stored_bytes(project, dataset, version.git_tag, tmp_path / f"{dataset.slug}-{version.number}")
+        for dataset in world.datasets
+        for version in dataset.versions.all()
+    )
+    assert all(s.encode() in stored for s in world.secrets)
+
+    report = {}
+    for identity, user in _identities(users).items():
+        client = _client(user)
+        crawl = crawl_as(client, seeds, world)
+        report[identity] = crawl
+        assert not crawl.truncated, f"{identity}: more than {MAX_URLS_PER_IDENTITY} URLs; raise the bound"
+        assert not crawl.leaks, f"{identity} saw sealed labels:\n" + "\n".join(sorted(set(crawl.leaks))[:50])
+
+    # The browsable API builds its forms from serializers, shown to those who may write: as the lead.
+    api_seeds = [u for u in seeds if u.startswith("/api/") and not u.startswith("/api/schema")]
+    crawl = crawl_as(_client(users["lead"]), api_seeds, world, accept="text/html", follow=False)
+    assert not crawl.leaks, "the lead (browsable API) saw sealed labels:\n" + "\n".join(crawl.leaks[:50])
+    assert "api:dataset-item-list" in crawl.ok_routes
+
+    lead = report["lead"]
+    missing = MUST_REACH - lead.ok_routes
+    assert not missing, (
+        f"the crawl never read these as the lead: {sorted(missing)}\n{sorted(lead.statuses.items())}"
+    )
+    assert lead.archives >= 1, "no archive was downloaded and opened"
+    assert lead.visible_seen, "the crawl never saw even the visible labels: it checks nothing"
+    assert report["anonymous"].ok_routes >= {"datasets:items", "api:dataset-item-list"}
+    assert not any(status >= 500 for crawl in report.values() for (_, status) in crawl.statuses), {
+        identity: [k for k in crawl.statuses if k[1] >= 500] for identity, crawl in report.items()
+    }
+
+    # The project export (a JSON file written by a job) holds no sealed label either.
+    from projects.export import export_path
+
+    exported = export_path(project.slug, world.export_job.pk).read_bytes()
+    assert json.loads(exported)["format"]
+    leaks = [s for s in world.secrets if s.encode() in exported]
+    assert not leaks, f"the project export holds sealed labels: {leaks[:5]}"
+
+
+@pytest.mark.django_db
+def test_the_crawl_fills_every_route_it_knows(project, users, lead):
+    """Guards the crawler itself: every route resolves once filled in."""
+    from datasets import services as dataset_services
+
+    dataset = dataset_services.dataset_create(
+        project=project, actor=lead, slug="forms", name="Forms", kind="tabular"
+    )
+    world = World(secrets=set(), visible_labels=set(), datasets=[dataset], export_job=None)
+    scopes = _fillers(project, world)
+    scopes[1].update(number=["1"], version_number=["1"], other=["1"], key=["r000001"])
+    seeds, unfillable = _seed_urls(scopes)
+    assert not unfillable, unfillable
+    assert "/api/projects/digits/datasets/forms/versions/1/items/r000001/content/" in seeds
+    assert "/projects/digits/data/forms/v1/items/" in seeds
+    assert "/projects/digits/data/forms/v1/download/" in seeds
+    assert "/projects/digits/deliverables/data_document/" in seeds
