@@ -180,11 +180,9 @@ def platform_full(upload: Path, count: int, work: Path, round_: int) -> dict[str
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.db import transaction
 
     from datasets import ingest, services, storage
-    from datasets.jobs import _ITEM_BATCH
-    from datasets.models import DatasetVersion, Item
+    from datasets.models import DatasetVersion
     from projects.services import project_create
 
     settings.PRAKRIYA_DVC_ROOT = work / "platform-root"
@@ -217,24 +215,8 @@ def platform_full(upload: Path, count: int, work: Path, round_: int) -> dict[str
             project_slug=project.slug, dataset_slug=DATASET, number=1, source_dir=staging, message="v1"
         )
         t3 = time.perf_counter()
-        # 4. One Item row per file, exactly as jobs._write_version inserts them.
-        with transaction.atomic():
-            version.items.all().delete()
-            rows = [
-                Item(
-                    version=version, key=i.key, label=i.label, content_hash=i.content_hash, size_bytes=i.size_bytes,
-                    text=i.text, row=i.row, file_path=i.file_path, original_name=i.original_name,
-                )
-                for i in staged.items
-            ]
-            for start in range(0, len(rows), _ITEM_BATCH):
-                Item.objects.bulk_create(rows[start : start + _ITEM_BATCH])
-            version.git_commit, version.git_tag, version.dvc_md5 = committed.commit, committed.tag, committed.dvc_md5
-            version.item_count = len(rows)
-            version.labelled_count = sum(1 for i in staged.items if i.label is not None)
-            version.size_bytes = committed.size_bytes
-            version.columns = staged.columns
-            version.save()
+        # 4. One Item row per file, as the version-writing job records them.
+        services.version_record(version=version, staged=staged, committed=committed)
         t4 = time.perf_counter()
         shutil.rmtree(staging, ignore_errors=True)
         names_file.unlink(missing_ok=True)

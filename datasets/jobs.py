@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from datasets import ingest, selectors, services, storage
-from datasets.models import Dataset, DatasetVersion, Item, Profile, VersionState
+from datasets.models import Dataset, DatasetVersion, Profile, VersionState
 from prakriya.jobs import registry
 from prakriya.jobs.models import Job
 from prakriya.jobs.runner import JobContext
@@ -19,7 +19,6 @@ from projects.services import timeline_record
 
 VERSION_WRITE = "dataset_version_write"
 PROFILE = "dataset_profile"
-_ITEM_BATCH = 5000
 
 
 def _staged_items(dataset: Dataset, version: DatasetVersion, staging: Path) -> ingest.StagedVersion:
@@ -59,23 +58,7 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
         )
         ctx.log(f"committed {committed.commit[:12]} as {committed.tag} (dvc md5 {committed.dvc_md5})")
         ctx.progress(70, "Recording the items")
-        with transaction.atomic():
-            version.items.all().delete()
-            rows = [
-                Item(
-                    version=version, key=i.key, label=i.label, content_hash=i.content_hash, size_bytes=i.size_bytes,
-                    text=i.text, row=i.row, file_path=i.file_path, original_name=i.original_name,
-                )
-                for i in staged.items
-            ]
-            for start in range(0, len(rows), _ITEM_BATCH):
-                Item.objects.bulk_create(rows[start : start + _ITEM_BATCH])
-            version.git_commit, version.git_tag, version.dvc_md5 = committed.commit, committed.tag, committed.dvc_md5
-            version.item_count = len(rows)
-            version.labelled_count = sum(1 for i in staged.items if i.label is not None)
-            version.size_bytes = committed.size_bytes
-            version.columns = staged.columns
-            version.save()
+        services.version_record(version=version, staged=staged, committed=committed)
     except Exception as exc:
         DatasetVersion.objects.filter(pk=version.pk).update(state=VersionState.FAILED, error=str(exc)[:2000])
         raise

@@ -211,6 +211,32 @@ def version_reserve(*, dataset: Dataset, job: Job, parent_id: int | None, messag
         )
 
 
+_ITEM_BATCH = 5000
+
+
+@transaction.atomic
+def version_record(*, version: DatasetVersion, staged: ingest.StagedVersion, committed) -> DatasetVersion:
+    """Records a committed version's items and storage facts. Replaces any items an earlier,
+    interrupted attempt recorded, so a job re-run after a crash records them once."""
+    version.items.all().delete()
+    rows = [
+        Item(
+            version=version, key=i.key, label=i.label, content_hash=i.content_hash, size_bytes=i.size_bytes,
+            text=i.text, row=i.row, file_path=i.file_path, original_name=i.original_name,
+        )
+        for i in staged.items
+    ]
+    for start in range(0, len(rows), _ITEM_BATCH):
+        Item.objects.bulk_create(rows[start : start + _ITEM_BATCH])
+    version.git_commit, version.git_tag, version.dvc_md5 = committed.commit, committed.tag, committed.dvc_md5
+    version.item_count = len(rows)
+    version.labelled_count = sum(1 for i in staged.items if i.label is not None)
+    version.size_bytes = committed.size_bytes
+    version.columns = staged.columns
+    version.save()
+    return version
+
+
 def profile_start(*, version: DatasetVersion, actor=None) -> Job:
     return job_enqueue(kind="dataset_profile", project=version.dataset.project, target=version, created_by=actor)
 
