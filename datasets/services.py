@@ -8,13 +8,11 @@ import shutil
 import uuid
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
-from sklearn.model_selection import train_test_split
 
 from datasets import ingest
 from datasets.models import (
@@ -34,8 +32,8 @@ from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_enqueue
 from projects import permissions
 from projects.models import DeliverableKind, DeliverableState, Project
-from projects.selectors import role_of
-from projects.services import timeline_record
+from projects.selectors import require_role
+from projects.services import deliverable_move, timeline_record
 
 SKLEARN_DATASETS = {
     "digits": DatasetKind.IMAGE,
@@ -43,13 +41,6 @@ SKLEARN_DATASETS = {
     "wine": DatasetKind.TABULAR,
     "breast_cancer": DatasetKind.TABULAR,
 }
-
-
-def _require(user: AbstractBaseUser, project: Project, action: frozenset, what: str) -> None:
-    if user.is_superuser:
-        return
-    if not permissions.allows(role_of(user=user, project=project), action):
-        raise PermissionDenied(f"Your role in this project does not allow you to {what}.")
 
 
 def staging_dir() -> Path:
@@ -62,7 +53,7 @@ def staging_dir() -> Path:
 def dataset_create(
     *, project: Project, actor: AbstractBaseUser, slug: str, name: str, kind: str, description: str = ""
 ) -> Dataset:
-    _require(actor, project, permissions.EDIT_DELIVERABLE, "add datasets")
+    require_role(user=actor, project=project, action=permissions.EDIT_DELIVERABLE, what="add datasets")
     if project.datasets.filter(slug__iexact=slug).exists():
         raise ValidationError({"slug": ["This project already has a dataset with this address."]})
     dataset = Dataset(project=project, slug=slug, name=name, kind=kind, description=description, created_by=actor)
@@ -113,7 +104,7 @@ def version_start_from_upload(
 ) -> Job:
     """Validates and normalises the upload now (a bad file is refused here, with nothing left
     behind), then writes the version in a job."""
-    _require(actor, dataset.project, permissions.LAUNCH_JOBS, "upload data")
+    require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="upload data")
     dest = staging_dir()
     try:
         staged = ingest.stage_upload(
@@ -127,7 +118,7 @@ def version_start_from_upload(
 
 
 def version_start_from_sklearn(*, dataset: Dataset, actor: AbstractBaseUser, name: str) -> Job:
-    _require(actor, dataset.project, permissions.LAUNCH_JOBS, "import data")
+    require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="import data")
     if name not in SKLEARN_DATASETS:
         raise ValidationError(f"Unknown bundled dataset {name!r}; choose one of {', '.join(SKLEARN_DATASETS)}.")
     staged = ingest.stage_sklearn(name=name, dest=staging_dir())
@@ -148,7 +139,7 @@ def version_start_derived(
     from datasets import storage
 
     dataset = version.dataset
-    _require(actor, dataset.project, permissions.LAUNCH_JOBS, "create versions")
+    require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="create versions")
     if version.state != VersionState.READY:
         raise ValidationError("Only a ready version can be the base of a new one.")
     keys = set(version.items.values_list("key", flat=True))
@@ -257,8 +248,12 @@ def split_create(
 ) -> Split:
     """A seeded train/validation/test split of the labelled items. The same version, seed and
     fractions always give the same split. The test items' keys are sealed for the dataset."""
+    # numpy and scikit-learn load on first use: every web and worker process imports this module.
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
     dataset = version.dataset
-    _require(actor, dataset.project, permissions.LAUNCH_JOBS, "split datasets")
+    require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="split datasets")
     if version.state != VersionState.READY:
         raise ValidationError("Only a ready version can be split.")
     if Split.objects.filter(version=version).exists():
@@ -331,7 +326,7 @@ def _data_deliverable(project: Project):
 @transaction.atomic
 def data_document_save(*, dataset: Dataset, actor: AbstractBaseUser, version: DatasetVersion, **fields) -> DataDocument:
     project = dataset.project
-    _require(actor, project, permissions.EDIT_DELIVERABLE, "edit the data document")
+    require_role(user=actor, project=project, action=permissions.EDIT_DELIVERABLE, what="edit the data document")
     unknown = set(fields) - set(DOCUMENT_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
@@ -353,9 +348,7 @@ def data_document_save(*, dataset: Dataset, actor: AbstractBaseUser, version: Da
     document.full_clean()
     document.save()
     if deliverable.state == DeliverableState.NOT_STARTED or deliverable.state == DeliverableState.CHANGES_REQUESTED:
-        from projects.services import _move
-
-        _move(deliverable, DeliverableState.DRAFT, actor)
+        deliverable_move(deliverable=deliverable, to_state=DeliverableState.DRAFT, actor=actor)
     timeline_record(project=project, actor=actor, verb="data_document_edited",
                     text=f"Data document of {dataset.name} edited (pinned to v{version.number})")
     return document

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Model, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -69,11 +68,7 @@ PROJECT_SLUG_PARAMETER = OpenApiParameter(
 
 
 def _authorise(request: Request, project: Project, allowed: frozenset, what: str) -> None:
-    user = request.user
-    if user.is_superuser:
-        return
-    if not permissions.allows(selectors.role_of(user=user, project=project), allowed):
-        raise PermissionDenied(f"Your role in this project does not allow you to {what}.")
+    selectors.require_role(user=request.user, project=project, action=allowed, what=what)
 
 
 def _parse(

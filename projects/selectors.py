@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from prakriya.jobs.models import Job
 from prakriya.jobs.selectors import job_list_for_projects
+from projects import permissions
 from projects.models import (
     DELIVERABLE_ORDER,
     Deliverable,
+    DeliverableTransition,
     Membership,
     Project,
     ProjectRevision,
@@ -51,23 +54,26 @@ def role_of(*, user: AnyUser, project: Project) -> str | None:
     return cache[user.pk]
 
 
+def require_role(*, user: AnyUser, project: Project, action: frozenset, what: str) -> None:
+    """Raises PermissionDenied unless the user's role in the project allows the action. The one
+    place the role table is applied, for services, views and the API of every app."""
+    if user.is_authenticated and user.is_superuser:
+        return
+    if not permissions.allows(role_of(user=user, project=project), action):
+        raise PermissionDenied(f"Your role in this project does not allow you to {what}.")
+
+
 def membership_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user", "user__profile").order_by("role", "user__username")
 
 
 def deliverable_list(*, project: Project) -> list[Deliverable]:
+    transitions = DeliverableTransition.objects.select_related("actor__profile").order_by("-created_at", "-id")
     deliverables = list(
-        project.deliverables.prefetch_related(
-            Prefetch("transitions", queryset=DeliverableTransitionQS(), to_attr="history")
-        )
+        project.deliverables.prefetch_related(Prefetch("transitions", queryset=transitions, to_attr="history"))
     )
     return sorted(deliverables, key=lambda d: DELIVERABLE_ORDER.index(d.kind))
 
-
-def DeliverableTransitionQS():  # noqa: N802 - reads like the queryset it returns
-    from projects.models import DeliverableTransition
-
-    return DeliverableTransition.objects.select_related("actor").order_by("-created_at", "-id")
 
 
 def deliverable_get(*, project: Project, kind: str) -> Deliverable:
@@ -78,11 +84,11 @@ def deliverable_get(*, project: Project, kind: str) -> Deliverable:
 
 
 def timeline_list(*, project: Project) -> QuerySet[TimelineEvent]:
-    return project.timeline.select_related("actor").order_by("-created_at", "-id")
+    return project.timeline.select_related("actor__profile").order_by("-created_at", "-id")
 
 
 def revision_list(*, project: Project) -> QuerySet[ProjectRevision]:
-    return project.revisions.select_related("author").order_by("-number")
+    return project.revisions.select_related("author__profile").order_by("-number")
 
 
 def project_list_member(*, user: AnyUser) -> QuerySet[Project]:

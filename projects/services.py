@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
@@ -26,7 +26,7 @@ from projects.models import (
     TimelineEvent,
     ValueEstimate,
 )
-from projects.selectors import role_of
+from projects.selectors import require_role
 
 CHARTER_FIELDS = (
     "title",
@@ -45,10 +45,7 @@ CHARTER_FIELDS = (
 
 
 def _require(user: AbstractBaseUser, project: Project, action: frozenset, what: str) -> None:
-    if user.is_superuser:
-        return
-    if not permissions.allows(role_of(user=user, project=project), action):
-        raise PermissionDenied(f"Your role in this project does not allow you to {what}.")
+    require_role(user=user, project=project, action=action, what=what)
 
 
 def timeline_record(
@@ -313,7 +310,10 @@ def _project_stage(project: Project) -> str:
     return STAGE_COMPLETE
 
 
-def _move(deliverable: Deliverable, to_state: str, actor: AbstractBaseUser, comment: str = "") -> None:
+def deliverable_move(
+    *, deliverable: Deliverable, to_state: str, actor: AbstractBaseUser, comment: str = ""
+) -> None:
+    """Records a transition and applies it; the caller has locked the deliverable's row."""
     DeliverableTransition.objects.create(
         deliverable=deliverable, from_state=deliverable.state, to_state=to_state, actor=actor, comment=comment
     )
@@ -324,7 +324,7 @@ def _move(deliverable: Deliverable, to_state: str, actor: AbstractBaseUser, comm
 def _start_deliverable(project: Project, kind: str, actor: AbstractBaseUser) -> None:
     deliverable = project.deliverables.select_for_update().get(kind=kind)
     if deliverable.state == DeliverableState.NOT_STARTED:
-        _move(deliverable, DeliverableState.DRAFT, actor)
+        deliverable_move(deliverable=deliverable, to_state=DeliverableState.DRAFT, actor=actor)
 
 
 def _check_ready_to_submit(deliverable: Deliverable) -> None:
@@ -367,7 +367,7 @@ def deliverable_save_body(*, deliverable: Deliverable, actor: AbstractBaseUser, 
     deliverable.full_clean()
     deliverable.save(update_fields=["body", "updated_at"])
     if deliverable.state != DeliverableState.DRAFT:
-        _move(deliverable, DeliverableState.DRAFT, actor)
+        deliverable_move(deliverable=deliverable, to_state=DeliverableState.DRAFT, actor=actor)
     timeline_record(
         project=project,
         actor=actor,
@@ -399,7 +399,7 @@ def deliverable_transition(
         raise ValidationError("Say what needs to change: a comment is required.")
     if action == "submit":
         _check_ready_to_submit(deliverable)
-    _move(deliverable, target_state, actor, comment)
+    deliverable_move(deliverable=deliverable, to_state=target_state, actor=actor, comment=comment)
     label = deliverable.get_kind_display()
     texts = {
         "submit": f"{label} submitted for review",

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_cancel
 from projects import hooks, permissions, selectors, services
+from projects.access import can, error_text, guard, project_for
 from projects.charts import value_estimates_figure
 from projects.filters import ProjectFilter
 from projects.forms import (
@@ -36,48 +37,9 @@ from projects.forms import (
     ValueEstimateForm,
 )
 from projects.history import revision_diff
-from projects.models import DeliverableKind, DeliverableState, Project, Rating
+from projects.models import DeliverableKind, DeliverableState, Rating
 
 User = get_user_model()
-
-
-class _LoginRequired(Exception):
-    pass
-
-
-def _project_for(request, slug: str, action: frozenset | None = None) -> tuple[Project, str | None]:
-    """The project if the user may see it (404 otherwise) and their role; with an action, also
-    requires a signed-in user whose role allows it (login redirect, then 403)."""
-    project = selectors.project_get_visible(user=request.user, slug=slug)
-    role = selectors.role_of(user=request.user, project=project)
-    if action is not None:
-        if not request.user.is_authenticated:
-            raise _LoginRequired()
-        if not (request.user.is_superuser or permissions.allows(role, action)):
-            raise PermissionDenied("Your role in this project does not allow this.")
-    return project, role
-
-
-def _guard(view):
-    """Turns the access outcomes of _project_for into responses."""
-
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except _LoginRequired:
-            return redirect_to_login(request.get_full_path())
-
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return wrapper
-
-
-def _error_text(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
-
-
-def _can(role: str | None, user, action: frozenset) -> bool:
-    return user.is_authenticated and (user.is_superuser or permissions.allows(role, action))
 
 
 # --- Directory and project page -----------------------------------------------------------
@@ -92,7 +54,7 @@ def directory(request):
     return render(request, "projects/directory.html", {"filter": project_filter, "page": page})
 
 
-@_guard
+@guard
 def project_create(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
@@ -110,7 +72,7 @@ def project_create(request):
             )
         except (ValidationError, IntegrityError) as exc:
             form.add_error(
-                None, _error_text(exc) if isinstance(exc, ValidationError) else "That address is taken."
+                None, error_text(exc) if isinstance(exc, ValidationError) else "That address is taken."
             )
         else:
             messages.success(request, "Project created. Start with its charter.")
@@ -119,9 +81,9 @@ def project_create(request):
 
 
 @require_GET
-@_guard
+@guard
 def project_detail(request, slug: str):
-    project, role = _project_for(request, slug)
+    project, role = project_for(request, slug)
     deliverables = selectors.deliverable_list(project=project)
     estimates = list(project.value_estimates.all())
     context = {
@@ -155,9 +117,9 @@ def project_detail(request, slug: str):
         "approved_count": sum(d.state == DeliverableState.APPROVED for d in deliverables),
         "timeline": selectors.timeline_list(project=project)[:15],
         "members": selectors.membership_list(project=project),
-        "can_edit": _can(role, request.user, permissions.EDIT_CHARTER),
-        "can_manage": _can(role, request.user, permissions.MANAGE_PROJECT),
-        "can_launch": _can(role, request.user, permissions.LAUNCH_JOBS),
+        "can_edit": can(role, request.user, permissions.EDIT_CHARTER),
+        "can_manage": can(role, request.user, permissions.MANAGE_PROJECT),
+        "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),
         "jobs": (
             selectors.job_list_visible(user=request.user).filter(project=project)[:5]
             if role or request.user.is_superuser
@@ -167,9 +129,9 @@ def project_detail(request, slug: str):
     return render(request, "projects/project_detail.html", context)
 
 
-@_guard
+@guard
 def charter_edit(request, slug: str):
-    project, role = _project_for(request, slug, permissions.EDIT_CHARTER)
+    project, role = project_for(request, slug, permissions.EDIT_CHARTER)
     form = CharterForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.cleaned_data.items() if k != "summary_of_change"}
@@ -181,7 +143,7 @@ def charter_edit(request, slug: str):
                 **fields,
             )
         except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             messages.success(
                 request, f"Saved as revision {revision.number}." if revision else "No changes to save."
@@ -195,9 +157,9 @@ def charter_edit(request, slug: str):
 # --- Targets and value estimates ----------------------------------------------------------
 
 
-@_guard
+@guard
 def expectations(request, slug: str):
-    project, role = _project_for(request, slug, permissions.EDIT_CHARTER)
+    project, role = project_for(request, slug, permissions.EDIT_CHARTER)
     target_id = request.GET.get("target") or request.POST.get("target_id")
     target = (
         get_object_or_404(project.targets, pk=target_id) if target_id and str(target_id).isdigit() else None
@@ -225,7 +187,7 @@ def expectations(request, slug: str):
             else:
                 messages.error(request, "Unknown form.")
         except ValidationError as exc:
-            (target_form if which == "target" else value_form).add_error(None, _error_text(exc))
+            (target_form if which == "target" else value_form).add_error(None, error_text(exc))
     return render(
         request,
         "projects/expectations.html",
@@ -242,9 +204,9 @@ def expectations(request, slug: str):
 
 
 @require_POST
-@_guard
+@guard
 def target_delete(request, slug: str, target_id: int):
-    project, _ = _project_for(request, slug, permissions.EDIT_CHARTER)
+    project, _ = project_for(request, slug, permissions.EDIT_CHARTER)
     services.target_delete(
         project=project, actor=request.user, target=get_object_or_404(project.targets, pk=target_id)
     )
@@ -253,9 +215,9 @@ def target_delete(request, slug: str, target_id: int):
 
 
 @require_POST
-@_guard
+@guard
 def value_estimate_delete(request, slug: str, estimate_id: int):
-    project, _ = _project_for(request, slug, permissions.EDIT_CHARTER)
+    project, _ = project_for(request, slug, permissions.EDIT_CHARTER)
     estimate = get_object_or_404(project.value_estimates, pk=estimate_id)
     services.value_estimate_delete(project=project, actor=request.user, estimate=estimate)
     messages.success(request, "Value estimate removed.")
@@ -265,9 +227,9 @@ def value_estimate_delete(request, slug: str, estimate_id: int):
 # --- Settings and members -----------------------------------------------------------------
 
 
-@_guard
+@guard
 def project_settings(request, slug: str):
-    project, role = _project_for(request, slug, permissions.MANAGE_PROJECT)
+    project, role = project_for(request, slug, permissions.MANAGE_PROJECT)
     settings_form = SettingsForm(
         initial={"visibility": project.visibility, "tags": ", ".join(t.name for t in project.tags.all())}
     )
@@ -297,7 +259,7 @@ def project_settings(request, slug: str):
                             role=member_form.cleaned_data["role"],
                         )
                     except ValidationError as exc:
-                        member_form.add_error(None, _error_text(exc))
+                        member_form.add_error(None, error_text(exc))
                     else:
                         messages.success(
                             request, f"{user.username} is now {member_form.cleaned_data['role']}."
@@ -319,14 +281,14 @@ def project_settings(request, slug: str):
 
 
 @require_POST
-@_guard
+@guard
 def member_remove(request, slug: str, membership_id: int):
-    project, _ = _project_for(request, slug, permissions.MANAGE_PROJECT)
+    project, _ = project_for(request, slug, permissions.MANAGE_PROJECT)
     membership = get_object_or_404(project.memberships, pk=membership_id)
     try:
         services.membership_remove(project=project, actor=request.user, membership=membership)
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "Member removed.")
     return redirect("projects:settings", slug=slug)
@@ -336,9 +298,9 @@ def member_remove(request, slug: str, membership_id: int):
 
 
 @require_GET
-@_guard
+@guard
 def history(request, slug: str):
-    project, role = _project_for(request, slug)
+    project, role = project_for(request, slug)
     return render(
         request,
         "projects/history.html",
@@ -351,9 +313,9 @@ def history(request, slug: str):
 
 
 @require_GET
-@_guard
+@guard
 def revision_detail(request, slug: str, number: int):
-    project, role = _project_for(request, slug)
+    project, role = project_for(request, slug)
     revision = get_object_or_404(project.revisions.select_related("author"), number=number)
     previous = project.revisions.filter(number__lt=number).order_by("-number").first()
     return render(
@@ -370,9 +332,9 @@ def revision_detail(request, slug: str, number: int):
 
 
 @require_GET
-@_guard
+@guard
 def timeline(request, slug: str):
-    project, role = _project_for(request, slug)
+    project, role = project_for(request, slug)
     page = Paginator(selectors.timeline_list(project=project), 50).get_page(request.GET.get("page"))
     return render(request, "projects/timeline.html", {"project": project, "role": role, "page": page})
 
@@ -380,13 +342,13 @@ def timeline(request, slug: str):
 # --- Deliverables -------------------------------------------------------------------------
 
 
-@_guard
+@guard
 def deliverable_detail(request, slug: str, kind: str):
-    project, role = _project_for(request, slug)
+    project, role = project_for(request, slug)
     if kind not in DeliverableKind.values:
         raise Http404("No such deliverable")
     deliverable = selectors.deliverable_get(project=project, kind=kind)
-    can_edit = _can(role, request.user, permissions.EDIT_DELIVERABLE) and deliverable.state not in (
+    can_edit = can(role, request.user, permissions.EDIT_DELIVERABLE) and deliverable.state not in (
         DeliverableState.SUBMITTED,
         DeliverableState.APPROVED,
     )
@@ -395,7 +357,7 @@ def deliverable_detail(request, slug: str, kind: str):
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not _can(role, request.user, permissions.EDIT_DELIVERABLE):
+        if not can(role, request.user, permissions.EDIT_DELIVERABLE):
             raise PermissionDenied("Your role in this project does not allow this.")
         form = DeliverableBodyForm(request.POST)
         if form.is_valid():
@@ -404,7 +366,7 @@ def deliverable_detail(request, slug: str, kind: str):
                     deliverable=deliverable, actor=request.user, body=form.cleaned_data["body"]
                 )
             except ValidationError as exc:
-                form.add_error(None, _error_text(exc))
+                form.add_error(None, error_text(exc))
             else:
                 messages.success(request, "Saved as draft.")
                 return redirect("projects:deliverable", slug=slug, kind=kind)
@@ -418,11 +380,11 @@ def deliverable_detail(request, slug: str, kind: str):
             "form": form,
             "can_edit": can_edit and not is_charter,
             "is_charter": is_charter,
-            "can_submit": _can(role, request.user, permissions.SUBMIT_DELIVERABLE)
+            "can_submit": can(role, request.user, permissions.SUBMIT_DELIVERABLE)
             and deliverable.state in (DeliverableState.DRAFT, DeliverableState.CHANGES_REQUESTED),
-            "can_review": _can(role, request.user, permissions.REVIEW_DELIVERABLE)
+            "can_review": can(role, request.user, permissions.REVIEW_DELIVERABLE)
             and deliverable.state == DeliverableState.SUBMITTED,
-            "can_reopen": _can(role, request.user, permissions.REVIEW_DELIVERABLE)
+            "can_reopen": can(role, request.user, permissions.REVIEW_DELIVERABLE)
             and deliverable.state == DeliverableState.APPROVED,
             "transitions": deliverable.transitions.select_related("actor"),
             "panels": [mark_safe(panel(request, project)) for panel in hooks.panels(kind)],  # noqa: S308
@@ -431,9 +393,9 @@ def deliverable_detail(request, slug: str, kind: str):
 
 
 @require_POST
-@_guard
+@guard
 def deliverable_transition(request, slug: str, kind: str):
-    project, _ = _project_for(request, slug)
+    project, _ = project_for(request, slug)
     if not request.user.is_authenticated:
         return redirect_to_login(reverse("projects:deliverable", args=[slug, kind]))
     deliverable = selectors.deliverable_get(project=project, kind=kind)
@@ -449,7 +411,7 @@ def deliverable_transition(request, slug: str, kind: str):
             comment=form.cleaned_data["comment"],
         )
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request,
@@ -467,9 +429,9 @@ def deliverable_transition(request, slug: str, kind: str):
 
 
 @require_POST
-@_guard
+@guard
 def export_start(request, slug: str):
-    project, _ = _project_for(request, slug, permissions.LAUNCH_JOBS)
+    project, _ = project_for(request, slug, permissions.LAUNCH_JOBS)
     form = ExportForm(request.POST)
     pause = (form.cleaned_data.get("pause_seconds") or 0.0) if form.is_valid() else 0.0
     job = services.project_export_start(project=project, actor=request.user, pause_seconds=pause)
@@ -507,7 +469,7 @@ def job_detail(request, job_id: int):
             "project": job.project,
             "role": role,
             "payload": json.dumps(_job_payload(job)),
-            "can_cancel": _can(role, request.user, permissions.LAUNCH_JOBS) and not job.is_terminal,
+            "can_cancel": can(role, request.user, permissions.LAUNCH_JOBS) and not job.is_terminal,
         },
     )
 
@@ -524,7 +486,7 @@ def job_status(request, job_id: int):
 def job_cancel_view(request, job_id: int):
     job = selectors.job_get_visible(user=request.user, job_id=job_id)
     role = selectors.role_of(user=request.user, project=job.project)
-    if not _can(role, request.user, permissions.LAUNCH_JOBS):
+    if not can(role, request.user, permissions.LAUNCH_JOBS):
         raise PermissionDenied("Your role in this project does not allow this.")
     job_cancel(job=job)
     messages.success(request, "Cancellation requested.")

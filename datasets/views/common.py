@@ -10,9 +10,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from datasets import selectors
-from projects.views import _can, _error_text, _guard, _project_for
+from projects.access import error_text, project_for
 
-__all__ = ["_can", "_error_text", "_guard", "_project_for", "add_errors", "to_job", "version_for"]
+__all__ = ["add_errors", "to_job", "version_for"]
 
 
 def _is_xhr(request) -> bool:
@@ -35,14 +35,14 @@ def add_errors(form, exc: ValidationError) -> None:
         for name, errors in exc.message_dict.items():
             form.add_error(name if name in form.fields else None, errors)
     else:
-        form.add_error(None, _error_text(exc))
+        form.add_error(None, error_text(exc))
 
 
 def version_for(
     request, slug: str, ds: str, number: int, action: frozenset | None = None, *, ready: bool = False
 ):
     """The project (visible, and the action allowed), the user's role, the dataset and the version."""
-    project, role = _project_for(request, slug, action)
+    project, role = project_for(request, slug, action)
     dataset = selectors.dataset_get(project=project, slug=ds)
     getter = selectors.ready_version_get if ready else selectors.version_get
     return project, role, dataset, getter(dataset=dataset, number=number)

@@ -17,15 +17,16 @@ from datasets.forms import (
     sklearn_choices,
 )
 from datasets.upload_handlers import UploadOnDisk, capped_upload
-from datasets.views.common import _can, _error_text, _guard, _project_for, add_errors, to_job
+from datasets.views.common import add_errors, to_job
 from projects import permissions
+from projects.access import can, error_text, guard, project_for
 
 
-@_guard
+@guard
 def dataset_list(request, slug: str):
     writing = request.method == "POST"
-    project, role = _project_for(request, slug, permissions.EDIT_DELIVERABLE if writing else None)
-    can_create = _can(role, request.user, permissions.EDIT_DELIVERABLE)
+    project, role = project_for(request, slug, permissions.EDIT_DELIVERABLE if writing else None)
+    can_create = can(role, request.user, permissions.EDIT_DELIVERABLE)
     form = DatasetCreateForm()
     status = 200
     if writing:
@@ -59,8 +60,8 @@ def _dataset_context(request, project, role, dataset, *, upload_form=None, impor
         "dataset": dataset,
         "versions": versions,
         "document": getattr(dataset, "document", None),
-        "can_launch": _can(role, request.user, permissions.LAUNCH_JOBS),
-        "can_edit": _can(role, request.user, permissions.EDIT_DELIVERABLE),
+        "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),
+        "can_edit": can(role, request.user, permissions.EDIT_DELIVERABLE),
         "upload_form": upload_form or UploadForm(kind=dataset.kind),
         "import_form": import_form or SklearnImportForm(kind=dataset.kind),
         "has_sklearn": bool(sklearn_choices(dataset.kind)),
@@ -69,18 +70,18 @@ def _dataset_context(request, project, role, dataset, *, upload_form=None, impor
 
 
 @require_GET
-@_guard
+@guard
 def dataset_detail(request, slug: str, ds: str):
-    project, role = _project_for(request, slug)
+    project, role = project_for(request, slug)
     dataset = selectors.dataset_get(project=project, slug=ds)
     return render(request, "datasets/dataset_detail.html", _dataset_context(request, project, role, dataset))
 
 
 @require_POST
 @capped_upload
-@_guard
+@guard
 def version_upload(request, slug: str, ds: str):
-    project, role = _project_for(request, slug, permissions.LAUNCH_JOBS)
+    project, role = project_for(request, slug, permissions.LAUNCH_JOBS)
     dataset = selectors.dataset_get(project=project, slug=ds)
     too_big = upload_handlers.refusal(request)
     if too_big:
@@ -103,7 +104,7 @@ def version_upload(request, slug: str, ds: str):
                     text_column=form.cleaned_data.get("text_column") or "text",
                 )
         except ValidationError as exc:
-            form.add_error("file", _error_text(exc))
+            form.add_error("file", error_text(exc))
         else:
             return to_job(request, job, f"Upload of {uploaded.name} received: writing the new version.")
     context = _dataset_context(request, project, role, dataset, upload_form=form)
@@ -111,9 +112,9 @@ def version_upload(request, slug: str, ds: str):
 
 
 @require_POST
-@_guard
+@guard
 def sklearn_import(request, slug: str, ds: str):
-    project, role = _project_for(request, slug, permissions.LAUNCH_JOBS)
+    project, role = project_for(request, slug, permissions.LAUNCH_JOBS)
     dataset = selectors.dataset_get(project=project, slug=ds)
     form = SklearnImportForm(request.POST, kind=dataset.kind)
     if form.is_valid():
@@ -122,7 +123,7 @@ def sklearn_import(request, slug: str, ds: str):
                 dataset=dataset, actor=request.user, name=form.cleaned_data["name"]
             )
         except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             return to_job(request, job, f"Importing scikit-learn’s {form.cleaned_data['name']} data.")
     context = _dataset_context(request, project, role, dataset, import_form=form)

@@ -12,8 +12,9 @@ from datasets.forms import (
     DataDocumentForm,
 )
 from datasets.models import VersionState
-from datasets.views.common import _can, _guard, _project_for, add_errors
+from datasets.views.common import add_errors
 from projects import permissions
+from projects.access import can, guard, project_for
 from projects.models import DeliverableKind, DeliverableState
 
 
@@ -22,9 +23,9 @@ def _deliverable(project):
 
 
 @require_GET
-@_guard
+@guard
 def data_document(request, slug: str, ds: str):
-    project, role = _project_for(request, slug)
+    project, role = project_for(request, slug)
     dataset = selectors.dataset_get(project=project, slug=ds)
     document = getattr(dataset, "document", None)
     deliverable = _deliverable(project)
@@ -38,15 +39,15 @@ def data_document(request, slug: str, ds: str):
             "document": document,
             "deliverable": deliverable,
             "stats": datasheet.live_stats(document.version) if document else None,
-            "can_edit": _can(role, request.user, permissions.EDIT_DELIVERABLE)
+            "can_edit": can(role, request.user, permissions.EDIT_DELIVERABLE)
             and deliverable.state not in (DeliverableState.SUBMITTED, DeliverableState.APPROVED),
         },
     )
 
 
-@_guard
+@guard
 def data_document_edit(request, slug: str, ds: str):
-    project, role = _project_for(request, slug, permissions.EDIT_DELIVERABLE)
+    project, role = project_for(request, slug, permissions.EDIT_DELIVERABLE)
     dataset = selectors.dataset_get(project=project, slug=ds)
     document = getattr(dataset, "document", None)
     initial = {name: getattr(document, name) for name in services.DOCUMENT_FIELDS} if document else {}

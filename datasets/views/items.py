@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET
 
 from datasets import selectors, storage
 from datasets.models import DatasetKind, DatasetVersion
-from datasets.views.common import _guard, version_for
+from datasets.views.common import version_for
+from projects.access import guard
 
 ITEMS_PER_PAGE = 50
 
@@ -38,7 +39,7 @@ class _ItemPage:
 
 
 @require_GET
-@_guard
+@guard
 def item_list(request, slug: str, ds: str, number: int):
     project, role, dataset, version = version_for(request, slug, ds, number, ready=True)
     page = Paginator(_ItemPage(version), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
@@ -70,7 +71,7 @@ def _image_type(data: bytes) -> str | None:
 
 
 @require_GET
-@_guard
+@guard
 def item_content(request, slug: str, ds: str, number: int, key: str):
     project, _, dataset, version = version_for(request, slug, ds, number, ready=True)
     if dataset.kind != DatasetKind.IMAGE:

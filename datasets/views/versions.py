@@ -17,8 +17,9 @@ from datasets.diff_charts import balance_diff_figure
 from datasets.forms import DeriveForm, SplitForm
 from datasets.models import VersionState
 from datasets.upload_handlers import UploadOnDisk, capped_upload
-from datasets.views.common import _can, _error_text, _guard, to_job, version_for
+from datasets.views.common import to_job, version_for
 from projects import permissions
+from projects.access import can, error_text, guard
 
 
 def _figures(profile) -> list[dict]:
@@ -77,7 +78,7 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
         "reproduce": _reproduce(dataset, version),
         "split": split,
         "split_form": split_form or SplitForm(),
-        "can_launch": _can(role, request.user, permissions.LAUNCH_JOBS),
+        "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),
         "is_member": bool(role) or request.user.is_superuser,
         "parent": version.parent
         if version.parent_id and version.parent.state == VersionState.READY
@@ -86,7 +87,7 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
 
 
 @require_GET
-@_guard
+@guard
 def version_detail(request, slug: str, ds: str, number: int):
     project, role, dataset, version = version_for(request, slug, ds, number)
     return render(
@@ -95,7 +96,7 @@ def version_detail(request, slug: str, ds: str, number: int):
 
 
 @require_POST
-@_guard
+@guard
 def version_reprofile(request, slug: str, ds: str, number: int):
     project, _, dataset, version = version_for(request, slug, ds, number, permissions.LAUNCH_JOBS, ready=True)
     job = services.profile_start(version=version, actor=request.user)
@@ -103,7 +104,7 @@ def version_reprofile(request, slug: str, ds: str, number: int):
 
 
 @require_POST
-@_guard
+@guard
 def split_create(request, slug: str, ds: str, number: int):
     project, role, dataset, version = version_for(
         request, slug, ds, number, permissions.LAUNCH_JOBS, ready=True
@@ -113,7 +114,7 @@ def split_create(request, slug: str, ds: str, number: int):
         try:
             split = services.split_create(version=version, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             counts = split.counts
             messages.success(
@@ -127,7 +128,7 @@ def split_create(request, slug: str, ds: str, number: int):
 
 
 @capped_upload
-@_guard
+@guard
 def version_derive(request, slug: str, ds: str, number: int):
     project, role, dataset, version = version_for(
         request, slug, ds, number, permissions.LAUNCH_JOBS, ready=True
@@ -170,7 +171,7 @@ def version_derive(request, slug: str, ds: str, number: int):
                         message=data["message"],
                     )
             except ValidationError as exc:
-                form.add_error(None, _error_text(exc))
+                form.add_error(None, error_text(exc))
             else:
                 return to_job(
                     request, job, f"Writing a new version of {dataset.name} from v{version.number}."
@@ -185,7 +186,7 @@ def version_derive(request, slug: str, ds: str, number: int):
 
 
 @require_GET
-@_guard
+@guard
 def version_download(request, slug: str, ds: str, number: int):
     project, _, dataset, version = version_for(request, slug, ds, number, ready=True)
     handle = archive.build_archive(version=version)
@@ -198,7 +199,7 @@ def version_download(request, slug: str, ds: str, number: int):
 
 
 @require_GET
-@_guard
+@guard
 def version_diff(request, slug: str, ds: str, number: int, other: int):
     project, role, dataset, new = version_for(request, slug, ds, number, ready=True)
     old = selectors.ready_version_get(dataset=dataset, number=other)
