@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "prakriya.jobs",
     "projects",
     "datasets",
+    "datasets.annotation",
     "experiments",
     "deployments",
     "frontend",

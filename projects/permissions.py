@@ -12,6 +12,10 @@ REVIEW_DELIVERABLE = frozenset({Role.LEAD})
 MANAGE_PROJECT = frozenset({Role.LEAD})  # settings, visibility, members
 LAUNCH_JOBS = frozenset({Role.LEAD, Role.ENGINEER})
 SEE_MEMBER_EMAILS = frozenset({Role.LEAD})
+# Labelling campaigns: engineers and the lead set them up; only the lead adjudicates. Annotating
+# also needs an assignment to the campaign (checked by the annotation services).
+MANAGE_CAMPAIGNS = frozenset({Role.LEAD, Role.ENGINEER})
+ADJUDICATE = frozenset({Role.LEAD})
 
 
 def allows(role: str | None, action: frozenset) -> bool:

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class AnnotationConfig(AppConfig):
+    """Labelling campaigns: schemas, guidelines, queues, agreement, adjudication, Label Studio interop.
+    Lives inside datasets/ (it labels dataset items and writes dataset versions) as its own app."""
+
+    name = "datasets.annotation"
+    label = "annotation"
+    verbose_name = "Annotation"
