@@ -24,13 +24,14 @@ platform side is the whole version creation of an upload of that ZIP, as
 datasets.services.version_start_from_upload + datasets.jobs._write_version do it, each step timed:
 
   stage     datasets.ingest.stage_upload of the ZIP into a staging folder (every member read
-            through the safe archive, checked, fully decoded by Pillow, written under its
-            content-derived name, labels.csv written), plus the original-names file
-  read      the job reading the staged items back (ingest.read_staged, which hashes every file)
-            and merging the original names
+            through the safe archive, checked, fully decoded by Pillow — in worker processes, one
+            per core — written under its content-derived name, labels.csv written), plus the
+            staging manifest (uploaded names, file hashes and sizes)
+  read      the job reading the staged items back (services.staged_read: the normalised layout
+            completed by the manifest)
   commit    datasets.storage.commit_version of the staging folder (dvc add, dvc push, git commit,
             git tag, as above)
-  items     one Item row per file inserted with bulk_create in batches of 5000 in one transaction,
+  items     one Item row per file inserted (COPY on PostgreSQL) in one transaction,
             and the DatasetVersion row updated (the database is whatever DATABASE_URL names;
             --full defaults it to postgres://postgres@127.0.0.1:5432/prakriya_bench, which must
             exist and be migrated)
@@ -175,7 +176,6 @@ def platform(source: Path, work: Path) -> dict[str, float]:
 
 def platform_full(upload: Path, count: int, work: Path, round_: int) -> dict[str, float]:
     """The whole version creation of an uploaded ZIP, step by step as the platform does it."""
-    import json
     import uuid
 
     from django.conf import settings
@@ -199,16 +199,11 @@ def platform_full(upload: Path, count: int, work: Path, round_: int) -> dict[str
         t0 = time.perf_counter()
         dest = services.staging_dir()
         staged = ingest.stage_upload(path=upload, original_name=upload.name, kind="image", dest=dest)
-        names = {item.key: item.original_name for item in staged.items if item.original_name}
-        services.original_names_path(staged.root).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+        services.staged_manifest_write(staged)
         t1 = time.perf_counter()
         # 2. The job reads the staged items back (jobs._write_version).
         staging = staged.root
-        staged = ingest.read_staged(kind="image", root=staging)
-        names_file = services.original_names_path(staging)
-        names = json.loads(names_file.read_text(encoding="utf-8"))
-        for item in staged.items:
-            item.original_name = names.get(item.key, item.original_name)
+        staged = services.staged_read(kind="image", staging=staging)
         t2 = time.perf_counter()
         # 3. The files become the version: dvc add, dvc push, git commit, git tag.
         committed = storage.commit_version(
@@ -219,7 +214,7 @@ def platform_full(upload: Path, count: int, work: Path, round_: int) -> dict[str
         services.version_record(version=version, staged=staged, committed=committed)
         t4 = time.perf_counter()
         shutil.rmtree(staging, ignore_errors=True)
-        names_file.unlink(missing_ok=True)
+        services.staged_manifest_path(staging).unlink(missing_ok=True)
         assert committed.file_count == count + 1, committed.file_count  # the images and labels.csv
         assert version.items.count() == count
     finally:
@@ -300,7 +295,7 @@ def main() -> None:
                     steps.append(result)
                     print(
                         f"round {round_ + 1} platform {result['total']:7.2f} s "
-                        f"(stage_upload {result['stage']:.2f}, read_staged {result['read']:.2f}, "
+                        f"(stage_upload {result['stage']:.2f}, staged_read {result['read']:.2f}, "
                         f"commit_version {result['commit']:.2f}, Item rows {result['items']:.2f})",
                         flush=True,
                     )

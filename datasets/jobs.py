@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ PROFILE = "dataset_profile"
 
 def _staged_items(dataset: Dataset, version: DatasetVersion, staging: Path) -> ingest.StagedVersion:
     if staging.exists():
-        return ingest.read_staged(kind=dataset.kind, root=staging)
+        return services.staged_read(kind=dataset.kind, staging=staging)
     # Re-run after a crash that happened once the files were committed (the staging folder is
     # consumed by the commit): read the items back from the committed version.
     tag = f"{dataset.slug}-v{version.number}"
@@ -45,11 +44,6 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
     try:
         ctx.progress(5, f"Reading {dataset.name} v{version.number}")
         staged = _staged_items(dataset, version, staging)
-        names_file = services.original_names_path(staging)
-        if names_file.exists():
-            names = json.loads(names_file.read_text(encoding="utf-8"))
-            for item in staged.items:
-                item.original_name = names.get(item.key, item.original_name)
         ctx.log(f"{len(staged.items)} items staged")
         ctx.progress(15, "Adding the files to DVC and committing")
         committed = storage.commit_version(
@@ -64,7 +58,7 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        services.original_names_path(staging).unlink(missing_ok=True)
+        services.staged_manifest_path(staging).unlink(missing_ok=True)
     return {"version_id": version.pk, "number": version.number, "tag": committed.tag, "items": version.item_count}
 
 

@@ -30,6 +30,7 @@ from datasets.models import (
 )
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_enqueue
+from prakriya.lib.bulk import bulk_insert
 from projects import permissions
 from projects.models import DeliverableKind, DeliverableState, Project
 from projects.selectors import require_role
@@ -63,8 +64,31 @@ def dataset_create(
     return dataset
 
 
-def original_names_path(staging: Path) -> Path:
-    return staging.with_name(staging.name + ".names.json")
+def staged_manifest_path(staging: Path) -> Path:
+    return staging.with_name(staging.name + ".manifest.json")
+
+
+def staged_manifest_write(staged: ingest.StagedVersion) -> None:
+    """What staging learnt that the normalised layout has no place for, kept beside the folder for
+    the job: the uploaded names, and each file's hash and size (so the job does not read and
+    hash 100,000 images a second time; the folder is the platform's own, written moments ago)."""
+    manifest = {
+        "names": {item.key: item.original_name for item in staged.items if item.original_name},
+        "files": {item.file_path: [item.content_hash, item.size_bytes] for item in staged.items if item.file_path},
+    }
+    staged_manifest_path(staged.root).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
+def staged_read(*, kind: str, staging: Path) -> ingest.StagedVersion:
+    """The items of a staging folder as its manifest completes them."""
+    path = staged_manifest_path(staging)
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    files = {name: (pair[0], pair[1]) for name, pair in manifest.get("files", {}).items()}
+    staged = ingest.read_staged(kind=kind, root=staging, known_files=files)
+    names = manifest.get("names", {})
+    for item in staged.items:
+        item.original_name = names.get(item.key, item.original_name)
+    return staged
 
 
 def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion, message: str, parent=None) -> Job:
@@ -74,10 +98,7 @@ def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion,
     if not staged.items:
         shutil.rmtree(staged.root, ignore_errors=True)
         raise ValidationError("The upload holds no items.")
-    names = {item.key: item.original_name for item in staged.items if item.original_name}
-    if names:
-        # The normalised layout has no place for uploaded names; the job records them from here.
-        original_names_path(staged.root).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+    staged_manifest_write(staged)
     return job_enqueue(
         kind="dataset_version_write",
         project=dataset.project,
@@ -202,7 +223,6 @@ def version_reserve(*, dataset: Dataset, job: Job, parent_id: int | None, messag
         )
 
 
-_ITEM_BATCH = 5000
 
 
 @transaction.atomic
@@ -210,17 +230,16 @@ def version_record(*, version: DatasetVersion, staged: ingest.StagedVersion, com
     """Records a committed version's items and storage facts. Replaces any items an earlier,
     interrupted attempt recorded, so a job re-run after a crash records them once."""
     version.items.all().delete()
-    rows = [
-        Item(
-            version=version, key=i.key, label=i.label, content_hash=i.content_hash, size_bytes=i.size_bytes,
-            text=i.text, row=i.row, file_path=i.file_path, original_name=i.original_name,
-        )
-        for i in staged.items
-    ]
-    for start in range(0, len(rows), _ITEM_BATCH):
-        Item.objects.bulk_create(rows[start : start + _ITEM_BATCH])
+    count = bulk_insert(
+        Item,
+        ["version_id", "key", "label", "content_hash", "size_bytes", "text", "row", "file_path", "original_name"],
+        (
+            (version.pk, i.key, i.label, i.content_hash, i.size_bytes, i.text, i.row, i.file_path, i.original_name)
+            for i in staged.items
+        ),
+    )
     version.git_commit, version.git_tag, version.dvc_md5 = committed.commit, committed.tag, committed.dvc_md5
-    version.item_count = len(rows)
+    version.item_count = count
     version.labelled_count = sum(1 for i in staged.items if i.label is not None)
     version.size_bytes = committed.size_bytes
     version.columns = staged.columns

@@ -4,8 +4,10 @@ bytes (and name) say it is, fully decoded by Pillow, and stored under a content-
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -21,6 +23,11 @@ EXTENSIONS = {"png": ".png", "jpg": ".jpg", "gif": ".gif", "webp": ".webp", "bmp
 LABELS_FILE = "labels.csv"
 MAX_LISTED = 10
 IN_MEMORY_BYTES = 16 * 1024 * 1024
+# Uploads with at least this many images are decoded in worker processes (starting them costs
+# about a tenth of a second; below this the decoding takes less than that).
+PARALLEL_FROM = 2_000
+MAX_DECODE_WORKERS = 4
+DECODE_BATCH = 256
 # Operating-system litter that archivers add; never data.
 _JUNK_NAMES = {"thumbs.db", "desktop.ini"}
 
@@ -28,6 +35,15 @@ _JUNK_NAMES = {"thumbs.db", "desktop.ini"}
 def image_problem(source: bytes | Path, member_name: str, max_pixels: int) -> tuple[str | None, str]:
     """(what is wrong with the image — its bytes, or a file holding them — or None, its type code)."""
     head = source[:HEAD_BYTES] if isinstance(source, bytes) else read_head(source)
+    problem, content = type_problem(head, member_name)
+    if problem:
+        return problem, content
+    return decode_problem(source, content, max_pixels), content
+
+
+def type_problem(head: bytes, member_name: str) -> tuple[str | None, str]:
+    """The cheap half of the check, from the first bytes: is it an image, of the type its name
+    claims? Returns (problem or None, the content's type code)."""
     if not head:
         return "empty file", ""
     content = detect(head)
@@ -38,6 +54,11 @@ def image_problem(source: bytes | Path, member_name: str, max_pixels: int) -> tu
     claim = claimed(member_name)
     if claim is not None and claim[0] != content:
         return f"its content is {describe(content)}, not {claim[1]}", content
+    return None, content
+
+
+def decode_problem(source: bytes | Path, content: str, max_pixels: int) -> str | None:
+    """The expensive half: Pillow verifies the file (chunk checksums) and decodes every pixel."""
 
     def opened() -> Image.Image:
         fp = io.BytesIO(source) if isinstance(source, bytes) else source
@@ -49,20 +70,88 @@ def image_problem(source: bytes | Path, member_name: str, max_pixels: int) -> tu
             with opened() as im:
                 width, height = im.size
                 if width * height > max_pixels:
-                    return f"too large: {width}×{height} pixels, at most {max_pixels} are allowed", content
+                    return f"too large: {width}×{height} pixels, at most {max_pixels} are allowed"
                 im.verify()
             with opened() as im:
                 im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return "too many pixels (a decompression bomb)", content
+        return "too many pixels (a decompression bomb)"
     except MemoryError:
         raise
     except Exception as exc:  # Pillow reports broken files with many exception types
         message = str(exc) or type(exc).__name__
         if "truncat" in message.lower() or isinstance(exc, EOFError):
-            return "truncated", content
-        return f"corrupt: {message[:120]}", content
-    return None, content
+            return "truncated"
+        return f"corrupt: {message[:120]}"
+    return None
+
+
+def _decode_batch(batch: list[tuple[int, bytes, str]], max_pixels: int) -> list[tuple[int, str]]:
+    """Runs in a worker process: the problems found in a batch of in-memory images."""
+    found = []
+    for index, data, content in batch:
+        problem = decode_problem(data, content, max_pixels)
+        if problem:
+            found.append((index, problem))
+    return found
+
+
+class _Decoder:
+    """Decodes images beside the main loop. Large uploads are decoded in worker processes (one
+    per core), so checking every pixel of 100,000 images costs what reading and writing them
+    costs instead of twice that; small ones, and uploads handled inside a daemonic process (a
+    Celery worker child may not start processes), are decoded in line."""
+
+    def __init__(self, count: int, max_pixels: int):
+        self.max_pixels = max_pixels
+        self.problems: dict[int, str] = {}
+        self.batch: list[tuple[int, bytes, str]] = []
+        self.pending: list = []
+        workers = min(os.cpu_count() or 1, MAX_DECODE_WORKERS)
+        self.pool = None
+        if count >= PARALLEL_FROM and workers > 1 and not multiprocessing.current_process().daemon:
+            # fork, not spawn or forkserver: those re-import the caller's main module, which breaks
+            # any script without a main guard. The children only decode bytes they are given: they
+            # touch no inherited connection and leave with os._exit, so forking a web process
+            # is safe here.
+            context = multiprocessing.get_context("fork")
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    def add(self, index: int, data: bytes, content: str) -> None:
+        if self.pool is None:
+            problem = decode_problem(data, content, self.max_pixels)
+            if problem:
+                self.problems[index] = problem
+            return
+        self.batch.append((index, data, content))
+        if len(self.batch) >= DECODE_BATCH:
+            self._send()
+
+    def _send(self) -> None:
+        self.pending.append(self.pool.submit(_decode_batch, self.batch, self.max_pixels))
+        self.batch = []
+        if len(self.pending) >= 4 * MAX_DECODE_WORKERS:
+            # Bound what is in flight, so memory stays flat however large the upload.
+            self._collect(self.pending.pop(0))
+
+    def _collect(self, future) -> None:
+        for index, problem in future.result():
+            self.problems[index] = problem
+
+    def finish(self) -> dict[int, str]:
+        if self.pool is not None:
+            try:
+                if self.batch:
+                    self._send()
+                for future in self.pending:
+                    self._collect(future)
+            finally:
+                self.pool.shutdown(cancel_futures=True)
+        return self.problems
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _is_junk(path: str) -> bool:
@@ -113,52 +202,62 @@ def stage_image_zip(
             label_path.unlink()
 
         items: list[StagedItem] = []
-        problems: list[str] = []
+        problems: dict[int, str] = {}
         taken: set[str] = set()
-        for index, member in enumerate(images):
-            scratch = incoming / f"{index:07d}"
-            if member.info.file_size <= IN_MEMORY_BYTES:
-                # Small files (nearly all images) are checked in memory: one file write each.
-                data: bytes | None = archive.read(member)
-                digest, size = sha256_hex(data), len(data)
-                problem, content = image_problem(data, member.path, limits.image_max_pixels)
-            else:
-                data = None
-                digest, size = archive.copy(member, scratch)
-                problem, content = image_problem(scratch, member.path, limits.image_max_pixels)
-            if problem or problems:
-                # Once the upload is known to fail, later files are only checked, so that the
-                # message can name every bad one.
-                scratch.unlink(missing_ok=True)
-                if problem:
-                    problems.append(f"{member.path} ({problem})")
-                continue
-            key = image_key(digest, taken)
-            taken.add(key)
-            relative = f"images/{key}{EXTENSIONS[content]}"
-            if data is None:
-                os.replace(scratch, dest / relative)
-            else:
-                with open(dest / relative, "xb") as out:
-                    out.write(data)
-            if listed is not None:
-                label = listed.pop(member.path, None)
-            else:
-                folder = member.path.rsplit("/", 2)[-2] if "/" in member.path else None
-                label = normalise_label(folder, where=f'{name}: folder "{folder}"')
-            items.append(
-                StagedItem(
-                    key=key,
-                    label=label,
-                    content_hash=digest,
-                    size_bytes=size,
-                    file_path=relative,
-                    original_name=member.path,
+        decoder = _Decoder(len(images), limits.image_max_pixels)
+        try:
+            for index, member in enumerate(images):
+                scratch = incoming / f"{index:07d}"
+                if member.info.file_size <= IN_MEMORY_BYTES:
+                    # Small files (nearly all images) are checked in memory: one file write each.
+                    data: bytes | None = archive.read(member)
+                    digest, size = sha256_hex(data), len(data)
+                    problem, content = type_problem(data[:HEAD_BYTES], member.path)
+                    if not problem:
+                        decoder.add(index, data, content)
+                else:
+                    data = None
+                    digest, size = archive.copy(member, scratch)
+                    problem, content = image_problem(scratch, member.path, limits.image_max_pixels)
+                if problem or problems:
+                    # Once the upload is known to fail, later files are only checked, so that the
+                    # message can name every bad one.
+                    scratch.unlink(missing_ok=True)
+                    if problem:
+                        problems[index] = problem
+                    continue
+                key = image_key(digest, taken)
+                taken.add(key)
+                relative = f"images/{key}{EXTENSIONS[content]}"
+                if data is None:
+                    os.replace(scratch, dest / relative)
+                else:
+                    # Written before its decode check returns: a bad image fails the whole upload,
+                    # and a failed upload's folder is removed.
+                    with open(dest / relative, "xb") as out:
+                        out.write(data)
+                if listed is not None:
+                    label = listed.pop(member.path, None)
+                else:
+                    folder = member.path.rsplit("/", 2)[-2] if "/" in member.path else None
+                    label = normalise_label(folder, where=f'{name}: folder "{folder}"')
+                items.append(
+                    StagedItem(
+                        key=key,
+                        label=label,
+                        content_hash=digest,
+                        size_bytes=size,
+                        file_path=relative,
+                        original_name=member.path,
+                    )
                 )
-            )
-    if problems:
-        noun = "file is not a valid image" if len(problems) == 1 else "files are not valid images"
-        raise UploadRejected(f"{len(problems)} {noun}: {_listing(problems)}")
+            problems.update(decoder.finish())
+        finally:
+            decoder.close()
+    problems_listed = [f"{images[i].path} ({problems[i]})" for i in sorted(problems)]
+    if problems_listed:
+        noun = "file is not a valid image" if len(problems_listed) == 1 else "files are not valid images"
+        raise UploadRejected(f"{len(problems_listed)} {noun}: {_listing(problems_listed)}")
     if listed:
         missing = sorted(listed)
         what = "file that is not an image" if len(missing) == 1 else "files that are not images"

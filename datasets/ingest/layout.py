@@ -96,9 +96,12 @@ def write_layout(*, kind: str, root: Path, items: list[StagedItem], columns: lis
 # --- reading a materialised version back ------------------------------------------------------
 
 
-def read_staged(*, kind: str, root: Path) -> StagedVersion:
+def read_staged(
+    *, kind: str, root: Path, known_files: dict[str, tuple[str, int]] | None = None
+) -> StagedVersion:
     """The items of a normalised folder (the inverse of write_layout). Raises ValueError when the
-    folder is not in the normalised layout."""
+    folder is not in the normalised layout. `known_files` (relative path → sha256, size) spares
+    hashing image files whose hashes the caller already has."""
     root = Path(root)
     if kind == "tabular":
         items, columns = _read_table(root)
@@ -106,7 +109,7 @@ def read_staged(*, kind: str, root: Path) -> StagedVersion:
     if kind == "text":
         return StagedVersion(kind, root, _read_texts(root), [])
     if kind == "image":
-        return StagedVersion(kind, root, _read_images(root), [])
+        return StagedVersion(kind, root, _read_images(root, known_files or {}), [])
     raise ValueError(f"unknown dataset kind {kind!r}")
 
 
@@ -156,7 +159,7 @@ def _read_texts(root: Path) -> list[StagedItem]:
     return items
 
 
-def _read_images(root: Path) -> list[StagedItem]:
+def _read_images(root: Path, known: dict[str, tuple[str, int]]) -> list[StagedItem]:
     items = []
     with open(root / LABELS_FILE, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, strict=True)
@@ -166,7 +169,7 @@ def _read_images(root: Path) -> list[StagedItem]:
             if len(values) != 3 or not _STORED_IMAGE.match(values[1]):
                 raise ValueError(f"{root / LABELS_FILE} line {reader.line_num} is not a normalised image row")
             key, file_path, label = values
-            digest, size = _hash_file(root / file_path)
+            digest, size = known[file_path] if file_path in known else _hash_file(root / file_path)
             items.append(
                 StagedItem(
                     key=key, label=label or None, content_hash=digest, size_bytes=size, file_path=file_path
