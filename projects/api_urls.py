@@ -2,6 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
+from datasets.annotation.api_urls import urlpatterns as annotation_urlpatterns
 from datasets.api_urls import urlpatterns as datasets_urlpatterns
 from projects import api
 
@@ -20,4 +21,4 @@ router.register(rf"{PROJECT}/revisions", api.RevisionViewSet, basename="project-
 router.register(rf"{PROJECT}/exports", api.ProjectExportViewSet, basename="project-export")
 router.register("jobs", api.JobViewSet, basename="job")
 
-urlpatterns = router.urls + datasets_urlpatterns
+urlpatterns = router.urls + datasets_urlpatterns + annotation_urlpatterns

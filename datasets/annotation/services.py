@@ -349,21 +349,21 @@ def _require_annotator(campaign: Campaign, user: AbstractBaseUser) -> None:
 
 
 def _release_expired(campaign: Campaign, now) -> int:
-    """Returns expired claims' slots to the queue. Rows another transaction holds are left for
-    a later claim (SKIP LOCKED), so releasing never waits."""
+    """Returns expired claims' slots to the queue. Claims another releaser already holds are
+    passed over (SKIP LOCKED); for the rest the item's row lock is waited for — it is held only
+    for the few statements of a claim or submission — so a claimer never gives up on a slot
+    that is free, however busy the item. Claim rows are locked before item rows everywhere,
+    and item rows in id order, so releasers cannot deadlock."""
     expired = list(
         Claim.objects.select_for_update(skip_locked=True)
-        .filter(campaign=campaign, expires_at__lte=now).values_list("id", "campaign_item_id")[:100]
+        .filter(campaign=campaign, expires_at__lte=now).order_by("campaign_item_id")
+        .values_list("id", "campaign_item_id")[:100]
     )
-    released = 0
     for claim_id, item_id in expired:
-        locked = CampaignItem.objects.select_for_update(skip_locked=True).filter(pk=item_id).values_list("pk", flat=True)
-        if not list(locked):
-            continue
+        list(CampaignItem.objects.select_for_update().filter(pk=item_id).values_list("pk", flat=True))
         Claim.objects.filter(pk=claim_id).delete()
         CampaignItem.objects.filter(pk=item_id).update(taken=F("taken") - 1)
-        released += 1
-    return released
+    return len(expired)
 
 
 @transaction.atomic

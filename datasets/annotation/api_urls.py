@@ -1,0 +1,20 @@
+"""Campaign routes of the REST API, under /api/projects/{project_slug}/campaigns/. Included into
+the `api` namespace by projects/api_urls.py.
+
+Paths kept free for other modules: `{campaign}/tasks/…` (labelling_api.py), and later
+`{campaign}/agreement/…` and `{campaign}/labelstudio/…`."""
+
+from rest_framework.routers import SimpleRouter
+
+from datasets.annotation import api
+from projects.api import SLUG_URL_PATTERN
+
+CAMPAIGNS = rf"projects/(?P<project_slug>{SLUG_URL_PATTERN})/campaigns"
+CAMPAIGN = rf"{CAMPAIGNS}/(?P<campaign_slug>{api.CAMPAIGN_SLUG_PATTERN})"
+
+router = SimpleRouter()
+router.register(CAMPAIGNS, api.CampaignViewSet, basename="campaign")
+router.register(rf"{CAMPAIGN}/annotations", api.AnnotationViewSet, basename="campaign-annotation")
+router.register(rf"{CAMPAIGN}/items", api.CampaignItemViewSet, basename="campaign-item")
+
+urlpatterns = router.urls
