@@ -7,6 +7,7 @@ from prakriya.api_docs import ApiDocsView, ApiRedocView
 urlpatterns = [
     path("", include("projects.urls")),
     path("", include("datasets.urls")),
+    path("", include("datasets.annotation.urls")),
     path("accounts/", include("prakriya.accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("projects.api_urls")),

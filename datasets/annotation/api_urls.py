@@ -7,6 +7,7 @@ Paths kept free for other modules: `{campaign}/tasks/…` (labelling_api.py), an
 from rest_framework.routers import SimpleRouter
 
 from datasets.annotation import api
+from datasets.annotation.labelling_api import labelling_urlpatterns
 from projects.api import SLUG_URL_PATTERN
 
 CAMPAIGNS = rf"projects/(?P<project_slug>{SLUG_URL_PATTERN})/campaigns"
@@ -17,4 +18,4 @@ router.register(CAMPAIGNS, api.CampaignViewSet, basename="campaign")
 router.register(rf"{CAMPAIGN}/annotations", api.AnnotationViewSet, basename="campaign-annotation")
 router.register(rf"{CAMPAIGN}/items", api.CampaignItemViewSet, basename="campaign-item")
 
-urlpatterns = router.urls
+urlpatterns = router.urls + labelling_urlpatterns

@@ -8,3 +8,6 @@ class AnnotationConfig(AppConfig):
     name = "datasets.annotation"
     label = "annotation"
     verbose_name = "Annotation"
+
+    def ready(self) -> None:
+        from datasets.annotation import jobs  # noqa: F401 - registers the campaign job kinds

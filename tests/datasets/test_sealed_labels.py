@@ -94,6 +94,7 @@ class World:
     visible_labels: set[str]
     datasets: list[Dataset]
     export_job: Job
+    campaigns: list = field(default_factory=list)
 
 
 def _build_world(project, users) -> World:
@@ -153,6 +154,7 @@ def _build_world(project, users) -> World:
     )
     export_job = project_services.project_export_start(project=project, actor=users["lead"])
     _run_jobs()
+    campaigns = _campaigns(project, users)
 
     secrets: set[str] = set()
     for dataset in project.datasets.all():
@@ -177,7 +179,39 @@ def _build_world(project, users) -> World:
         visible_labels=visible,
         datasets=list(project.datasets.all()),
         export_job=Job.objects.get(pk=export_job.pk),
+        campaigns=campaigns,
     )
+
+
+def _campaigns(project, users) -> list:
+    """A text and an image campaign over versions with sealed test items, with annotations, a
+    gold label and a second guideline version, so every campaign page and route has content."""
+    from datasets.annotation import services as annotation_services
+
+    engineer = client_for(users["engineer"])
+    made = []
+    for dataset in ("notes", "shapes"):
+        body = {
+            "dataset": dataset, "version": 1, "name": f"Label {dataset}", "slug": f"label-{dataset}",
+            "task_type": "single", "labels": [{"name": "good"}, {"name": "bad"}], "overlap": 2,
+            "annotators": ["annotator", "engineer", "lead"],
+        }
+        response = engineer.post(f"{P}/campaigns/", body, format="json")
+        assert response.status_code == 201, response.content
+        campaign = project.campaigns.get(slug=f"label-{dataset}")
+        for role, value in (("annotator", "good"), ("engineer", "bad")):
+            task = annotation_services.task_claim(campaign=campaign, annotator=users[role])
+            annotation_services.annotation_submit(
+                campaign=campaign, annotator=users[role], campaign_item=task, value=value
+            )
+        annotation_services.task_claim(campaign=campaign, annotator=users["annotator"])  # a live claim
+        first = campaign.items.order_by("position").first()
+        annotation_services.gold_set(campaign=campaign, actor=users["lead"], campaign_item=first, value="good")
+        annotation_services.guideline_add_example(
+            campaign=campaign, actor=users["lead"], campaign_item=first, label="good"
+        )
+        made.append(campaign)
+    return made
 
 
 # --- Filling in the URL configuration ----------------------------------------------------------
@@ -256,6 +290,20 @@ def _fillers(project, world: World) -> list[dict[str, list[str]]]:
                 "version_number": numbers,
                 "other": numbers,
                 "key": keys,
+            }
+        )
+    for campaign in world.campaigns:
+        items = [str(i) for i in campaign.items.order_by("position").values_list("pk", flat=True)[:3]]
+        annotations = [str(i) for i in campaign.annotations.values_list("pk", flat=True)]
+        scopes.append(
+            {
+                **common,
+                "campaign": [campaign.slug],
+                "campaign_slug": [campaign.slug],
+                "item": items,
+                "annotation": annotations,
+                "campaign_item_id": items,
+                "pk": sorted(set(common["pk"]) | set(items) | set(annotations)),
             }
         )
     return scopes
@@ -430,6 +478,14 @@ def _client(user) -> Client:
 
 # Pages the lead must have read for the crawl to count: the ones that show items and labels.
 MUST_REACH = {
+    "api:campaign-list",
+    "api:campaign-detail",
+    "api:campaign-annotation-list",
+    "api:campaign-annotation-detail",
+    "api:campaign-item-list",
+    "api:campaign-labels",
+    "api:campaign-disagreements",
+    "api:campaign-guideline",
     "api:dataset-list",
     "api:dataset-detail",
     "api:dataset-document",
@@ -526,6 +582,8 @@ def test_the_crawl_fills_every_route_it_knows(project, users, lead):
     world = World(secrets=set(), visible_labels=set(), datasets=[dataset], export_job=None)
     scopes = _fillers(project, world)
     scopes[1].update(number=["1"], version_number=["1"], other=["1"], key=["r000001"])
+    scopes.append({**scopes[0], "campaign": ["c"], "campaign_slug": ["c"], "item": ["1"], "annotation": ["1"],
+                   "campaign_item_id": ["1"]})
     seeds, unfillable = _seed_urls(scopes)
     assert not unfillable, unfillable
     assert "/api/projects/digits/datasets/forms/versions/1/items/r000001/content/" in seeds
