@@ -141,15 +141,21 @@ class CampaignItem(models.Model):
     """An item of the campaign's version in the queue. `taken` counts annotations plus live
     claims; the database refuses `taken > capacity`, so overlap k holds even if code is wrong."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
-    item = models.ForeignKey("datasets.Item", on_delete=models.PROTECT, related_name="+")
+    # Three indexes and no more (primary key, the unique pair, the open queue): each index is
+    # written for every row, and a campaign over a million items is written in one statement.
+    # Nothing looks queue rows up by item alone except deleting a version that a campaign
+    # protects anyway, so the item's foreign key has no index of its own.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items", db_index=False)
+    item = models.ForeignKey("datasets.Item", on_delete=models.PROTECT, related_name="+", db_index=False)
     position = models.PositiveIntegerField()
     capacity = models.PositiveSmallIntegerField()
     taken = models.PositiveSmallIntegerField(default=0)
     annotation_count = models.PositiveSmallIntegerField(default=0)
     uncertainty = models.FloatField(null=True, blank=True)
     gold = models.JSONField(null=True, blank=True)
-    gold_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    gold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+    )
     gold_at = models.DateTimeField(null=True, blank=True)
     gold_note = models.CharField(max_length=300, blank=True)
 
@@ -165,7 +171,6 @@ class CampaignItem(models.Model):
             models.Index(
                 fields=["campaign", "position"], condition=Q(taken__lt=F("capacity")), name="campaign_item_open"
             ),
-            models.Index(fields=["campaign", "position"], name="campaign_item_position"),
         ]
 
     def __str__(self) -> str:

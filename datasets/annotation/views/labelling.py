@@ -56,7 +56,7 @@ def _labels(campaign: Campaign) -> list[dict]:
     ]
 
 
-def _guideline_sections(campaign: Campaign, guideline: GuidelineVersion | None) -> list[dict]:
+def _guideline_sections(labels: list[dict], guideline: GuidelineVersion | None) -> list[dict]:
     """Per label, in the campaign's order: its definition and its positive and negative examples."""
     if guideline is None:
         return []
@@ -72,7 +72,7 @@ def _guideline_sections(campaign: Campaign, guideline: GuidelineVersion | None) 
         {"label": label, "definition": definitions.get(label["name"], ""),
          "positive": examples.get(label["name"], {}).get("positive", []),
          "negative": examples.get(label["name"], {}).get("negative", [])}
-        for label in _labels(campaign)
+        for label in labels
     ]
 
 
@@ -89,13 +89,14 @@ def _api_urls(campaign: Campaign) -> dict[str, str]:
 
 def _page_context(request, project, role, campaign: Campaign) -> dict:
     guideline = selectors.guideline_current(campaign=campaign)
+    labels = _labels(campaign)
     return {
         "project": project,
         "role": role,
         "campaign": campaign,
-        "labels": _labels(campaign),
+        "labels": labels,
         "guideline": guideline,
-        "sections": _guideline_sections(campaign, guideline),
+        "sections": _guideline_sections(labels, guideline),
         "can_manage": selectors.can_manage(user=request.user, project=project),
     }
 
@@ -118,7 +119,6 @@ def label_page(request, slug: str, campaign: str):
     task = None
     if campaign_item is not None:
         task = task_data(campaign=campaign_obj, campaign_item=campaign_item, user=request.user)
-        context["progress"] = progress_data(campaign=campaign_obj, user=request.user)
     context.update({
         "task": task,
         "config": {
@@ -266,14 +266,15 @@ def annotation_edit(request, slug: str, campaign: str, annotation: int):
                 messages.success(request, "Annotation saved.")
                 return redirect("annotation:mine", slug=project.slug, campaign=campaign_obj.slug)
     item = mine.campaign_item.item
+    labels = _labels(campaign_obj)
     return render(
         request,
         "annotation/annotation_edit.html",
         {
             "project": project, "role": role, "campaign": campaign_obj, "annotation": mine, "item": item,
-            "form": form, "labels": _labels(campaign_obj), "display": value_display(mine.value, item.text),
+            "form": form, "labels": labels, "display": value_display(mine.value, item.text),
             "closed": campaign_obj.state == CampaignState.CLOSED,
-            "editor": {"labels": _labels(campaign_obj), "text": item.text},
+            "editor": {"labels": labels, "text": item.text},
         },
         status=status,
     )
