@@ -364,12 +364,14 @@ def guideline_add_example(
 
 
 def _require_annotator(campaign: Campaign, user: AbstractBaseUser) -> None:
+    """One query: is the user assigned, and is the campaign open? Read from the database, as the
+    caller's copy may predate a close."""
     if not user.is_authenticated:
         raise PermissionDenied("Sign in to label.")
-    if not campaign.annotators.filter(pk=user.pk).exists():
+    state = Campaign.objects.filter(pk=campaign.pk, annotators=user).values_list("state", flat=True).first()
+    if state is None:
         raise PermissionDenied("You are not an annotator of this campaign.")
-    # Read from the database: the caller's copy may predate a close.
-    if not Campaign.objects.filter(pk=campaign.pk, state=CampaignState.OPEN).exists():
+    if state != CampaignState.OPEN:
         raise ValidationError("This campaign is closed.")
 
 
@@ -394,7 +396,8 @@ def _release_expired(campaign: Campaign, now) -> int:
 @transaction.atomic
 def task_claim(*, campaign: Campaign, annotator: AbstractBaseUser) -> CampaignItem | None:
     """The annotator's next item, or None when nothing is left for them. Asking again before
-    submitting returns the same item (its lock renewed)."""
+    submitting returns the same item (its lock renewed). Six statements in one transaction: the
+    queue stays fast with many annotators at once."""
     _require_annotator(campaign, annotator)
     now = timezone.now()
     expires = now + timedelta(seconds=campaign.lock_ttl_seconds)
@@ -408,6 +411,7 @@ def task_claim(*, campaign: Campaign, annotator: AbstractBaseUser) -> CampaignIt
         CampaignItem.objects.filter(campaign=campaign, taken__lt=F("capacity"))
         .exclude(pk__in=Annotation.objects.filter(campaign=campaign, annotator=annotator).values("campaign_item_id"))
         .exclude(pk__in=Skip.objects.filter(campaign_item__campaign=campaign, annotator=annotator).values("campaign_item_id"))
+        .select_related("item")
         .order_by("position")
         .select_for_update(skip_locked=True, of=("self",))
         .first()
@@ -415,17 +419,25 @@ def task_claim(*, campaign: Campaign, annotator: AbstractBaseUser) -> CampaignIt
     if candidate is None:
         return None
     CampaignItem.objects.filter(pk=candidate.pk).update(taken=F("taken") + 1)
+    candidate.taken += 1
     Claim.objects.create(
         campaign=campaign, campaign_item=candidate, annotator=annotator, claimed_at=now, expires_at=expires
     )
-    return CampaignItem.objects.select_related("item").get(pk=candidate.pk)
+    return candidate
+
+
+def _label_names(campaign: Campaign) -> list[str]:
+    # A campaign's labels never change once it exists: read them once per campaign object.
+    if not hasattr(campaign, "_label_names"):
+        campaign._label_names = list(campaign.labels.values_list("name", flat=True))
+    return campaign._label_names
 
 
 def validate_value(campaign: Campaign, value, *, text: str | None = None):
     """The annotation value in its canonical form, or a ValidationError naming the problem.
     single: a label name; multi: a list of label names; span: a list of {start, end, label} with
     offsets in Unicode code points of the item's text, non-overlapping."""
-    names = list(campaign.labels.values_list("name", flat=True))
+    names = _label_names(campaign)
     if campaign.task_type == TaskType.SINGLE:
         if not isinstance(value, str) or value not in names:
             raise ValidationError(f"Choose one of the campaign's labels: {', '.join(names)}.")
@@ -481,26 +493,30 @@ def annotation_submit(
     except (TypeError, ValueError) as exc:
         raise ValidationError("seconds_spent must be a number.") from exc
     claim = Claim.objects.select_for_update().filter(campaign_item=campaign_item, annotator=annotator).first()
+    now = timezone.now()
+    fields = {
+        "campaign": campaign, "campaign_item": campaign_item, "annotator": annotator, "value": value, "tool": tool,
+        "seconds_spent": seconds_spent, "guideline_version": guideline_current(campaign),
+        "created_at": created_at or now, "updated_at": now,
+    }
     if claim is not None:
-        claim.delete()  # its slot passes to the annotation
+        # Its slot passes to the annotation. A claim is only ever made for an item the annotator
+        # has not labelled, so no duplicate can arise on this path.
+        claim.delete()
+        annotation = Annotation.objects.create(**fields)
     else:
         if Annotation.objects.filter(campaign_item=campaign_item, annotator=annotator).exists():
             raise Conflict("You have already labelled this item; edit your annotation instead.")
         grabbed = CampaignItem.objects.filter(pk=campaign_item.pk, taken__lt=F("capacity")).update(taken=F("taken") + 1)
         if not grabbed:
             raise Conflict("This item already has all the annotators it needs.")
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            annotation = Annotation.objects.create(
-                campaign=campaign, campaign_item=campaign_item, annotator=annotator, value=value, tool=tool,
-                seconds_spent=seconds_spent, guideline_version=guideline_current(campaign),
-                created_at=created_at or now, updated_at=now,
-            )
-    except IntegrityError as exc:
-        raise Conflict("You have already labelled this item; edit your annotation instead.") from exc
+        try:
+            with transaction.atomic():
+                annotation = Annotation.objects.create(**fields)
+        except IntegrityError as exc:  # the same annotator, a moment earlier, from elsewhere
+            raise Conflict("You have already labelled this item; edit your annotation instead.") from exc
+        Skip.objects.filter(campaign_item=campaign_item, annotator=annotator).delete()
     CampaignItem.objects.filter(pk=campaign_item.pk).update(annotation_count=F("annotation_count") + 1)
-    Skip.objects.filter(campaign_item=campaign_item, annotator=annotator).delete()
     return annotation
 
 
