@@ -25,7 +25,7 @@ TEST_ENV = DATABASE_URL='$(DATABASE_URL)' CELERY_BROKER_URL='$(CELERY_BROKER_URL
 
 help:
 	@echo "make run    install into $(VENV), migrate, load the demo, start web + worker on http://$(HOST):$(PORT)/"
-	@echo "make test   install with test extras, ensure Chromium, ruff, Django checks, pytest"
+	@echo "make test   install with test extras, ensure Chromium and Label Studio (own venv), ruff, Django checks, pytest"
 	@echo "            (DATABASE_URL=$(DATABASE_URL) CELERY_BROKER_URL=$(CELERY_BROKER_URL))"
 
 $(BIN)/python:
@@ -59,6 +59,7 @@ checks: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_label_studio.sh
 	$(BIN)/ruff check .
 	$(TEST_ENV) $(BIN)/python manage.py check
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
