@@ -274,6 +274,14 @@ PRAKRIYA_UPLOAD_MAX_ROWS = _env_int("PRAKRIYA_UPLOAD_MAX_ROWS", 2_000_000, minim
 # Pillow's own decompression-bomb threshold; larger images are rejected before decoding.
 PRAKRIYA_IMAGE_MAX_PIXELS = _env_int("PRAKRIYA_IMAGE_MAX_PIXELS", 89_478_485, minimum=1)
 
+# Label Studio interop: the server campaigns sync with (empty: sync is off; JSON import and
+# export work without it). The key is a Label Studio access token (legacy token or personal
+# access token) of a user who may create projects there. PRAKRIYA_PUBLIC_URL is the address
+# Label Studio's browser uses to fetch image items from this platform.
+PRAKRIYA_LABEL_STUDIO_URL = _env_str("PRAKRIYA_LABEL_STUDIO_URL", "").rstrip("/")
+PRAKRIYA_LABEL_STUDIO_API_KEY = _env_str("PRAKRIYA_LABEL_STUDIO_API_KEY", "")
+PRAKRIYA_PUBLIC_URL = _env_str("PRAKRIYA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # --- Production hardening (python manage.py check --deploy) -------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
