@@ -72,12 +72,13 @@ def test_an_annotator_of_the_project_not_assigned_to_the_campaign_gets_404(clien
     assert not Claim.objects.exists()
 
 
-def test_private_project_campaigns_are_404_to_outsiders_and_login_for_anonymous(client, private_project, lead,
-                                                                                 annotator, outsider):
+def test_private_project_campaigns_are_404_to_outsiders_and_anonymous(client, private_project, lead,
+                                                                      annotator, outsider):
     version = make_version(private_project, slug="secret-notes")
     campaign = services.campaign_create(version=version, actor=lead, name="Secret", task_type="single",
                                         labels=[{"name": "a"}], annotators=[annotator])
-    assert client.get(url("label", campaign)).status_code == 302
+    # A private project does not exist for those outside it, signed in or not.
+    assert client.get(url("label", campaign)).status_code == 404
     client.force_login(outsider)
     assert client.get(url("label", campaign)).status_code == 404
     client.force_login(annotator)

@@ -39,10 +39,11 @@ STALE_EDIT = (
 
 
 def _campaign_for(request, slug: str, campaign_slug: str):
-    """The project and the campaign if the user may see them (404 otherwise), and their role."""
+    """The project and the campaign if the user may see them (404 otherwise), and their role. A
+    private project is a 404 even before signing in, as everywhere."""
+    project, role = project_for(request, slug)
     if not request.user.is_authenticated:
         raise LoginRequired()
-    project, role = project_for(request, slug)
     campaign = selectors.campaign_get_visible(user=request.user, project=project, slug=campaign_slug)
     return project, role, campaign
 
