@@ -408,3 +408,13 @@ def test_text_items_have_no_content_route(client, campaign, annotator):
     client.force_login(annotator)
     item = campaign.items.first()
     assert client.get(url("item_content", campaign, item.pk)).status_code == 404
+
+
+def test_labels_keyed_by_their_own_digits_get_no_positional_digits(client, text_version, lead, annotator):
+    campaign = services.campaign_create(
+        version=text_version, actor=lead, name="Digits", task_type="single",
+        labels=[{"name": str(d), "shortcut": str(d)} for d in range(10)], annotators=[annotator],
+    )
+    client.force_login(annotator)
+    labels = client.get(url("label", campaign)).context["labels"]
+    assert [(label["shortcut"], label["digit"]) for label in labels] == [(str(d), "") for d in range(10)]

@@ -49,11 +49,15 @@ def _campaign_for(request, slug: str, campaign_slug: str):
 
 
 def _labels(campaign: Campaign) -> list[dict]:
-    """The campaign's labels with their keys: the label's own shortcut, and 1–9 by position."""
+    """The campaign's labels with their keys: the label's own shortcut, and 1–9 by position —
+    unless some label's own shortcut is a digit (labels "0"–"9" keyed by their own digits): two
+    meanings for one key would be a trap."""
+    labels = list(campaign.labels.all())
+    by_position = not any(label.shortcut.isdigit() for label in labels)
     return [
         {"name": label.name, "colour": label.colour, "shortcut": label.shortcut,
-         "digit": str(index + 1) if index < 9 else ""}
-        for index, label in enumerate(campaign.labels.all())
+         "digit": str(index + 1) if by_position and index < 9 else ""}
+        for index, label in enumerate(labels)
     ]
 
 
