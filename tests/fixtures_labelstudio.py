@@ -145,7 +145,8 @@ class LabelStudioUser:
 
 
 def _create_user(data_dir: Path, log_path: Path, email: str, *, first: bool = False) -> LabelStudioUser:
-    user = LabelStudioUser(email=email, password=secrets.token_urlsafe(16), api_key=secrets.token_hex(20))
+    # Hex, not token_urlsafe: a password starting with "-" would be read as an option by the CLI.
+    user = LabelStudioUser(email=email, password=secrets.token_hex(16), api_key=secrets.token_hex(20))
     args = ["init", "-q", "--username", email, "--password", user.password, "--user-token", user.api_key]
     # The first user creates the organization, which decides whether legacy tokens work.
     _run_cli([*args, "--enable-legacy-api-token"] if first else args, data_dir, log_path, f"create the user {email}")

@@ -125,22 +125,63 @@ DATASET_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("diff", "GET", "diff", EVERYONE),
 ]
 
-# Every HTML route of projects/urls.py, datasets/urls.py and prakriya/accounts/urls.py appears in the tables.
+# --- Campaign routes under /projects/<slug>/campaigns/ (datasets/annotation/urls.py) ----------
+# A campaign is visible to the lead and engineers, and to the annotators assigned to it (here the
+# annotator, the engineer and the lead are); to anyone else it does not exist (404). Anonymous
+# visitors are sent to log in (on the private project they get 404, as for every route there).
+ASSIGNED_PAGE = row(LOGIN, 404, 404, 200, 200, 200)
+MANAGER_PAGE = row(LOGIN, 404, 404, 403, 200, 200)
+MANAGER_ACTION = row(LOGIN, 404, 404, 403, R, R)
+CAMPAIGN_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("list", "GET", "c-list", row(LOGIN, 200, 200, 200, 200, 200)),
+    ("create", "GET", "c-create", EDITORS_PAGE),
+    ("create", "POST", "c-create-save", EDITORS_ACTION),
+    ("detail", "GET", "c-detail", ASSIGNED_PAGE),
+    ("edit", "GET", "c-edit", MANAGER_PAGE),
+    ("edit", "POST", "c-edit-save", MANAGER_ACTION),
+    ("close", "POST", "c-close", MANAGER_ACTION),
+    ("release", "POST", "c-release", MANAGER_ACTION),
+    ("agreement", "GET", "c-agreement", MANAGER_PAGE),
+    ("agreement", "POST", "c-agreement-run", MANAGER_ACTION),
+    ("adjudicate", "GET", "c-adjudicate", row(LOGIN, 404, 404, 403, 403, 200)),
+    ("adjudicate_item", "GET", "c-adjudicate-item", row(LOGIN, 404, 404, 403, 403, 200)),
+    ("adjudicate_item", "POST", "c-adjudicate-item-save", row(LOGIN, 404, 404, 403, 403, R)),
+    ("guideline_edit", "GET", "c-guideline-edit", MANAGER_PAGE),
+    ("guideline_edit", "POST", "c-guideline-edit-save", MANAGER_ACTION),
+    # Six items, one labelled: too few to train on, refused with a form error.
+    ("active", "POST", "c-active", row(LOGIN, 404, 404, 403, 400, 400)),
+    ("labelstudio_export", "GET", "c-ls-export", MANAGER_PAGE),
+    ("labelstudio_import", "GET", "c-ls-import", MANAGER_PAGE),
+    ("labelstudio_sync", "POST", "c-ls-sync", MANAGER_ACTION),
+    ("label", "GET", "c-label", ASSIGNED_PAGE),
+    ("guideline", "GET", "c-guideline", ASSIGNED_PAGE),
+    ("mine", "GET", "c-mine", ASSIGNED_PAGE),
+    # The annotator's own annotation: nobody else's to edit.
+    ("annotation_edit", "GET", "c-annotation-edit", row(LOGIN, 404, 404, 200, 404, 404)),
+    ("annotation_edit", "POST", "c-annotation-edit-save", row(LOGIN, 404, 404, R, 404, 404)),
+    ("item_content", "GET", "c-item-content", ASSIGNED_PAGE),
+]
+
+# Every HTML route of projects/urls.py, datasets/urls.py, datasets/annotation/urls.py and
+# prakriya/accounts/urls.py appears in the tables.
 ALL_ROUTE_NAMES = (
     {"projects:" + name for name, *_ in PROJECT_ROUTES + JOB_ROUTES}
     | {"datasets:" + name for name, *_ in DATASET_ROUTES}
+    | {"annotation:" + name for name, *_ in CAMPAIGN_ROUTES}
     | {name for name, *_ in GLOBAL_ROUTES}
 )
 
 
 def test_the_tables_cover_every_html_route():
     from datasets import urls as dataset_urls
+    from datasets.annotation import urls as annotation_urls
     from prakriya.accounts import urls as account_urls
     from projects import urls as project_urls
 
     names = (
         {"projects:" + p.name for p in project_urls.urlpatterns}
         | {"datasets:" + p.name for p in dataset_urls.urlpatterns}
+        | {"annotation:" + p.name for p in annotation_urls.urlpatterns}
         | {p.name for p in account_urls.urlpatterns}
     )
     assert names == ALL_ROUTE_NAMES
@@ -374,6 +415,67 @@ def _dataset_call(which: str, project: Project, lead, commits) -> Call:
     return calls[which]
 
 
+def _campaign_call(which: str, project: Project, lead, commits, users) -> Call:
+    """A campaign over the image dataset's v1 (real files, for item_content): the annotator, the
+    engineer and the lead assigned, overlap 2; the annotator and the engineer disagree on the
+    first item."""
+    from datasets.annotation import services as annotation_services
+    from datasets.models import DatasetVersion
+
+    _dataset_versions(project, lead, commits)
+    shapes = DatasetVersion.objects.get(dataset__project=project, dataset__slug="shapes", number=1)
+    campaign = annotation_services.campaign_create(
+        version=shapes, actor=lead, name="Shapes", slug="shapes", task_type="single",
+        labels=[{"name": "cat", "shortcut": "c"}, {"name": "owl", "shortcut": "o"}], overlap=2, order="sequential",
+        annotators=[users[ANNO], users[ENG], users[LEAD]],
+    )
+    first = campaign.items.order_by("position").first()
+    mine = annotation_services.annotation_submit(
+        campaign=campaign, annotator=users[ANNO], campaign_item=first, value="cat", tool="api"
+    )
+    annotation_services.annotation_submit(
+        campaign=campaign, annotator=users[ENG], campaign_item=first, value="owl", tool="api"
+    )
+    base = f"/projects/{project.slug}/campaigns/"
+    c = f"{base}{campaign.slug}/"
+    create = {
+        "version": shapes.pk, "name": "Another", "slug": "another", "task_type": "single",
+        "labels": "cat\nowl", "overlap": 1, "order": "random", "seed": 0, "lock_ttl_seconds": 600,
+        "introduction": "",
+    }
+    calls = {
+        "c-list": Call(base),
+        "c-create": Call(f"{base}new/"),
+        "c-create-save": Call(f"{base}new/", create),
+        "c-detail": Call(c),
+        "c-edit": Call(f"{c}settings/"),
+        "c-edit-save": Call(f"{c}settings/", {"name": "Shapes again", "lock_ttl_seconds": 300,
+                                               "annotators": [users[ANNO].pk]}),
+        "c-close": Call(f"{c}close/", {}),
+        "c-release": Call(f"{c}release/", {}),
+        "c-agreement": Call(f"{c}agreement/"),
+        "c-agreement-run": Call(f"{c}agreement/", {}),
+        "c-adjudicate": Call(f"{c}adjudicate/"),
+        "c-adjudicate-item": Call(f"{c}adjudicate/{first.pk}/"),
+        "c-adjudicate-item-save": Call(f"{c}adjudicate/{first.pk}/", {"gold": "cat", "note": ""}),
+        "c-guideline-edit": Call(f"{c}guideline/edit/"),
+        "c-guideline-edit-save": Call(f"{c}guideline/edit/", {
+            "introduction": "Look closely.", "change_note": "Matrix", "definition_0": "A cat.", "definition_1": "An owl.",
+        }),
+        "c-active": Call(f"{c}active/", {"method": "entropy"}),
+        "c-ls-export": Call(f"{c}labelstudio/export.json"),
+        "c-ls-import": Call(f"{c}labelstudio/import/"),
+        "c-ls-sync": Call(f"{c}labelstudio/sync/", {}),
+        "c-label": Call(f"{c}label/"),
+        "c-guideline": Call(f"{c}guideline/"),
+        "c-mine": Call(f"{c}mine/"),
+        "c-annotation-edit": Call(f"{c}mine/{mine.pk}/"),
+        "c-annotation-edit-save": Call(f"{c}mine/{mine.pk}/", {"value": "owl", "revision": mine.revision}),
+        "c-item-content": Call(f"{c}items/{first.pk}/content"),
+    }
+    return calls[which]
+
+
 def _global_call(which: str, user) -> Call:
     calls = {
         "directory": Call(reverse("projects:directory")),
@@ -462,6 +564,35 @@ def test_dataset_route(
         assert b"".join(response.streaming_content)[:2] == b"PK"
     if expected == 200 and which == "item_content":
         assert response["Content-Type"] == "image/png"
+
+
+@pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_cases(CAMPAIGN_ROUTES)))
+def test_campaign_route(
+    client, users, lead, projects_by_visibility, dataset_commits, method, which, visibility, role, expected
+):
+    call = _campaign_call(which, projects_by_visibility[visibility], lead, dataset_commits, users)
+    response = _request(client, users[role], method, call)
+    _assert_status(response, expected)
+    if expected == 200 and which == "c-item-content":
+        assert response["Content-Type"] == "image/png"
+
+
+def test_an_annotator_not_assigned_to_a_campaign_finds_none_of_its_pages(
+    client, users, project, lead, dataset_commits
+):
+    from projects.models import Membership, Role
+    from tests.factories import UserFactory
+
+    stranger = UserFactory()
+    Membership.objects.create(project=project, user=stranger, role=Role.ANNOTATOR)
+    client.force_login(stranger)
+    for which in ("c-detail", "c-label", "c-guideline", "c-mine", "c-item-content", "c-agreement", "c-adjudicate"):
+        call = _campaign_call(which, project, lead, dataset_commits, users)
+        assert client.get(call.url).status_code == 404, which
+        project.campaigns.all().delete()
+        from datasets.models import Dataset
+
+        Dataset.objects.filter(project=project).delete()
 
 
 @pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_job_cases(JOB_ROUTES)))

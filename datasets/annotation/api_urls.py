@@ -7,6 +7,8 @@ Paths kept free for other modules: `{campaign}/tasks/…` (labelling_api.py), an
 from rest_framework.routers import SimpleRouter
 
 from datasets.annotation import api
+from datasets.annotation.agreement_api import agreement_urlpatterns
+from datasets.annotation.interop_api import interop_urlpatterns
 from datasets.annotation.labelling_api import labelling_urlpatterns
 from projects.api import SLUG_URL_PATTERN
 
@@ -18,4 +20,4 @@ router.register(CAMPAIGNS, api.CampaignViewSet, basename="campaign")
 router.register(rf"{CAMPAIGN}/annotations", api.AnnotationViewSet, basename="campaign-annotation")
 router.register(rf"{CAMPAIGN}/items", api.CampaignItemViewSet, basename="campaign-item")
 
-urlpatterns = router.urls + labelling_urlpatterns
+urlpatterns = router.urls + labelling_urlpatterns + agreement_urlpatterns + interop_urlpatterns

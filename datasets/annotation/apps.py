@@ -10,4 +10,8 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self) -> None:
-        from datasets.annotation import jobs  # noqa: F401 - registers the campaign job kinds
+        from datasets.annotation import agreement_job, interop_jobs, jobs, panels  # noqa: F401 - registers the campaign job kinds
+        from projects import hooks
+        from projects.models import DeliverableKind
+
+        hooks.register_panel(DeliverableKind.BASELINES, panels.baselines_panel)

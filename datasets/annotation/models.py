@@ -273,3 +273,18 @@ class LabelRelease(models.Model):
 
     def __str__(self) -> str:
         return f"labels of {self.campaign_id} → version {self.version_id}"
+
+
+class LabelStudioTask(models.Model):
+    """The Label Studio task a campaign item was pushed as (by the sync job), so that each item is
+    pushed once and annotations pulled back find their item by task id even if the task's data
+    was edited in Label Studio. The campaign's LS project is `Campaign.labelstudio_project_id`."""
+
+    campaign_item = models.OneToOneField(
+        CampaignItem, on_delete=models.CASCADE, primary_key=True, related_name="labelstudio_task"
+    )
+    task_id = models.PositiveBigIntegerField()
+    pushed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.campaign_item_id} → Label Studio task {self.task_id}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from datasets.annotation.views import labelling, manage
+from datasets.annotation.views import agreement, interop, labelling, manage
 
 app_name = "annotation"
 
@@ -17,14 +17,14 @@ urlpatterns = [
     path(_C + "settings/", manage.campaign_edit, name="edit"),
     path(_C + "close/", manage.campaign_close, name="close"),
     path(_C + "release/", manage.campaign_release, name="release"),
-    path(_C + "agreement/", manage.agreement, name="agreement"),
+    path(_C + "agreement/", agreement.agreement, name="agreement"),
     path(_C + "adjudicate/", manage.adjudication_queue, name="adjudicate"),
     path(_C + "adjudicate/<int:item>/", manage.adjudicate_item, name="adjudicate_item"),
     path(_C + "guideline/edit/", manage.guideline_edit, name="guideline_edit"),
     path(_C + "active/", manage.active_labelling, name="active"),
-    path(_C + "labelstudio/export.json", manage.labelstudio_export, name="labelstudio_export"),
-    path(_C + "labelstudio/import/", manage.labelstudio_import, name="labelstudio_import"),
-    path(_C + "labelstudio/sync/", manage.labelstudio_sync, name="labelstudio_sync"),
+    path(_C + "labelstudio/export.json", interop.labelstudio_export, name="labelstudio_export"),
+    path(_C + "labelstudio/import/", interop.labelstudio_import, name="labelstudio_import"),
+    path(_C + "labelstudio/sync/", interop.labelstudio_sync, name="labelstudio_sync"),
     # Labelling (views/labelling.py)
     path(_C + "label/", labelling.label_page, name="label"),
     path(_C + "guideline/", labelling.guideline, name="guideline"),

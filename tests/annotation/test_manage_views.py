@@ -319,9 +319,11 @@ def plotly_figures(html: str) -> dict[str, dict]:
 
 def test_detail_shows_progress_per_annotator_chart_agreement_and_releases(client, labelled, lead, engineer,
                                                                           annotator):
-    AgreementReport.objects.create(campaign=labelled, annotation_count=24, result={
-        "krippendorff_alpha": {"nominal": {"value": 0.4123}}, "percent_agreement": 0.5,
-    })
+    # The shape the agreement job stores: the statistics under "stats", beside the timeline.
+    AgreementReport.objects.create(campaign=labelled, annotation_count=24, result={"stats": {
+        "krippendorff_alpha": {"nominal": {"value": 0.4123, "ci": [0.3, 0.5]}},
+        "percent_agreement": {"value": 0.5, "ci": None},
+    }, "timeline": [], "ordered": False})
     job = Job.objects.create(kind="dataset_version_write", project=labelled.project)
     version = DatasetVersion.objects.create(dataset=labelled.version.dataset, number=2, state=VersionState.READY,
                                             job=job, parent=labelled.version)

@@ -14,7 +14,6 @@ import plotly.graph_objects as go
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -36,8 +35,6 @@ QUEUE_PAGE = 200  # disagreements listed at once; the rest wait until these are 
 _ACCENT, _INK, _MUTED = "#0f766e", "#1f2a44", "#94a3b8"
 
 
-def _todo(*args, **kwargs):  # placeholder while the pages are written
-    raise Http404("Not built yet")
 
 
 # --- Access -------------------------------------------------------------------------------------
@@ -92,6 +89,8 @@ def _agreement_summary(report) -> dict | None:
     if report is None:
         return None
     result = report.result if isinstance(report.result, dict) else {}
+    # The agreement job stores the statistics under "stats", beside the timeline.
+    result = result["stats"] if isinstance(result.get("stats"), dict) else result
 
     def number(value):
         if isinstance(value, dict):
@@ -422,11 +421,3 @@ def guideline_edit(request, slug: str, campaign: str):
         "project": project, "role": role, "campaign": campaign, "form": form, "current": current,
         "history": selectors.guideline_history(campaign=campaign)[:10],
     }, status=status)
-
-
-# Built elsewhere (agreement and Label Studio interop): placeholders until then.
-agreement = _todo
-labelstudio_export = _todo
-labelstudio_import = _todo
-labelstudio_sync = _todo
-
