@@ -152,6 +152,8 @@ def worker_env(**overrides: str) -> dict[str, str]:
         CELERY_BROKER_URL=_broker_url(),
         CELERY_KEY_PREFIX=TEST_KEY_PREFIX,
         PRAKRIYA_DATA_DIR=str(settings.DATA_DIR),
+        # One signing key for every process, as in a deployment (signed addresses, sessions).
+        SECRET_KEY=settings.SECRET_KEY,
         PRAKRIYA_EXPORT_DIR=str(settings.PRAKRIYA_EXPORT_DIR),
         PRAKRIYA_DVC_ROOT=str(settings.PRAKRIYA_DVC_ROOT),
         PRAKRIYA_DVC_REMOTE_URL=str(settings.PRAKRIYA_DVC_REMOTE_URL),

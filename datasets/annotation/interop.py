@@ -132,9 +132,11 @@ def _email(user) -> str:
 
 
 def _image_url(campaign: Campaign, campaign_item_id: int) -> str:
-    # Label Studio's browser fetches the image from us: an absolute address on the public URL.
+    # Label Studio's browser fetches the image from us, without a Prakriya session: an absolute
+    # address on the public URL, signed for this one item (valid for 30 days).
     path = reverse("annotation:item_content", args=[campaign.project.slug, campaign.slug, campaign_item_id])
-    return f"{settings.PRAKRIYA_PUBLIC_URL}{path}"
+    signature = selectors.item_signature(campaign=campaign, campaign_item_id=campaign_item_id)
+    return f"{settings.PRAKRIYA_PUBLIC_URL}{path}?signature={signature}"
 
 
 def _item_record(campaign: Campaign, campaign_item_id: int, key: str, text: str) -> ItemRecord:

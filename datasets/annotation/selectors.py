@@ -63,6 +63,31 @@ def campaign_list_for_annotator(*, user: AnyUser) -> QuerySet[Campaign]:
     )
 
 
+# Image addresses handed to Label Studio: its browser has no Prakriya session, so each address
+# carries a signature for that one item of that one campaign, valid for a bounded time — the
+# way object stores presign URLs. Sealed items are never in a campaign, so none can be signed.
+_ITEM_SIGNER_SALT = "prakriya.annotation.item-content"
+ITEM_SIGNATURE_MAX_AGE = 30 * 24 * 3600
+
+
+def item_signature(*, campaign: Campaign, campaign_item_id: int) -> str:
+    from django.core.signing import TimestampSigner
+
+    return TimestampSigner(salt=_ITEM_SIGNER_SALT).sign(f"{campaign.pk}:{campaign_item_id}").split(":", 2)[-1]
+
+
+def item_signature_valid(*, campaign: Campaign, campaign_item_id: int, signature: str) -> bool:
+    from django.core.signing import BadSignature, TimestampSigner
+
+    try:
+        TimestampSigner(salt=_ITEM_SIGNER_SALT).unsign(
+            f"{campaign.pk}:{campaign_item_id}:{signature}", max_age=ITEM_SIGNATURE_MAX_AGE
+        )
+    except BadSignature:  # also SignatureExpired
+        return False
+    return True
+
+
 def campaign_item_get(*, campaign: Campaign, pk: int) -> CampaignItem:
     item = CampaignItem.objects.filter(campaign=campaign, pk=pk).select_related("item").first()
     if item is None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from datasets.annotation import interop, services
+from datasets.annotation import interop, selectors, services
 from datasets.annotation import labelstudio as ls
 from datasets.annotation.models import Annotation, CampaignItem, LabelStudioTask
 from datasets.models import Dataset, DatasetVersion, Item, SealedItem, VersionState
@@ -161,8 +161,10 @@ def test_an_image_export_points_label_studio_at_our_public_address(project, lead
     exported = interop.labelstudio_export(campaign=campaign, actor=lead)
 
     first = CampaignItem.objects.filter(campaign=campaign).order_by("position").first()
+    signature = selectors.item_signature(campaign=campaign, campaign_item_id=first.pk)
     assert exported[0]["data"] == {
-        "image": f"https://prakriya.example.org/projects/digits/campaigns/digits/items/{first.pk}/content",
+        "image": f"https://prakriya.example.org/projects/digits/campaigns/digits/items/{first.pk}/content"
+                 f"?signature={signature}",
         "prakriya_item": "scans-000000",
     }
     assert exported[0]["annotations"][0]["result"][0]["value"] == {"choices": ["1"]}

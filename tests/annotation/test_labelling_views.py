@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from datasets.annotation import services
+from datasets.annotation import selectors, services
 from datasets.annotation.models import Annotation, CampaignItem, Claim
 from datasets.models import Dataset, DatasetVersion, Item, VersionState
 from tests.factories import UserFactory
@@ -402,6 +402,24 @@ def test_image_items_are_served_with_the_type_of_their_bytes(client, image_campa
     assert client.get(url("item_content", image_campaign, first.pk)).status_code == 404
     client.logout()
     assert client.get(url("item_content", image_campaign, first.pk)).status_code == 302
+
+
+def test_a_signed_address_opens_one_image_without_a_session(client, image_campaign, settings):
+    """The addresses handed to Label Studio, whose browser has no Prakriya session."""
+    from django.core.signing import TimestampSigner
+
+    first = CampaignItem.objects.get(campaign=image_campaign, item__key="s0")
+    other = CampaignItem.objects.get(campaign=image_campaign, item__key="s1")
+    signature = selectors.item_signature(campaign=image_campaign, campaign_item_id=first.pk)
+    response = client.get(url("item_content", image_campaign, first.pk), {"signature": signature})
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    # Only that item, only that campaign, only untampered, only for a while.
+    assert client.get(url("item_content", image_campaign, other.pk), {"signature": signature}).status_code == 404
+    assert client.get(url("item_content", image_campaign, first.pk), {"signature": signature[:-2] + "xx"}).status_code == 404
+    old = TimestampSigner(salt="prakriya.annotation.item-content")
+    old.timestamp = lambda: "1"  # signed at the epoch: long expired
+    stale = old.sign(f"{image_campaign.pk}:{first.pk}").split(":", 2)[-1]
+    assert client.get(url("item_content", image_campaign, first.pk), {"signature": stale}).status_code == 404
 
 
 def test_text_items_have_no_content_route(client, campaign, annotator):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from label_studio_sdk import LabelStudio
 
-from datasets.annotation import interop, services
+from datasets.annotation import interop, selectors, services
 from datasets.annotation import labelstudio as ls
 from datasets.annotation import labelstudio_sync as sync
 from datasets.annotation.models import Annotation, CampaignItem, LabelStudioTask
@@ -216,7 +216,8 @@ def test_a_single_label_image_campaign_syncs_within_its_overlap(project, lead, e
     admin = LabelStudio(base_url=server.base_url, api_key=server.api_key)
     first_item = CampaignItem.objects.get(campaign=campaign, item__key="scans-000000")
     assert admin.tasks.get(id=str(tasks["scans-000000"])).data["image"] == (
-        f"{PUBLIC_URL}/projects/digits/campaigns/digits/items/{first_item.pk}/content")
+        f"{PUBLIC_URL}/projects/digits/campaigns/digits/items/{first_item.pk}/content"
+        f"?signature={selectors.item_signature(campaign=campaign, campaign_item_id=first_item.pk)}")
 
     # Three annotators on an item of overlap 2: the first two in time keep their slot.
     for who, label, lead_time in ((annotator, "one", 3.0), (engineer, "one", 4.0), (lead, "zero", 5.0)):

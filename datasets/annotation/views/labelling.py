@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -30,6 +30,7 @@ from datasets.annotation.models import Annotation, Campaign, CampaignState, Guid
 from datasets.models import DatasetKind
 from datasets.views.common import add_errors
 from projects.access import LoginRequired, guard, project_for
+from projects.models import Project
 
 ANNOTATIONS_PER_PAGE = 25
 STALE_EDIT = (
@@ -294,7 +295,15 @@ def _image_type(data: bytes) -> str | None:
 @require_GET
 @guard
 def item_content(request, slug: str, campaign: str, item: int):
-    project, _, campaign_obj = _campaign_for(request, slug, campaign)
+    signature = request.GET.get("signature", "")
+    if signature:
+        # A signed address (made for Label Studio) opens this one item without a session.
+        project = get_object_or_404(Project, slug=slug)
+        campaign_obj = get_object_or_404(Campaign, project=project, slug=campaign)
+        if not selectors.item_signature_valid(campaign=campaign_obj, campaign_item_id=item, signature=signature):
+            raise Http404("This address is not valid (or no longer)")
+    else:
+        project, _, campaign_obj = _campaign_for(request, slug, campaign)
     dataset = campaign_obj.version.dataset
     if dataset.kind != DatasetKind.IMAGE:
         raise Http404("Only image items have content to fetch")
