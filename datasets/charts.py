@@ -53,7 +53,7 @@ def _class_balance(profile: dict) -> go.Figure | None:
             hovertemplate="%{x}: %{y} items<extra></extra>",
         )
     )
-    _style(fig, title=title, x_title="class", y_title="items")
+    style(fig, title=title, x_title="class", y_title="items")
     fig.update_xaxes(type="category")
     return fig
 
@@ -88,7 +88,7 @@ def _missing_values(profile: dict) -> go.Figure | None:
             marker_color=_MUTED,
             hovertemplate="%{x}: %{y} unparsable<extra></extra>",
         )
-    _style(
+    style(
         fig,
         title="Missing and unparsable values",
         x_title="column",
@@ -120,7 +120,7 @@ def _histogram(histogram: dict | None, title: str) -> go.Figure | None:
             hovertemplate="%{customdata[0]:.4g} to %{customdata[1]:.4g}: %{y}<extra></extra>",
         )
     )
-    _style(fig, title=_text(title), y_title="count")
+    style(fig, title=_text(title), y_title="count")
     fig.update_layout(bargap=0)
     return fig
 
@@ -145,21 +145,23 @@ def _image_sizes(profile: dict) -> go.Figure | None:
             hovertemplate="%{x} × %{y}: %{customdata} images<extra></extra>",
         )
     )
-    _style(fig, title="Image sizes", x_title="width (px)", y_title="height (px)")
+    style(fig, title="Image sizes", x_title="width (px)", y_title="height (px)")
     return fig
 
 
-def _style(
+def style(
     fig: go.Figure,
     *,
     title: str,
     x_title: str | None = None,
     y_title: str | None = None,
     legend: bool = False,
+    height: int = 300,
 ) -> None:
+    """The house look of every dataset and labelling chart."""
     fig.update_layout(
         title={"text": title, "x": 0, "font": {"size": 14}},
-        height=300,
+        height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 30},
         showlegend=legend,
         legend={"orientation": "h", "y": -0.25},

@@ -8,6 +8,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from datasets.charts import style
+
 _INK, _ACCENT, _SECOND = "#1f2a44", "#0f766e", "#b45309"
 # Beyond this many rows, numbers written in the cells would overlap; hover still shows them.
 MAX_ANNOTATED_CELLS = 20
@@ -52,7 +54,7 @@ def pairwise_kappa_heatmap(result: dict[str, Any]) -> go.Figure | None:
             hoverongaps=False,
         )
     )
-    _style(figure, title="Cohen's kappa between annotators", x_title="annotator", y_title="annotator")
+    style(figure, height=360, title="Cohen's kappa between annotators", x_title="annotator", y_title="annotator")
     _categories(figure)
     return figure
 
@@ -75,8 +77,9 @@ def label_confusion_heatmap(result: dict[str, Any]) -> go.Figure | None:
             hovertemplate="%{y} met %{x}: %{z} times<extra></extra>",
         )
     )
-    _style(
+    style(
         figure,
+        height=360,
         title="Labels given to the same unit",
         x_title="label by another annotator",
         y_title="label by one annotator",
@@ -114,7 +117,7 @@ def per_label_alpha_bars(result: dict[str, Any]) -> go.Figure | None:
     basis = (
         "each label's units" if result.get("per_label_basis") == "label units" else "one label vs the rest"
     )
-    _style(figure, title=f"Krippendorff's alpha per label ({basis})", x_title="label", y_title="alpha")
+    style(figure, height=360, title=f"Krippendorff's alpha per label ({basis})", x_title="label", y_title="alpha")
     figure.update_xaxes(type="category")
     return figure
 
@@ -162,8 +165,9 @@ def agreement_over_time_chart(timeline: list[dict[str, Any]]) -> go.Figure | Non
             customdata=[bucket["units"] for bucket in timeline],
             hovertemplate=f"%{{x}}: {name} %{{y:.3f}} over %{{customdata}} units<extra></extra>",
         )
-    _style(
+    style(
         figure,
+        height=360,
         title="Agreement over time (units by their last label)",
         x_title="time",
         y_title="agreement",
@@ -187,28 +191,6 @@ def _categories(figure: go.Figure) -> None:
     # Names are categories even when they look like numbers (annotator ids); the first one on top.
     figure.update_xaxes(type="category")
     figure.update_yaxes(type="category", autorange="reversed")
-
-
-def _style(
-    figure: go.Figure,
-    *,
-    title: str,
-    x_title: str | None = None,
-    y_title: str | None = None,
-    legend: bool = False,
-) -> None:
-    figure.update_layout(
-        title={"text": title, "x": 0, "font": {"size": 14}},
-        height=360,
-        margin={"l": 10, "r": 10, "t": 40, "b": 30},
-        showlegend=legend,
-        legend={"orientation": "h", "y": -0.25},
-        font={"color": _INK, "family": "system-ui, sans-serif"},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        xaxis={"automargin": True, "title": {"text": x_title} if x_title else None, "gridcolor": "#e2e8f0"},
-        yaxis={"automargin": True, "title": {"text": y_title} if y_title else None, "gridcolor": "#e2e8f0"},
-    )
 
 
 def _text(value: Any) -> str:
