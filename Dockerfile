@@ -28,11 +28,12 @@ RUN groupadd --system --gid 1000 prakriya \
     && useradd --system --uid 1000 --gid prakriya --home-dir /app --shell /usr/sbin/nologin prakriya
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml, so that a code change does not reinstall them.
+# Dependencies first, from pyproject.toml, so that a code change does not reinstall them. The S3
+# clients are for compose's MinIO: dvc-s3 for DVC remotes, boto3 for MLflow's artifacts.
 COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt "dvc-s3" \
+    && pip install -r /tmp/requirements.txt "dvc-s3" boto3 \
     && rm /tmp/requirements.txt
 
 COPY . .

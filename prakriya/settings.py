@@ -7,6 +7,7 @@ Bad values fail loudly at start-up rather than half-working later.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -255,8 +256,34 @@ PRAKRIYA_JOB_REQUEUE_SECONDS = _env_int("PRAKRIYA_JOB_REQUEUE_SECONDS", 300, min
 PRAKRIYA_JOB_HEARTBEAT_SECONDS = _env_int("PRAKRIYA_JOB_HEARTBEAT_SECONDS", 10, minimum=1)
 PRAKRIYA_JOB_MAX_ATTEMPTS = _env_int("PRAKRIYA_JOB_MAX_ATTEMPTS", 3, minimum=1)
 
+# --- MLflow: the experiment store (experiments/mlflow_store.py) ----------------------------
+# The platform reads and writes MLflow's backend store directly (a SQLAlchemy database URI,
+# never an http:// tracking server) and serves it to MLflow clients at /mlflow/.
+PRAKRIYA_MLFLOW_BACKEND_URI = _env_str(
+    "PRAKRIYA_MLFLOW_BACKEND_URI", f"sqlite:///{DATA_DIR / 'mlflow' / 'mlflow.db'}"
+)
+if not re.fullmatch(r"(sqlite|postgresql|mysql|mssql)(\+\w+)?://.*", PRAKRIYA_MLFLOW_BACKEND_URI):
+    raise ImproperlyConfigured(
+        "PRAKRIYA_MLFLOW_BACKEND_URI must be a database URI (sqlite:///…, postgresql+psycopg://…), "
+        f"got {PRAKRIYA_MLFLOW_BACKEND_URI.split('://')[0]!r}://…"
+    )
+# Where run artifacts are kept: a folder, or an object-store URI (s3://bucket/prefix). Clients
+# never see it: they upload and download through the platform (MLflow's served artifacts).
+_mlflow_artifacts = _env_str("PRAKRIYA_MLFLOW_ARTIFACTS_DIR", str(DATA_DIR / "mlflow" / "artifacts"))
+if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", _mlflow_artifacts):
+    if not _mlflow_artifacts.startswith(("s3://", "gs://", "wasbs://", "file://")):
+        raise ImproperlyConfigured(
+            f"PRAKRIYA_MLFLOW_ARTIFACTS_DIR must be a folder or an s3://, gs://, wasbs:// or file:// URI, "
+            f"got {_mlflow_artifacts!r}"
+        )
+    PRAKRIYA_MLFLOW_ARTIFACTS_DIR = _mlflow_artifacts
+else:
+    PRAKRIYA_MLFLOW_ARTIFACTS_DIR = str(Path(_mlflow_artifacts).resolve())
+# Largest single artifact file a client may upload through /mlflow/ (streamed to the store,
+# never held in memory).
+PRAKRIYA_MLFLOW_ARTIFACT_MAX_BYTES = _env_int("PRAKRIYA_MLFLOW_ARTIFACT_MAX_BYTES", 2 * 1024**3, minimum=1024)
+
 # --- Stores used by later stages (created on demand under the data folder) -----------------
-MLFLOW_TRACKING_URI = _env_str("MLFLOW_TRACKING_URI", f"sqlite:///{DATA_DIR / 'mlflow.sqlite3'}")
 PRAKRIYA_DVC_ROOT = Path(_env_str("PRAKRIYA_DVC_ROOT", str(DATA_DIR / "dvc")))
 # The default DVC remote of every project repository: a folder, or s3://bucket/prefix (MinIO in
 # compose, credentials from the AWS_* variables); the endpoint is for S3-compatible stores.

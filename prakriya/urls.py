@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("datasets.annotation.urls")),
     path("accounts/", include("prakriya.accounts.urls")),
     path("admin/", admin.site.urls),
+    # The MLflow tracking server: mlflow.set_tracking_uri("http://<host>/mlflow").
+    path("mlflow/", include("experiments.tracking.urls")),
     path("api/", include("projects.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),

@@ -13,7 +13,7 @@ from projects import services
 from projects.models import Role
 from tests.factories import PASSWORD, UserFactory, make_project
 
-pytest_plugins = ["tests.fixtures_worker", "tests.fixtures_annotation"]
+pytest_plugins = ["tests.fixtures_worker", "tests.fixtures_annotation", "tests.fixtures_mlflow"]
 
 # Each test run gets its own broker namespace so runs sharing a Redis never take each other's
 # messages; worker processes started by the tests are given the same prefix.
@@ -43,6 +43,9 @@ def _data_dir(tmp_path_factory, settings):
     settings.PRAKRIYA_EXPORT_DIR = root / "exports"
     settings.PRAKRIYA_DVC_ROOT = root / "dvc"
     settings.PRAKRIYA_DVC_REMOTE_URL = str(root / "dvc-remote")
+    # MLflow's store follows the data folder (tests/fixtures_mlflow.py fills it from a template).
+    settings.PRAKRIYA_MLFLOW_BACKEND_URI = f"sqlite:///{settings.DATA_DIR / 'mlflow' / 'mlflow.db'}"
+    settings.PRAKRIYA_MLFLOW_ARTIFACTS_DIR = str(settings.DATA_DIR / "mlflow" / "artifacts")
     return root
 
 

@@ -23,7 +23,8 @@ print(json.dumps({
     "engine": db["ENGINE"], "name": str(db["NAME"]), "conn_max_age": db["CONN_MAX_AGE"],
     "broker": s.CELERY_BROKER_URL, "transport_options": s.CELERY_BROKER_TRANSPORT_OPTIONS,
     "data_dir": str(s.DATA_DIR), "secret_key": s.SECRET_KEY, "debug": s.DEBUG,
-    "mlflow": s.MLFLOW_TRACKING_URI, "dvc_root": str(s.PRAKRIYA_DVC_ROOT),
+    "mlflow": s.PRAKRIYA_MLFLOW_BACKEND_URI,
+    "mlflow_artifacts": s.PRAKRIYA_MLFLOW_ARTIFACTS_DIR, "dvc_root": str(s.PRAKRIYA_DVC_ROOT),
     "static_root": str(s.STATIC_ROOT), "beat_schedule": s.CELERY_BEAT_SCHEDULE_FILENAME,
     "allowed_hosts": s.ALLOWED_HOSTS, "max_attempts": s.PRAKRIYA_JOB_MAX_ATTEMPTS,
     "acks_late": s.CELERY_TASK_ACKS_LATE, "prefetch": s.CELERY_WORKER_PREFETCH_MULTIPLIER,
@@ -72,6 +73,9 @@ def _settings(data_dir: Path, **overrides: str) -> dict:
         ("PRAKRIYA_MAX_REQUEST_BYTES", "12"),
         ("DATABASE_CONN_MAX_AGE", "-1"),
         ("SECURE_HSTS_SECONDS", "forever"),
+        # The platform reads MLflow's store directly: a tracking server's address is not a store.
+        ("PRAKRIYA_MLFLOW_BACKEND_URI", "http://mlflow:5000"),
+        ("PRAKRIYA_MLFLOW_ARTIFACTS_DIR", "ftp://files.example/mlflow"),
     ],
 )
 def test_bad_value_stops_start_up_with_improperly_configured(tmp_path, name, value):
@@ -100,7 +104,8 @@ def test_defaults_keep_database_and_broker_in_the_data_folder(tmp_path):
     assert values["engine"] == "django.db.backends.sqlite3"
     assert values["name"] == str(data_dir / "prakriya.sqlite3")
     assert values["broker"] == f"sqla+sqlite:///{data_dir / 'broker.sqlite3'}"
-    assert values["mlflow"] == f"sqlite:///{data_dir / 'mlflow.sqlite3'}"
+    assert values["mlflow"] == f"sqlite:///{data_dir / 'mlflow' / 'mlflow.db'}"
+    assert values["mlflow_artifacts"] == str(data_dir / "mlflow" / "artifacts")
     assert values["dvc_root"] == str(data_dir / "dvc")
     assert values["static_root"] == str(data_dir / "static")
     assert values["beat_schedule"] == str(data_dir / "celerybeat-schedule")

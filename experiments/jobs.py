@@ -1,0 +1,222 @@
+"""The training job: one built-in trainer on one dataset version, as one MLflow run.
+
+What the run records, so that every number it reports can be traced (TAG_* in mlflow_store):
+the dataset version (tag and an MLflow dataset input with the version's DVC hash), the label
+version (the campaign release that wrote the version's labels, else the version itself), the
+seed, the platform's code version and the versions of the packages that did the arithmetic.
+
+Metrics go to MLflow as the trainer logs them (per epoch, and per N steps when asked), so the
+loss-curve page fills in while the job runs. Each epoch's checkpoint is an artifact under
+checkpoints/; the final model is `model/model.pt` (torch, read back only with weights_only) and
+the validation predictions are `predictions/validation.json` (what error analysis reads: no model
+is ever loaded to analyse a run).
+
+A re-delivered job (its worker died) closes the run its first attempt left RUNNING as FAILED and
+starts a new run: a half-written metric history is never continued as if it were whole.
+"""
+
+from __future__ import annotations
+
+import json
+import platform as python_platform
+import subprocess
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from datasets.models import DatasetVersion
+from experiments import mlflow_store
+from experiments import services as experiment_services
+from experiments.models import RunSource
+from prakriya.jobs import registry
+from prakriya.jobs.runner import JobCancelled, JobContext
+
+TRAIN_KIND = "experiments_train"
+PACKAGES = ("torch", "scikit-learn", "numpy", "mlflow", "prakriya")
+
+
+class TrainingRefused(Exception):
+    """The data or the configuration cannot be trained on; the message says why, for people."""
+
+
+def code_version() -> str:
+    """The platform's version and, when it runs from a git checkout, the commit."""
+    version = metadata.version("prakriya")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=settings.BASE_DIR, capture_output=True,
+            text=True, timeout=5, check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{version}+g{commit}" if commit else version
+
+
+def package_versions() -> str:
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return " ".join([*found, f"python=={python_platform.python_version()}"])
+
+
+def version_ref(version: DatasetVersion) -> str:
+    return f"{version.dataset.slug}@v{version.number}"
+
+
+def label_version_ref(version: DatasetVersion) -> str:
+    """The campaign release whose labels the version holds, or the version itself (its labels
+    came with its upload or from its parent)."""
+    from datasets.annotation.models import LabelRelease
+
+    release = LabelRelease.objects.filter(version=version).select_related("campaign").first()
+    if release is not None:
+        return f"{release.campaign.slug}/release-{release.pk}"
+    return version_ref(version)
+
+
+class _MlflowLogger:
+    """The trainer's logger protocol on an MLflow run: one log_batch per call."""
+
+    def __init__(self, client, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(key, float(value), stamp, int(step)) for key, value in metrics.items()]
+        )
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        self.client.log_batch(self.run_id, params=[Param(key, str(value)[:6000]) for key, value in params.items()])
+
+
+def _log_bytes(run_id: str, artifact_path: str, name: str, data: bytes) -> None:
+    with tempfile.TemporaryDirectory(prefix="prakriya-artifact-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        mlflow_store.log_artifact(run_id=run_id, local_path=path, artifact_path=artifact_path)
+
+
+def _close_interrupted_runs(client, experiment_id: str, job_id: int) -> None:
+    for run in client.search_runs(
+        [experiment_id], filter_string=f"tags.`{mlflow_store.TAG_JOB}` = '{job_id}' and attributes.status = 'RUNNING'"
+    ):
+        client.set_tag(run.info.run_id, "prakriya.outcome", "interrupted")
+        client.set_terminated(run.info.run_id, status="FAILED")
+
+
+def _dataset_input(version: DatasetVersion):
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    dataset = Dataset(
+        name=version_ref(version),
+        # MLflow keeps a 36-character digest: DVC's md5 of the version's folder fits.
+        digest=(version.dvc_md5 or version.git_commit)[:36],
+        source_type="dvc",
+        source=json.dumps({"git_tag": version.git_tag, "git_commit": version.git_commit}),
+    )
+    return DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context", value="training")])
+
+
+def _train(ctx: JobContext) -> dict[str, Any]:
+    # torch and scikit-learn load here, in the training worker, not in every process that
+    # registers the job kind (they take seconds to import).
+    from experiments import inputs
+    from experiments.training import Callbacks, TrainingInputError, train
+
+    version = DatasetVersion.objects.select_related("dataset__project").filter(pk=ctx.job.target_id).first()
+    if version is None:
+        return {"skipped": "the dataset version was deleted"}
+    project = version.dataset.project
+    trainer = ctx.params["trainer"]
+    config = dict(ctx.params.get("config") or {})
+    experiment = experiment_services.experiment_ensure(project=project)
+    client = mlflow_store.client()
+    _close_interrupted_runs(client, experiment.experiment_id, ctx.job.pk)
+
+    name = ctx.params.get("name") or f"{trainer} on {version_ref(version)}"
+    seed = config.get("seed")
+    tags = {
+        mlflow_store.TAG_MLFLOW_RUN_NAME: name,
+        mlflow_store.TAG_SOURCE: RunSource.PLATFORM,
+        mlflow_store.TAG_JOB: str(ctx.job.pk),
+        mlflow_store.TAG_KIND: trainer,
+        mlflow_store.TAG_DATASET_VERSION: version_ref(version),
+        mlflow_store.TAG_LABEL_VERSION: label_version_ref(version),
+        mlflow_store.TAG_CODE_VERSION: code_version(),
+        mlflow_store.TAG_PACKAGES: package_versions(),
+        "prakriya.git_commit": version.git_commit,
+    }
+    if ctx.params.get("stage"):
+        tags[mlflow_store.TAG_STAGE] = ctx.params["stage"]
+    if ctx.job.created_by_id:
+        tags[mlflow_store.TAG_MLFLOW_USER] = ctx.job.created_by.get_username()
+    run = client.create_run(experiment.experiment_id, run_name=name, tags=tags)
+    run_id = run.info.run_id
+    experiment_services.run_record(
+        project=project, mlflow_run_id=run_id, source=RunSource.PLATFORM, name=name,
+        created_by=ctx.job.created_by, job=ctx.job,
+    )
+    status = "FAILED"
+    try:
+        ctx.progress(3, "Reading the dataset version")
+        try:
+            loaded = inputs.load_inputs(version=version)
+        except TrainingInputError as exc:
+            raise TrainingRefused(str(exc)) from exc
+        client.log_inputs(run_id, datasets=[_dataset_input(version)])
+        for note in loaded.notes:
+            ctx.log(note)
+        logger = _MlflowLogger(client, run_id)
+        logger.log_params({**loaded.data.summary(), "trainer": trainer})
+
+        def progress(fraction: float, message: str) -> None:
+            ctx.progress(5 + 85 * fraction, message)
+
+        def checkpoint(saved) -> None:
+            _log_bytes(run_id, "checkpoints", f"epoch-{saved.epoch:04d}.pt", saved.data)
+
+        try:
+            result = train(trainer, loaded.data, config,
+                           Callbacks(logger=logger, progress=progress, on_checkpoint=checkpoint))
+        except TrainingInputError as exc:
+            raise TrainingRefused(str(exc)) from exc
+        # The seed the trainer used (its config's default when none was given) is the one recorded.
+        used_seed = seed if seed is not None else client.get_run(run_id).data.params.get("seed", "")
+        client.set_tag(run_id, mlflow_store.TAG_SEED, str(used_seed))
+        client.set_tag(run_id, "prakriya.outcome", result.status)
+        ctx.progress(92, "Saving the model and the validation predictions")
+        if result.model is not None:
+            proba = result.model.predict_proba(loaded.data.x_val)
+            predictions = {
+                "classes": list(result.model.classes),
+                "keys": loaded.val_keys,
+                "labels": list(loaded.data.y_val),
+                "probabilities": [[round(float(p), 6) for p in row] for row in proba],
+            }
+            _log_bytes(run_id, "predictions", "validation.json", json.dumps(predictions).encode())
+            if hasattr(result.model, "checkpoint_bytes"):
+                _log_bytes(run_id, "model", "model.pt", result.model.checkpoint_bytes())
+        status = "FINISHED" if result.status != "cancelled" else "KILLED"
+        if result.status == "cancelled":
+            raise JobCancelled()
+        return {"run_id": run_id, "outcome": result.status, "metrics": result.metrics, "message": result.message}
+    except JobCancelled:
+        status = "KILLED"
+        raise
+    finally:
+        client.set_terminated(run_id, status=status)
+
+
+registry.register(registry.JobKind(name=TRAIN_KIND, label="Training", queue="training", run=_train))

@@ -1,0 +1,62 @@
+"""Reads of the experiments app, scoped to what the requesting user may see."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from experiments import permissions
+from experiments.models import ProjectExperiment, Run
+from projects import selectors as project_selectors
+from projects.models import Project, Visibility
+from projects.selectors import AnyUser
+
+
+def can_view_runs(*, user: AnyUser, project: Project) -> bool:
+    if user.is_authenticated and user.is_superuser:
+        return True
+    if project.visibility == Visibility.PUBLIC:
+        return True
+    role = project_selectors.role_of(user=user, project=project)
+    return role is not None and role in permissions.VIEW_PRIVATE_RUNS
+
+
+def can_log_runs(*, user: AnyUser, project: Project) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    role = project_selectors.role_of(user=user, project=project)
+    return role is not None and role in permissions.LOG_RUNS
+
+
+def project_is_visible(*, user: AnyUser, project: Project) -> bool:
+    """Whether the user may know the project exists (private projects are invisible to
+    outsiders)."""
+    return project_selectors.project_list_visible(user=user).filter(pk=project.pk).exists()
+
+
+def runs_for_project(*, user: AnyUser, project: Project) -> QuerySet[Run]:
+    """The project's runs, newest first; none for a user who may not see its runs."""
+    if not can_view_runs(user=user, project=project):
+        return Run.objects.none()
+    return Run.objects.filter(project=project).select_related("created_by", "parent", "job")
+
+
+def experiment_of_project(*, project: Project) -> ProjectExperiment | None:
+    return ProjectExperiment.objects.filter(project=project).first()
+
+
+# --- Lookups without a user: the tracking server resolves ids first, then authorises -------
+
+
+def experiment_for_id(*, experiment_id: str) -> ProjectExperiment | None:
+    return ProjectExperiment.objects.select_related("project").filter(experiment_id=experiment_id).first()
+
+
+def experiments_for_ids(*, experiment_ids: list[str]) -> dict[str, ProjectExperiment]:
+    rows = ProjectExperiment.objects.select_related("project").filter(experiment_id__in=experiment_ids)
+    return {row.experiment_id: row for row in rows}
+
+
+def run_for_mlflow_id(*, mlflow_run_id: str) -> Run | None:
+    return Run.objects.select_related("project").filter(mlflow_run_id=mlflow_run_id).first()
