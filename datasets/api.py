@@ -360,6 +360,7 @@ class VersionViewSet(
             "actor": request.user,
             "remove_keys": data["remove_keys"],
             "relabel": data["relabel"],
+            "respan": data["respan"],
             "message": data["message"],
         }
         if uploaded is None:

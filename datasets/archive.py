@@ -2,9 +2,9 @@
 
 The files that hold labels (table.csv, texts.jsonl, labels.csv) are never copied from the
 repository: they are written again from the version's items as datasets.selectors shows them, so
-every sealed item's label is blank. Image files are copied by the paths the items name (they are
-named by content and hold no label). CSV cells that a spreadsheet would run as a formula are
-escaped."""
+every sealed item's label is blank and its spans left out. Image files are copied by the paths
+the items name (they are named by content and hold no label). CSV cells that a spreadsheet would
+run as a formula are escaped."""
 
 from __future__ import annotations
 
@@ -76,8 +76,9 @@ def _readme(version: DatasetVersion, sealed: int, files: list[str]) -> str:
         "",
     ]
     if sealed:
+        withheld = "labels and spans" if dataset.kind == DatasetKind.TEXT else "labels"
         lines += [
-            f"{sealed} items belong to the sealed test split: their labels are left blank here. They are",
+            f"{sealed} items belong to the sealed test split: their {withheld} are left blank here. They are",
             "read only inside a sealed evaluation.",
             "",
         ]
@@ -86,6 +87,15 @@ def _readme(version: DatasetVersion, sealed: int, files: list[str]) -> str:
         "begin like a spreadsheet formula (= + - @) are prefixed with an apostrophe.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _text_record(item: selectors.VisibleItem) -> dict:
+    record = {"_item": item.key, "text": item.text, "label": item.label}
+    # As in the stored texts.jsonl, "spans" only for an item with a span annotation; a sealed
+    # item's spans are withheld (None) like its label.
+    if item.spans is not None:
+        record["spans"] = item.spans
+    return record
 
 
 def build_archive(*, version: DatasetVersion) -> IO[bytes]:
@@ -108,12 +118,7 @@ def build_archive(*, version: DatasetVersion) -> IO[bytes]:
             elif dataset.kind == DatasetKind.TEXT:
                 files = ["texts.jsonl"]
                 lines = (
-                    (
-                        json.dumps(
-                            {"_item": item.key, "text": item.text, "label": item.label}, ensure_ascii=False
-                        )
-                        + "\n"
-                    ).encode("utf-8")
+                    (json.dumps(_text_record(item), ensure_ascii=False) + "\n").encode("utf-8")
                     for item in _visible_items(version)
                 )
                 _write_member(zf, f"{folder}/texts.jsonl", lines)

@@ -85,6 +85,10 @@ class Item(models.Model):
     row = models.JSONField(null=True, blank=True)
     file_path = models.CharField(max_length=300, blank=True)
     original_name = models.CharField(max_length=300, blank=True)
+    # Text items: labelled spans of the text as texts.jsonl stores them, [{"start", "end", "label"}]
+    # in Unicode code points; null when the item has no span annotation. Spans are labels: sealed
+    # items' spans are withheld like their labels (datasets.selectors.VisibleItem).
+    spans = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["version", "id"]

@@ -53,7 +53,7 @@ def sealed_fingerprint(keys: frozenset[str]) -> str:
 
 
 class VisibleItem:
-    """An item as shown to people: a sealed item's label and original name are withheld."""
+    """An item as shown to people: a sealed item's label, spans and original name are withheld."""
 
     __slots__ = ("item", "sealed")
 
@@ -66,6 +66,11 @@ class VisibleItem:
     @property
     def label(self) -> str | None:
         return SEALED_LABEL if self.sealed else self.item.label
+
+    @property
+    def spans(self) -> list[dict] | None:
+        # Spans are labels (named entities), sealed exactly like them.
+        return SEALED_LABEL if self.sealed else self.item.spans
 
     @property
     def original_name(self) -> str:
@@ -107,16 +112,19 @@ def profile_current(*, version: DatasetVersion) -> Profile | None:
 
 
 def version_diff(*, old: DatasetVersion, new: DatasetVersion) -> dict:
-    """Items added, removed and changed between two versions of a dataset, label changes and the
-    class balance before and after. Sealed items count in the totals but show no labels."""
+    """Items added, removed and changed between two versions of a dataset, label and span changes
+    and the class balance before and after. Sealed items count in the totals but show no labels
+    and no spans."""
     keys = sealed_keys(dataset=new.dataset)
-    before = {i["key"]: i for i in old.items.values("key", "label", "content_hash")}
-    after = {i["key"]: i for i in new.items.values("key", "label", "content_hash")}
+    fields = ("key", "label", "content_hash", "spans")
+    before = {i["key"]: i for i in old.items.values(*fields)}
+    after = {i["key"]: i for i in new.items.values(*fields)}
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
     common = set(before) & set(after)
     changed = sorted(k for k in common if before[k]["content_hash"] != after[k]["content_hash"])
     relabelled = sorted(k for k in common if before[k]["label"] != after[k]["label"])
+    respanned = sorted(k for k in common if before[k]["spans"] != after[k]["spans"])
     return {
         "added": added,
         "removed": removed,
@@ -125,6 +133,10 @@ def version_diff(*, old: DatasetVersion, new: DatasetVersion) -> dict:
             {"key": k, "before": before[k]["label"], "after": after[k]["label"]} for k in relabelled if k not in keys
         ],
         "sealed_label_changes": sum(1 for k in relabelled if k in keys),
+        "span_changes": [
+            {"key": k, "before": before[k]["spans"], "after": after[k]["spans"]} for k in respanned if k not in keys
+        ],
+        "sealed_span_changes": sum(1 for k in respanned if k in keys),
         "balance_before": class_balance(version=old),
         "balance_after": class_balance(version=new),
     }

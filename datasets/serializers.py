@@ -1,8 +1,9 @@
 """API serializers for datasets.
 
-Read serializers never touch `Item.label` directly: items reach them as selectors.VisibleItem,
-whose label and original name are withheld for sealed items. Write serializers only parse input
-for one service call and reject fields they do not know (StrictSerializer).
+Read serializers never touch `Item.label` or `Item.spans` directly: items reach them as
+selectors.VisibleItem, whose label, spans and original name are withheld for sealed items. Write
+serializers only parse input for one service call and reject fields they do not know
+(StrictSerializer).
 """
 
 from __future__ import annotations
@@ -157,6 +158,25 @@ class _RelabelField(_JSONOrNative):
         return value
 
 
+class _RespanField(_JSONOrNative):
+    default_error_messages = {
+        "invalid": "Give an object mapping item keys to their new spans: a list of {{start, end, label}} "
+        "(null: no span annotation)."
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, list | None]:
+        # Only the shape is checked here; each span is checked against its item's text by the service.
+        data = super().to_internal_value(data)
+        if not isinstance(data, Mapping) or len(data) > MAX_KEYS:
+            self.fail("invalid")
+        if not all(isinstance(k, str) and (v is None or isinstance(v, list)) for k, v in data.items()):
+            self.fail("invalid")
+        return dict(data)
+
+    def to_representation(self, value: Any) -> Any:  # pragma: no cover - write only
+        return value
+
+
 class _KeyListField(_JSONOrNative):
     default_error_messages = {"invalid": "Give a list of item keys."}
 
@@ -199,9 +219,35 @@ class KeyListField(_KeyListField):
     pass
 
 
+SPAN_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "start": {"type": "integer", "description": "First Unicode code point of the span"},
+        "end": {"type": "integer", "description": "One past the last code point"},
+        "label": {"type": "string", "maxLength": MAX_LABEL_CHARS},
+    },
+    "required": ["start", "end", "label"],
+}
+SPANS_SCHEMA = {"type": "array", "items": SPAN_SCHEMA, "nullable": True}
+
+
+@extend_schema_field({"type": "object", "additionalProperties": SPANS_SCHEMA})
+class RespanField(_RespanField):
+    pass
+
+
+@extend_schema_field({**SPANS_SCHEMA, "readOnly": True})
+class SpansField(serializers.JSONField):
+    pass
+
+
 class DeriveSerializer(StrictSerializer):
     remove_keys = KeyListField(required=False, default=list, help_text="Keys of the items to leave out")
     relabel = RelabelField(required=False, default=dict, help_text="Item key → new label (null: unlabelled)")
+    respan = RespanField(
+        required=False, default=dict,
+        help_text="Text datasets: item key → its new spans, replacing the old ones (null: no span annotation)",
+    )
     message = StrictCharField(max_length=300, allow_blank=True, required=False, default="")
     file = serializers.FileField(required=False, allow_empty_file=True, help_text="Items to add")
 
@@ -210,7 +256,7 @@ class DeriveSerializer(StrictSerializer):
 
 
 class ItemSerializer(serializers.Serializer):
-    """Serializes a selectors.VisibleItem; a sealed item's label reads as null."""
+    """Serializes a selectors.VisibleItem; a sealed item's label and spans read as null."""
 
     key = serializers.CharField(read_only=True)
     label = serializers.CharField(read_only=True, allow_null=True, help_text="null for sealed items")
@@ -219,6 +265,11 @@ class ItemSerializer(serializers.Serializer):
         help_text="The split part the item is in, if the version is split"
     )
     text = serializers.CharField(read_only=True)
+    spans = SpansField(
+        read_only=True, allow_null=True,
+        help_text="Text items: labelled spans [{start, end, label}], offsets in Unicode code points; "
+        "null when the item has none, and for sealed items",
+    )
     row = serializers.JSONField(read_only=True, allow_null=True)
     file_path = serializers.CharField(read_only=True)
     original_name = serializers.CharField(read_only=True, help_text="Empty for sealed items")
@@ -265,6 +316,12 @@ class LabelChangeSerializer(serializers.Serializer):
     after = serializers.CharField(allow_null=True)
 
 
+class SpanChangeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    before = SpansField(allow_null=True)
+    after = SpansField(allow_null=True)
+
+
 class DiffSerializer(serializers.Serializer):
     old = serializers.IntegerField(help_text="The version compared from")
     new = serializers.IntegerField(help_text="The version compared to")
@@ -273,6 +330,8 @@ class DiffSerializer(serializers.Serializer):
     changed = serializers.ListField(child=serializers.CharField(), help_text="Items whose content changed")
     label_changes = LabelChangeSerializer(many=True, help_text="Label changes of items that are not sealed")
     sealed_label_changes = serializers.IntegerField(help_text="How many sealed items changed label")
+    span_changes = SpanChangeSerializer(many=True, help_text="Span changes of items that are not sealed")
+    sealed_span_changes = serializers.IntegerField(help_text="How many sealed items' spans changed")
     balance_before = serializers.DictField(child=serializers.IntegerField())
     balance_after = serializers.DictField(child=serializers.IntegerField())
 

@@ -152,19 +152,25 @@ def version_start_derived(
     actor: AbstractBaseUser,
     remove_keys: list[str],
     relabel: dict[str, str | None],
+    respan: dict[str, list | None] | None = None,
     add_path: Path | None = None,
     add_name: str = "",
     message: str = "",
 ) -> Job:
-    """A new version from an older one: items removed, relabelled, and items added from an upload."""
+    """A new version from an older one: items removed, relabelled, their spans replaced (`respan`:
+    key → spans, None for no span annotation; text datasets only), and items added from an
+    upload. Kept items keep their spans unless respanned."""
     from datasets import storage
 
+    respan = respan or {}
     dataset = version.dataset
     require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="create versions")
     if version.state != VersionState.READY:
         raise ValidationError("Only a ready version can be the base of a new one.")
+    if respan and dataset.kind != DatasetKind.TEXT:
+        raise ValidationError("Only the items of a text dataset have spans.")
     keys = set(version.items.values_list("key", flat=True))
-    unknown = sorted((set(remove_keys) | set(relabel)) - keys)
+    unknown = sorted((set(remove_keys) | set(relabel) | set(respan)) - keys)
     if unknown:
         raise ValidationError(f"Unknown item keys: {', '.join(unknown[:10])}" + (" …" if len(unknown) > 10 else ""))
     base = staging_dir()
@@ -176,6 +182,8 @@ def version_start_derived(
             continue
         if item.key in relabel:
             item.label = relabel[item.key] or None
+        if item.key in respan:
+            item.spans = respan[item.key]  # checked against the item's text when staged below
         items.append(item)
     if add_path is not None:
         added_dir = staging_dir()
@@ -201,11 +209,17 @@ def version_start_derived(
             items.append(new_item)
         shutil.rmtree(added.root, ignore_errors=True)
     dest = staging_dir()
-    staged = ingest.stage_items(kind=dataset.kind, items=items, source_root=base, dest=dest, columns=old.columns)
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        staged = ingest.stage_items(kind=dataset.kind, items=items, source_root=base, dest=dest, columns=old.columns)
+    except ingest.UploadRejected as exc:
+        # A bad new label or span (stage_items leaves nothing at dest): the caller's mistake, said as such.
+        raise ValidationError(str(exc)) from exc
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    changes = f"{len(remove_keys)} removed, {len(relabel)} relabelled" + (f", {len(respan)} respanned" if respan else "")
     return _start_version_job(
         dataset=dataset, actor=actor, staged=staged, parent=version,
-        message=message or f"From v{version.number}: {len(remove_keys)} removed, {len(relabel)} relabelled",
+        message=message or f"From v{version.number}: {changes}",
     )
 
 
@@ -232,9 +246,15 @@ def version_record(*, version: DatasetVersion, staged: ingest.StagedVersion, com
     version.items.all().delete()
     count = bulk_insert(
         Item,
-        ["version_id", "key", "label", "content_hash", "size_bytes", "text", "row", "file_path", "original_name"],
+        [
+            "version_id", "key", "label", "content_hash", "size_bytes", "text", "row", "file_path", "original_name",
+            "spans",
+        ],
         (
-            (version.pk, i.key, i.label, i.content_hash, i.size_bytes, i.text, i.row, i.file_path, i.original_name)
+            (
+                version.pk, i.key, i.label, i.content_hash, i.size_bytes, i.text, i.row, i.file_path, i.original_name,
+                i.spans,
+            )
             for i in staged.items
         ),
     )

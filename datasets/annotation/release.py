@@ -4,17 +4,20 @@ runs pin.
 How each item's label is decided (selectors.label_set): the lead's gold label if the item was
 adjudicated, else the strict majority of its annotators, else undecided. Undecided items (and the
 items nobody labelled, and the sealed test items, which are never in a campaign) keep the label
-they had in the campaign's version.
+and spans they had in the campaign's version.
 
-How a decided value becomes a dataset label (a dataset label is one string per item):
-- single: the label name;
-- multi: the chosen names, sorted, joined with "|" (e.g. "damaged|late"); an item on which the
-  annotators agreed that no label applies becomes unlabelled (an empty label);
-- span: not written into the dataset. Spans do not fit one string of at most 200 characters
-  without a lossy encoding, and a version whose bytes equal its parent's would pretend to be a
-  new label version. A span campaign's release therefore writes no dataset version: its
-  LabelRelease row records the summary and the decided spans themselves, keyed by item key, so
-  a training run can still pin exactly these labels (the release's id).
+How a decided value becomes part of the dataset:
+- single: the label name becomes the item's label;
+- multi: the chosen names, sorted, joined with "|" (e.g. "damaged|late"), become the item's label
+  (a dataset label is one string); an item on which the annotators agreed that no label applies
+  becomes unlabelled (an empty label);
+- span: the decided spans replace the item's spans (texts.jsonl's "spans" field, Item.spans);
+  its label is left as it was. An item on which the annotators agreed that no span applies gets
+  an empty span list: annotated, with no entity, which is not the same as not annotated.
+
+Every release of every kind writes its version through datasets.services.version_start_derived,
+the ordinary DVC versioning. The LabelRelease row keeps the summary (how many items were decided
+how, the annotations per annotator), never the labels themselves: those are in the version.
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ def decided_labels(campaign: Campaign) -> tuple[dict[str, object], dict]:
     return values, summary
 
 
+def respan_map(values: dict[str, object]) -> dict[str, list[dict]]:
+    """Item key → spans for version_start_derived's `respan`. The values were checked against the
+    item's text when they were submitted; staging the version checks them again."""
+    return {key: [{"start": s["start"], "end": s["end"], "label": s["label"]} for s in value]
+            for key, value in values.items()}
+
+
 def relabel_map(campaign: Campaign, values: dict[str, object]) -> dict[str, str | None]:
     """Item key → dataset label for version_start_derived's `relabel`."""
     if campaign.task_type == TaskType.MULTI:
@@ -93,44 +103,44 @@ def relabel_map(campaign: Campaign, values: dict[str, object]) -> dict[str, str 
 
 @transaction.atomic
 def release_start(*, campaign: Campaign, actor: AbstractBaseUser) -> LabelRelease:
-    """Records a release of the campaign's labels and, for single- and multi-label campaigns,
-    starts the job that writes them as a new version derived from the campaign's version. The
-    version is found later as the one written by `release.job`."""
+    """Records a release of the campaign's labels and starts the job that writes them as a new
+    version derived from the campaign's version. The version is found later as the one written
+    by `release.job`."""
     require_role(user=actor, project=campaign.project, action=permissions.MANAGE_CAMPAIGNS,
                  what="write a campaign's labels as a dataset version")
     values, summary = decided_labels(campaign)
     if not values:
         raise ValidationError("No item has a decided label yet (a gold label or a strict majority): nothing to write.")
     guideline = selectors.guideline_current(campaign=campaign)
-    job = None
+    counts = f"{summary['gold']} gold, {summary['majority']} majority, {summary['undecided']} unchanged"
     if campaign.task_type == TaskType.SPAN:
-        summary["spans"] = values
+        changes = {"relabel": {}, "respan": respan_map(values)}
+        message = f"Spans of campaign “{campaign.name}”: {counts}"
     else:
-        relabel = relabel_map(campaign, values)
-        message = (
-            f"Labels of campaign “{campaign.name}”: {summary['gold']} gold, {summary['majority']} majority, "
-            f"{summary['undecided']} unchanged"
+        changes = {"relabel": relabel_map(campaign, values)}
+        message = f"Labels of campaign “{campaign.name}”: {counts}"
+    try:
+        job = dataset_services.version_start_derived(
+            version=campaign.version, actor=actor, remove_keys=[], message=message, **changes,
         )
-        try:
-            job = dataset_services.version_start_derived(
-                version=campaign.version, actor=actor, remove_keys=[], relabel=relabel, message=message,
-            )
-        except storage.StorageError as exc:
-            # The version's files are gone from the store (or it is unreachable): say so, not a 500.
-            raise ValidationError(f"The files of {campaign.version} could not be read: {exc}") from exc
+    except storage.StorageError as exc:
+        # The version's files are gone from the store (or it is unreachable): say so, not a 500.
+        raise ValidationError(f"The files of {campaign.version} could not be read: {exc}") from exc
     release = LabelRelease.objects.create(
         campaign=campaign, job=job, guideline_version=guideline, summary=summary, created_by=actor
     )
+    what = "spans" if campaign.task_type == TaskType.SPAN else "labels"
     timeline_record(
         project=campaign.project, actor=actor, verb="labels_released",
-        text=f"{campaign.name}: {summary['gold']} gold and {summary['majority']} majority labels released",
+        text=f"{campaign.name}: {summary['gold']} gold and {summary['majority']} majority {what} released",
     )
     return release
 
 
 def release_version(release: LabelRelease) -> DatasetVersion | None:
     """The dataset version a release wrote: the row itself once linked, else the version its
-    write job reserved (pending, ready or failed), else None (not started yet, or a span release)."""
+    write job reserved (pending, ready or failed), else None (not started yet; or a span release
+    made before span releases wrote versions)."""
     if release.version_id:
         return release.version
     if release.job_id is None:

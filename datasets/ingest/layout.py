@@ -1,7 +1,9 @@
 """The normalised layout of a version's folder, written and read back.
 
     tabular  table.csv      _item, <features…>, label
-    text     texts.jsonl    {"_item", "text", "label"} per line
+    text     texts.jsonl    {"_item", "text", "label"} per line, plus "spans" for an item that
+                            has a span annotation: [{"start", "end", "label"}], offsets in
+                            Unicode code points, sorted by (start, end), non-overlapping
     image    images/<key><ext> + labels.csv   _item, file, label
 
 UTF-8, "\\n" line endings, items in the order given, no timestamps: the same items always give
@@ -33,6 +35,7 @@ from datasets.ingest.records import (
     image_key,
     json_scalar_text,
     normalise_label,
+    normalise_spans,
     row_bytes,
     row_key,
     sha256_hex,
@@ -45,6 +48,7 @@ LABELS_FILE = "labels.csv"
 IMAGES_DIR = "images"
 ITEM_COLUMN = "_item"
 LABEL_COLUMN = "label"
+SPANS_FIELD = "spans"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 _STORED_IMAGE = re.compile(r"^images/([A-Za-z0-9][A-Za-z0-9._-]*)$")
 CHUNK = 1024 * 1024
@@ -83,6 +87,10 @@ def write_layout(*, kind: str, root: Path, items: list[StagedItem], columns: lis
         with open(root / TEXTS_FILE, "w", encoding="utf-8", newline="") as fh:
             for item in items:
                 record = {ITEM_COLUMN: item.key, "text": item.text, LABEL_COLUMN: item.label}
+                # Only items with a span annotation have the field: versions written before spans
+                # existed keep their exact bytes (and DVC hashes) when written again.
+                if item.spans is not None:
+                    record[SPANS_FIELD] = item.spans
                 fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
     elif kind == "image":
         with open(root / LABELS_FILE, "w", encoding="utf-8", newline="") as fh:
@@ -146,6 +154,9 @@ def _read_texts(root: Path) -> list[StagedItem]:
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 raise ValueError(f"{root / TEXTS_FILE} line {number} is not a normalised text record")
             text = record["text"]
+            spans = record.get(SPANS_FIELD)
+            if spans is not None and not isinstance(spans, list):
+                raise ValueError(f"{root / TEXTS_FILE} line {number} has spans that are not a list")
             data = text.encode("utf-8")
             items.append(
                 StagedItem(
@@ -154,6 +165,7 @@ def _read_texts(root: Path) -> list[StagedItem]:
                     content_hash=sha256_hex(data),
                     size_bytes=len(data),
                     text=text,
+                    spans=spans,
                 )
             )
     return items
@@ -265,6 +277,8 @@ def _checked_item(
     label = normalise_label(item.label, where=f'item "{key}"')
     if label is not None:
         label.encode("utf-8")  # a lone surrogate can't be stored
+    if kind != "text" and item.spans is not None:
+        raise UploadRejected(f'item "{key}" has spans; only text items can')
     if kind == "tabular":
         extra = sorted(set(item.row or {}) - known)
         if extra:
@@ -283,9 +297,11 @@ def _checked_item(
     if kind == "text":
         if not isinstance(item.text, str):
             raise UploadRejected(f'item "{key}" has no text')
+        spans = normalise_spans(item.spans, text=item.text, where=f'item "{key}"')
         data = item.text.encode("utf-8")
         return replace(
-            item, label=label, content_hash=sha256_hex(data), size_bytes=len(data), row=None, file_path=""
+            item, label=label, spans=spans, content_hash=sha256_hex(data), size_bytes=len(data), row=None,
+            file_path="",
         )
     return replace(item, label=label, text="", row=None)
 

@@ -31,6 +31,10 @@ class StagedItem:
     row: dict | None = None
     file_path: str = ""
     original_name: str = ""
+    # Text items: labelled spans of the text, [{"start", "end", "label"}] in Unicode code points,
+    # sorted and non-overlapping (see normalise_spans). None: no span annotation; []: annotated,
+    # and no span applies.
+    spans: list[dict] | None = None
 
 
 @dataclass(slots=True)
@@ -92,6 +96,52 @@ def normalise_label(value: object, *, where: str) -> str | None:
             f"{where}: the label is {len(text)} characters long; at most {MAX_LABEL_CHARS} are allowed"
         )
     return text
+
+
+def normalise_spans(value: object, *, text: str, where: str) -> list[dict] | None:
+    """Spans as stored: [{"start", "end", "label"}] sorted by (start, end), offsets in Unicode code
+    points of `text` (what Python indexes a str by), labels stripped; None when missing."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise UploadRejected(f'{where}: "spans" must be a list of {{"start", "end", "label"}} objects')
+    spans = []
+    for number, span in enumerate(value, start=1):
+        spans.append(_span(span, text=text, where=f"{where}: span {number}"))
+    spans.sort(key=lambda s: (s["start"], s["end"]))
+    for a, b in zip(spans, spans[1:], strict=False):
+        if b["start"] < a["end"]:
+            raise UploadRejected(
+                f"{where}: the spans {a['start']}–{a['end']} and {b['start']}–{b['end']} overlap"
+            )
+    return spans
+
+
+def _span(span: object, *, text: str, where: str) -> dict:
+    if not isinstance(span, dict) or set(span) != {"start", "end", "label"}:
+        raise UploadRejected(f'{where} must be an object with exactly "start", "end" and "label"')
+    start, end, label = span["start"], span["end"], span["label"]
+    if type(start) is not int or type(end) is not int:
+        raise UploadRejected(f"{where}: start and end must be whole numbers (Unicode code points)")
+    if not 0 <= start < end <= len(text):
+        raise UploadRejected(
+            f"{where} ({start}–{end}) is not inside the text, which is {len(text)} code points long "
+            "(a span needs 0 ≤ start < end ≤ length)"
+        )
+    if not isinstance(label, str) or not label.strip():
+        raise UploadRejected(f"{where}: the label must be non-empty text")
+    label = label.strip()
+    if len(label) > MAX_LABEL_CHARS:
+        raise UploadRejected(
+            f"{where}: the label is {len(label)} characters long; at most {MAX_LABEL_CHARS} are allowed"
+        )
+    if "\x00" in label:
+        raise UploadRejected(f"{where}: the label holds a NUL character")
+    try:
+        label.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UploadRejected(f"{where}: the label is not valid Unicode (a lone surrogate)") from None
+    return {"start": start, "end": end, "label": label}
 
 
 def json_scalar_text(value: object) -> str:

@@ -39,7 +39,8 @@ def stage_upload(
 
     tabular  CSV/TSV, JSON Lines or a JSON list of objects; a label column is optional (missing
              column: every label None; empty cell: None)
-    text     the same formats with a text column and an optional label column
+    text     the same formats with a text column and an optional label column; JSON records may
+             also carry "spans" (pre-annotated [{"start", "end", "label"}], code point offsets)
     image    a ZIP of images in class folders ("7/a.png" → "7", images at the root → None), or
              images plus a labels.csv (columns file,label; file names relative to labels.csv)
 
@@ -79,13 +80,16 @@ def stage_upload(
             fmt = text_format(path, name)
             header, records = open_records(path, name, fmt, limits)
             with contextlib.closing(records):
-                items, columns = _items(kind, name, header, records, label_column, text_column, required)
+                items, columns = _items(
+                    kind, name, header, records, label_column, text_column, required, with_spans=fmt in ("jsonl", "json")
+                )
         write_layout(kind=kind, root=root, items=items, columns=columns)
         return StagedVersion(kind, root, items, columns)
 
 
 def _items(
-    kind: str, name: str, header: list[str], records, label_column: str, text_column: str, required: bool
+    kind: str, name: str, header: list[str], records, label_column: str, text_column: str, required: bool,
+    *, with_spans: bool,
 ) -> tuple[list[StagedItem], list[str]]:
     if kind == "tabular":
         return tabular_items(
@@ -98,5 +102,6 @@ def _items(
         label_column=label_column,
         text_column=text_column,
         require_label=required,
+        with_spans=with_spans,
     )
     return items, []

@@ -21,6 +21,7 @@ from datasets.ingest.records import (
     UploadRejected,
     json_scalar_text,
     normalise_label,
+    normalise_spans,
     row_bytes,
     row_key,
     sha256_hex,
@@ -29,6 +30,7 @@ from datasets.ingest.records import (
 from datasets.ingest.sniff import check_utf8, claimed
 
 RESERVED = ("_item", "label")
+SPANS_COLUMN = "spans"
 _DELIMITERS = (",", "\t", ";", "|")
 _FIRST_LINE_BYTES = 1024 * 1024
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -289,17 +291,24 @@ def text_items(
     label_column: str,
     text_column: str,
     require_label: bool,
+    with_spans: bool = False,
 ) -> list[StagedItem]:
+    """`with_spans`: the records are JSON, whose "spans" field (if any) holds pre-annotated spans;
+    a CSV cell can't hold a list, so a CSV's "spans" column is just another ignored column."""
     text_col = find_column(columns, text_column)
     if text_col is None:
         raise _missing_column(name, "texts", text_column, columns)
     label_col = find_column(columns, label_column)
     if label_col is None and require_label:
         raise _missing_column(name, "labels", label_column, columns)
+    spans_col = find_column(columns, SPANS_COLUMN) if with_spans else None
+    if spans_col in (text_col, label_col):
+        spans_col = None
     items: list[StagedItem] = []
     for where, record in records:
         text = _cell(record.get(text_col), name=name, where=where, column=text_col) or ""
         label = normalise_label(record.get(label_col), where=f"{name} {where}") if label_col else None
+        spans = normalise_spans(record.get(spans_col), text=text, where=f"{name} {where}") if spans_col else None
         data = text.encode("utf-8")
         items.append(
             StagedItem(
@@ -308,6 +317,7 @@ def text_items(
                 content_hash=sha256_hex(data),
                 size_bytes=len(data),
                 text=text,
+                spans=spans,
             )
         )
     return items

@@ -215,6 +215,10 @@ def version_diff(request, slug: str, ds: str, number: int, other: int):
             "new": new,
             "diff": diff,
             "label_changes": diff["label_changes"][:200],
+            "span_changes": [
+                {"key": c["key"], "before": _spans_text(c["before"]), "after": _spans_text(c["after"])}
+                for c in diff["span_changes"][:200]
+            ],
             "figure": balance_diff_figure(
                 diff["balance_before"],
                 diff["balance_after"],
@@ -224,6 +228,14 @@ def version_diff(request, slug: str, ds: str, number: int, other: int):
             "balance_rows": _balance_rows(diff["balance_before"], diff["balance_after"]),
         },
     )
+
+
+def _spans_text(spans: list[dict] | None) -> str | None:
+    """"PER 0–4; LOC 9–15" ("no spans" for an empty list), or None for an item without a span
+    annotation."""
+    if spans is None:
+        return None
+    return "; ".join(f"{s['label']} {s['start']}–{s['end']}" for s in spans) or "no spans"
 
 
 def _balance_rows(before: dict[str, int], after: dict[str, int]) -> list[tuple[str, int, int, int]]:

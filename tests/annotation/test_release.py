@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 
 from datasets import services as dataset_services
 from datasets import storage
@@ -186,3 +187,110 @@ def test_release_writes_a_new_version_with_the_decided_labels(start_worker, proj
     labels = committed_labels(project, dataset, "reviews-v3", tmp_path)
     assert labels[key[0]] == "delivery|service" and labels[key[1]] == "service"
     assert labels[key[4]] == "neutral"  # nobody said anything about it
+
+
+def spans_of(text: str, *found: tuple[str, str]) -> list[dict]:
+    """The spans of each (words, label), offsets in code points (what Python indexes a str by)."""
+    spans = []
+    for words, label in found:
+        start = text.index(words)
+        spans.append({"start": start, "end": start + len(words), "label": label})
+    return sorted(spans, key=lambda s: (s["start"], s["end"]))
+
+
+NER = [
+    "Ravi flew to Delhi.",
+    "Meena met Arjun in Pune.",
+    "राम ने दिल्ली में किताब पढ़ी।",
+    "Nothing happened.",
+    "Kamala works in Chennai.",
+    "علی کراچی میں رہتا ہے",
+]
+
+
+def committed_texts(project, dataset, tag: str) -> dict[str, dict]:
+    """texts.jsonl at the tag, read through DVC's own API (not as the database says)."""
+    import dvc.api
+
+    raw = dvc.api.read(f"datasets/{dataset.slug}/data/texts.jsonl", repo=str(storage.repo_path(project.slug)),
+                       rev=tag, mode="r", encoding="utf-8")
+    return {row["_item"]: row for row in map(json.loads, raw.splitlines())}
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_closing_a_span_campaign_writes_its_decided_spans_as_a_new_version(start_worker, client, project, lead,
+                                                                           engineer, annotator, tmp_path):
+    worker = start_worker()
+    dataset = dataset_services.dataset_create(project=project, actor=engineer, slug="ner", name="NER", kind="text")
+    pre = {  # pre-annotated in the upload
+        0: spans_of(NER[0], ("Ravi", "PER")),
+        1: spans_of(NER[1], ("Meena", "PER")),
+        4: spans_of(NER[4], ("Kamala", "PER")),
+    }
+    upload = tmp_path / "ner.jsonl"
+    upload.write_text("".join(
+        json.dumps({"text": text, "label": "news" if i % 2 else None, **({"spans": pre[i]} if i in pre else {})},
+                   ensure_ascii=False) + "\n"
+        for i, text in enumerate(NER)
+    ), encoding="utf-8")
+    first = dataset_services.version_start_from_upload(dataset=dataset, actor=engineer, path=upload,
+                                                       original_name="ner.jsonl")
+    wait_for_job(first, [worker])
+    v1 = DatasetVersion.objects.get(dataset=dataset, number=1)
+    key = [v1.items.get(text=text).key for text in NER]
+    assert {k: spans for k, spans in v1.items.values_list("key", "spans")} == {
+        key[i]: pre.get(i) for i in range(len(NER))
+    }
+
+    campaign = services.campaign_create(
+        version=v1, actor=lead, name="Entities", task_type="span", overlap=2, annotators=[annotator, engineer],
+        labels=[{"name": "PER"}, {"name": "LOC"}],
+    )
+    full = {
+        0: spans_of(NER[0], ("Ravi", "PER"), ("Delhi", "LOC")),
+        2: spans_of(NER[2], ("राम", "PER"), ("दिल्ली", "LOC")),
+        5: spans_of(NER[5], ("علی", "PER"), ("کراچی", "LOC")),
+    }
+    for person in (annotator, engineer):
+        vote(campaign, person, key[0], full[0])  # majority: completes the upload's spans
+        vote(campaign, person, key[3], [])  # agreed: no entity in it
+        vote(campaign, person, key[5], full[5])  # majority, right to left
+    vote(campaign, annotator, key[1], spans_of(NER[1], ("Meena", "PER"), ("Arjun", "PER"), ("Pune", "LOC")))
+    vote(campaign, engineer, key[1], spans_of(NER[1], ("Meena", "PER")))  # split: keeps the upload's
+    vote(campaign, annotator, key[2], spans_of(NER[2], ("राम", "PER")))
+    vote(campaign, engineer, key[2], full[2])
+    gold = CampaignItem.objects.get(campaign=campaign, item__key=key[2])
+    services.gold_set(campaign=campaign, actor=lead, campaign_item=gold, value=full[2])
+    # key[4]: nobody labelled it; it keeps the upload's spans.
+
+    client.force_login(lead)
+    response = client.post(reverse("annotation:close", args=[project.slug, campaign.slug]))
+    assert response.status_code == 302 and response.url.startswith("/jobs/"), response
+    page = client.get(response.url).content.decode()
+    assert "“Entities” is closed. Its spans are being written as a new version." in page
+    released = LabelRelease.objects.get(campaign=campaign)
+    assert released.job is not None and "spans" not in released.summary
+    assert (released.summary["gold"], released.summary["majority"], released.summary["undecided"]) == (1, 3, 2)
+    wait_for_job(released.job, [worker])
+
+    v2 = release.release_version(released)
+    wait_for(lambda: DatasetVersion.objects.get(pk=v2.pk).state == VersionState.READY, timeout=JOB_TIMEOUT,
+             what="v2 ready", workers=[worker])
+    v2.refresh_from_db()
+    assert (v2.number, v2.parent_id, v2.git_tag) == (2, v1.pk, "ner-v2")
+    assert "Spans of campaign “Entities”: 1 gold, 3 majority, 2 unchanged" in v2.message
+    expected = {key[0]: full[0], key[1]: pre[1], key[2]: full[2], key[3]: [], key[4]: pre[4], key[5]: full[5]}
+    assert dict(Item.objects.filter(version=v2).values_list("key", "spans")) == expected
+    committed = committed_texts(project, dataset, "ner-v2")
+    assert {k: row.get("spans") for k, row in committed.items()} == expected
+    assert committed[key[5]]["spans"] == [{"start": 0, "end": 3, "label": "PER"}, {"start": 4, "end": 9, "label": "LOC"}]
+    # Labels and texts are untouched; so is v1.
+    assert dict(Item.objects.filter(version=v2).values_list("key", "label")) == dict(
+        v1.items.values_list("key", "label"))
+    assert {k: row["text"] for k, row in committed.items()} == dict(zip(key, NER, strict=True))
+    assert {k: row.get("spans") for k, row in committed_texts(project, dataset, "ner-v1").items()} == {
+        key[i]: pre.get(i) for i in range(len(NER))
+    }
+    assert "spans" not in committed_texts(project, dataset, "ner-v1")[key[2]]  # no field without spans
+    assert [(r.pk, v.pk) for r, v in release.release_list(campaign=campaign)] == [(released.pk, v2.pk)]

@@ -384,6 +384,51 @@ def test_upload_over_the_size_cap_is_a_413(project, engineer, settings):
     assert not Job.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_text_spans_are_uploaded_respanned_by_a_derived_version_and_diffed(project, engineer, viewer):
+    client = client_for(engineer)
+    make_dataset(client, "ner", kind="text")
+    tamil = "கமலா சென்னையில் வேலை செய்கிறார்"
+    lines = [
+        {"text": tamil, "label": "ta", "spans": [{"start": 5, "end": 15, "label": "LOC"}]},
+        {"text": "Ravi lives in Pune", "label": "en"},
+    ]
+    body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+    assert upload(client, "ner", "ner.jsonl", body).status_code == 202
+    assert_succeeded(run_jobs())
+    items = client.get(f"{P}/datasets/ner/versions/1/items/").json()["results"]
+    assert [(i["key"], i["spans"]) for i in items] == [("t000001", lines[0]["spans"]), ("t000002", None)]
+
+    # Spans that do not fit the item's text are a 400 naming the item, and no job starts.
+    for respan, message in [
+        ({"t000002": [{"start": 0, "end": 99, "label": "PER"}]}, 'item "t000002": span 1 (0–99) is not inside the text'),
+        ({"t000002": [{"start": 0, "end": 4, "label": ""}]}, "the label must be non-empty text"),
+        ({"t000002": [{"start": 0, "end": 4}]}, 'exactly "start", "end" and "label"'),
+        ({"t999999": []}, "Unknown item keys: t999999"),
+    ]:
+        jobs = Job.objects.count()
+        response = client.post(f"{P}/datasets/ner/versions/1/derive/", {"respan": respan}, format="json")
+        assert response.status_code == 400, response.content
+        assert message in repr(response.json()), response.json()
+        assert Job.objects.count() == jobs
+
+    respan = {"t000001": None, "t000002": [{"start": 14, "end": 18, "label": "LOC"}, {"start": 0, "end": 4, "label": "PER"}]}
+    response = client.post(f"{P}/datasets/ner/versions/1/derive/", {"respan": respan}, format="json")
+    assert response.status_code == 202, response.content
+    assert_succeeded(run_jobs())
+    v2 = {i["key"]: i for i in client.get(f"{P}/datasets/ner/versions/2/items/").json()["results"]}
+    assert v2["t000001"]["spans"] is None and v2["t000001"]["label"] == "ta"
+    assert v2["t000002"]["spans"] == [{"start": 0, "end": 4, "label": "PER"}, {"start": 14, "end": 18, "label": "LOC"}]
+    assert client.get(f"{P}/datasets/ner/versions/2/").json()["message"] == "From v1: 0 removed, 0 relabelled, 2 respanned"
+    diff = client_for(viewer).get(f"{P}/datasets/ner/versions/1/diff/2/").json()
+    assert diff["changed"] == [] and diff["label_changes"] == []
+    assert diff["span_changes"] == [
+        {"key": "t000001", "before": lines[0]["spans"], "after": None},
+        {"key": "t000002", "before": None, "after": v2["t000002"]["spans"]},
+    ]
+    assert diff["sealed_span_changes"] == 0
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", [{"name": "mnist"}, {"name": 3}, {}, {"name": "iris", "extra": 1}])
 def test_bad_imports_are_400s(project, engineer, body):
@@ -406,6 +451,9 @@ def test_bad_imports_are_400s(project, engineer, body):
         ({"remove_keys": "r000001"}, "list of item keys"),
         ({"remove_keys": [1, 2]}, "list of item keys"),
         ({"relabel": {}, "colour": "red"}, "Unknown field"),
+        ({"respan": ["r000001"]}, "new spans"),
+        ({"respan": {"r000001": "PER 0-4"}}, "new spans"),
+        ({"respan": {"r000001": []}}, "Only the items of a text dataset have spans"),
     ],
 )
 def test_bad_derive_bodies_are_400s(project, lead, body, message):

@@ -481,6 +481,39 @@ def test_overlong_label_is_rejected(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("spans", "message"),
+    [
+        ('"PER 0-4"', 'notes.jsonl line 2: "spans" must be a list of {"start", "end", "label"} objects'),
+        ('[{"start": 0, "end": 4}]', 'notes.jsonl line 2: span 1 must be an object with exactly "start", "end" and "label"'),
+        ('[{"start": 0, "end": 4, "label": "PER", "text": "Ravi"}]',
+         'notes.jsonl line 2: span 1 must be an object with exactly "start", "end" and "label"'),
+        ('[{"start": "0", "end": 4, "label": "PER"}]',
+         "notes.jsonl line 2: span 1: start and end must be whole numbers (Unicode code points)"),
+        ('[{"start": 0, "end": true, "label": "PER"}]',
+         "notes.jsonl line 2: span 1: start and end must be whole numbers (Unicode code points)"),
+        # "राम" is 3 code points but 9 UTF-8 bytes: offsets counted in bytes run past the text.
+        ('[{"start": 0, "end": 9, "label": "PER"}]',
+         "notes.jsonl line 2: span 1 (0–9) is not inside the text, which is 7 code points long "
+         "(a span needs 0 ≤ start < end ≤ length)"),
+        ('[{"start": 2, "end": 2, "label": "PER"}]',
+         "notes.jsonl line 2: span 1 (2–2) is not inside the text, which is 7 code points long "
+         "(a span needs 0 ≤ start < end ≤ length)"),
+        ('[{"start": 0, "end": 3, "label": "  "}]', "notes.jsonl line 2: span 1: the label must be non-empty text"),
+        ('[{"start": 0, "end": 3, "label": 7}]', "notes.jsonl line 2: span 1: the label must be non-empty text"),
+        ('[{"start": 0, "end": 3, "label": "' + "x" * 201 + '"}]',
+         "notes.jsonl line 2: span 1: the label is 201 characters long; at most 200 are allowed"),
+        ('[{"start": 0, "end": 3, "label": "P\\u0000"}]', "notes.jsonl line 2: span 1: the label holds a NUL character"),
+        ('[{"start": 3, "end": 6, "label": "LOC"}, {"start": 0, "end": 4, "label": "PER"}]',
+         "notes.jsonl line 2: the spans 0–4 and 3–6 overlap"),
+    ],
+)
+def test_bad_spans_in_a_text_upload_are_rejected_naming_the_line(tmp_path, spans, message):
+    good = '{"text": "Ravi went home", "spans": [{"start": 0, "end": 4, "label": "PER"}]}\n'
+    data = (good + '{"text": "राम गया", "spans": ' + spans + "}\n").encode()
+    assert reject(tmp_path, "notes.jsonl", data, kind="text") == message
+
+
 def test_upload_path_in_the_name_is_not_echoed(tmp_path):
     message = reject(tmp_path, "C:\\fakepath\\data.csv", png_bytes(1), kind="tabular")
     assert message == "data.csv is not a CSV file: its content is a PNG image"

@@ -165,6 +165,81 @@ def test_text_jsonl_with_other_columns_and_unusual_line_separators(tmp_path):
     assert read_staged(kind="text", root=staged.root).items == staged.items
 
 
+def spans_of(text: str, *found: tuple[str, str]) -> list[dict]:
+    """The spans of each (words, label) in text, offsets in code points (Python str indexes)."""
+    out = []
+    for words, label in found:
+        start = text.index(words)
+        out.append({"start": start, "end": start + len(words), "label": label})
+    return out
+
+
+def test_text_jsonl_with_spans_round_trips_with_code_point_offsets(tmp_path):
+    hindi = "राम ने दिल्ली में किताब पढ़ी।"
+    tamil = "சென்னையில் கமலா வேலை செய்கிறார்"
+    urdu = "علی کراچی میں رہتا ہے"
+    records = [
+        {"text": hindi, "label": "hi", "spans": spans_of(hindi, ("दिल्ली", "LOC"), ("राम", "PER"))},  # unsorted
+        {"text": tamil, "spans": spans_of(tamil, ("சென்னையில்", "LOC"), ("கமலா", " PER "))},
+        {"text": urdu, "label": "ur", "spans": spans_of(urdu, ("علی", "PER"), ("کراچی", "LOC"))},
+        {"text": "Nothing to see here.", "label": "en", "spans": []},  # annotated: no span applies
+        {"text": "Not annotated at all.", "label": "en"},
+        {"text": "Explicitly none.", "spans": None},
+    ]
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    staged = stage(tmp_path, "ner.jsonl", data, "text")
+    hindi_spans, tamil_spans, urdu_spans = (i.spans for i in staged.items[:3])
+    assert [s["label"] for s in hindi_spans] == ["PER", "LOC"]  # sorted by offset
+    assert [hindi[s["start"]:s["end"]] for s in hindi_spans] == ["राम", "दिल्ली"]
+    assert hindi_spans[1] == {"start": 7, "end": 13, "label": "LOC"}  # code points, not bytes
+    assert [tamil[s["start"]:s["end"]] for s in tamil_spans] == ["சென்னையில்", "கமலா"]
+    assert tamil_spans[1]["label"] == "PER"  # stripped like a label
+    assert [urdu[s["start"]:s["end"]] for s in urdu_spans] == ["علی", "کراچی"]
+    assert [i.spans for i in staged.items[3:]] == [[], None, None]
+    assert staged.items[0].content_hash == sha256_hex(hindi.encode())  # spans are not content
+
+    lines = [json.loads(line) for line in (staged.root / "texts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert lines[0] == {"_item": "t000001", "text": hindi, "label": "hi", "spans": hindi_spans}
+    assert lines[3]["spans"] == []
+    assert "spans" not in lines[4] and "spans" not in lines[5]  # no field: the bytes of old versions hold
+    assert read_staged(kind="text", root=staged.root).items == staged.items
+
+    # A derived version carries the spans of kept items and takes new ones for others.
+    old = read_staged(kind="text", root=staged.root)
+    old.items[2].spans = [{"start": 0, "end": 3, "label": "PER"}]
+    old.items[4].spans = spans_of(records[4]["text"], ("annotated", "VERB"))
+    v2 = stage_items(kind="text", items=old.items[1:], source_root=None, dest=tmp_path / "v2", columns=[])
+    back = read_staged(kind="text", root=v2.root)
+    assert back.items == v2.items
+    assert [i.spans for i in back.items] == [
+        tamil_spans, [{"start": 0, "end": 3, "label": "PER"}], [], [{"start": 4, "end": 13, "label": "VERB"}], None,
+    ]
+
+
+def test_a_csv_spans_column_is_an_ignored_column(tmp_path):
+    staged = stage(tmp_path, "data.csv", 'text,label,spans\nhello,en,"[]"\n', "text")
+    assert staged.items[0].spans is None
+    assert json.loads((staged.root / "texts.jsonl").read_text()) == {"_item": "t000001", "text": "hello", "label": "en"}
+
+
+def test_stage_items_refuses_bad_spans_and_spans_outside_text_items(tmp_path):
+    cases = [
+        ("text", StagedItem("t1", None, "", 0, text="abc", spans=[{"start": 0, "end": 4, "label": "X"}]),
+         'item "t1": span 1 (0–4) is not inside the text'),
+        ("text", StagedItem("t1", None, "", 0, text="abcdef", spans=[
+            {"start": 0, "end": 3, "label": "X"}, {"start": 2, "end": 5, "label": "Y"}]), "overlap"),
+        ("text", StagedItem("t1", None, "", 0, text="abc", spans={"start": 0}), '"spans" must be a list'),
+        ("text", StagedItem("t1", None, "", 0, text="abc", spans=[{"start": 0, "end": 1, "label": "\ud800"}]),
+         "not valid Unicode"),
+        ("tabular", StagedItem("r1", None, "", 0, row={"a": "1"}, spans=[]), 'item "r1" has spans; only text items can'),
+    ]
+    for kind, item, message in cases:
+        dest = tmp_path / "derived" / "v2"
+        with pytest.raises(UploadRejected, match=message.replace("(", r"\(").replace(")", r"\)")):
+            stage_items(kind=kind, items=[item], source_root=None, dest=dest, columns=["a"] if kind == "tabular" else [])
+        assert not (tmp_path / "derived").exists()
+
+
 def test_text_column_can_be_named(tmp_path):
     staged = stage(tmp_path, "data.csv", "sentence,label\nhello,en\n", "text", text_column="sentence")
     assert staged.items[0].text == "hello"

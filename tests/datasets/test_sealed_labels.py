@@ -104,9 +104,13 @@ def _build_world(project, users) -> World:
     rows = "\n".join(f"{i},{i * 3 % 17},{_label()}" for i in range(40))
     csv = SimpleUploadedFile("forms.csv", f"height,width,label\n{rows}\n".encode())
     _started(engineer.post(f"{P}/datasets/forms/versions/upload/", {"file": csv}, format="multipart"))
-    # Text: the label column holds unique strings; the texts never contain them.
+    # Text: the label column holds unique strings, and so do the labels of each text's spans
+    # (pre-annotated entities: spans are labels too); the texts never contain them.
     engineer.post(f"{P}/datasets/", {"slug": "notes", "name": "Notes", "kind": "text"}, format="json")
-    lines = "\n".join(json.dumps({"text": f"note number {i}", "label": _label()}) for i in range(30))
+    lines = "\n".join(
+        json.dumps({"text": f"note number {i}", "label": _label(), "spans": [_span(0, 4), _span(12, 12 + len(str(i)))]})
+        for i in range(30)
+    )
     notes = SimpleUploadedFile("notes.jsonl", f"{lines}\n".encode())
     _started(engineer.post(f"{P}/datasets/notes/versions/upload/", {"file": notes}, format="multipart"))
     # Images in class folders named by their (unique) label: original names carry labels.
@@ -136,6 +140,13 @@ def _build_world(project, users) -> World:
             f"{P}/datasets/shapes/versions/1/derive/", {"remove_keys": [], "relabel": {}}, format="json"
         )
     )
+    # New spans for a sealed text item (they must stay sealed too) and a visible one.
+    sealed_notes = sorted(SealedItem.objects.filter(dataset__slug="notes").values_list("key", flat=True))
+    visible_note = sorted(
+        set(Item.objects.filter(version__dataset__slug="notes").values_list("key", flat=True)) - set(sealed_notes)
+    )[0]
+    body = {"respan": {sealed_notes[0]: [_span(5, 11)], visible_note: [_span(5, 11)]}}
+    _started(engineer.post(f"{P}/datasets/notes/versions/1/derive/", body, format="json"))
     _started(engineer.post(f"{P}/datasets/forms/versions/2/profile/"))
 
     document = {
@@ -157,6 +168,7 @@ def _build_world(project, users) -> World:
     campaigns = _campaigns(project, users)
 
     secrets: set[str] = set()
+    span_secrets: set[str] = set()
     for dataset in project.datasets.all():
         keys = SealedItem.objects.filter(dataset=dataset).values("key")
         secrets |= set(
@@ -164,15 +176,18 @@ def _build_world(project, users) -> World:
             .exclude(label=None)
             .values_list("label", flat=True)
         )
+        span_secrets |= _span_labels(Item.objects.filter(version__dataset=dataset, key__in=keys))
+    secrets |= span_secrets
     visible = (
         set(
             Item.objects.filter(version__dataset__project=project)
             .exclude(label=None)
             .values_list("label", flat=True)
         )
-        - secrets
-    )
+        | _span_labels(Item.objects.filter(version__dataset__project=project))
+    ) - secrets
     assert len(secrets) >= 3 * 6 + 1, "every dataset's test part is sealed, plus the relabelled item"
+    assert len(span_secrets) >= 2 * 6 + 1, "the sealed texts' spans, plus the respanned sealed item's"
     assert not any(s in v or v in s for s in secrets for v in visible)
     return World(
         secrets=secrets,
@@ -181,6 +196,14 @@ def _build_world(project, users) -> World:
         export_job=Job.objects.get(pk=export_job.pk),
         campaigns=campaigns,
     )
+
+
+def _span(start: int, end: int) -> dict:
+    return {"start": start, "end": end, "label": _label()}
+
+
+def _span_labels(items) -> set[str]:
+    return {span["label"] for spans in items.exclude(spans__isnull=True).values_list("spans", flat=True) for span in spans}
 
 
 def _campaigns(project, users) -> list:
@@ -590,3 +613,70 @@ def test_the_crawl_fills_every_route_it_knows(project, users, lead):
     assert "/projects/digits/data/forms/v1/items/" in seeds
     assert "/projects/digits/data/forms/v1/download/" in seeds
     assert "/projects/digits/deliverables/data_document/" in seeds
+
+
+@pytest.mark.django_db
+def test_a_sealed_items_spans_are_withheld_by_selector_serializer_archive_diff_and_pages(project, users):
+    """Spans are labels: the unit-level guarantee under the crawl above, for each reader of them."""
+    from datasets import archive, selectors
+    from datasets.models import DatasetVersion
+    from datasets.serializers import DiffSerializer, ItemSerializer
+    from tests.fixtures_annotation import make_version
+
+    v1 = make_version(project, slug="notes", count=3)
+    sealed_key, visible_key, plain_key = (i.key for i in v1.items.order_by("key"))
+    canary, canary2, seen = _label(), _label(), _label()
+    Item.objects.filter(version=v1, key=sealed_key).update(spans=[{"start": 0, "end": 3, "label": canary}])
+    Item.objects.filter(version=v1, key=visible_key).update(spans=[{"start": 0, "end": 5, "label": seen}])
+    SealedItem.objects.create(dataset=v1.dataset, key=sealed_key)
+    v2 = DatasetVersion.objects.create(dataset=v1.dataset, number=2, state="ready", git_tag="notes-v2", parent=v1)
+    for item in v1.items.all():
+        item.pk, item.version = None, v2
+        item.spans = [{"start": 1, "end": 3, "label": canary2}] if item.key == sealed_key else item.spans
+        item.spans = [] if item.key == visible_key else item.spans
+        item.save()
+    v2.item_count = 3
+    v2.save()
+
+    sealed = selectors.item_get(version=v1, key=sealed_key)
+    visible = selectors.item_get(version=v1, key=visible_key)
+    assert sealed.sealed and sealed.spans is None and sealed.label is None
+    assert sealed.item.spans  # withheld, not missing
+    assert visible.spans == [{"start": 0, "end": 5, "label": seen}]
+    assert selectors.item_get(version=v1, key=plain_key).spans is None
+    page, _ = selectors.item_page(version=v1, offset=0, limit=10)
+    data = ItemSerializer(page, many=True).data
+    assert {row["key"]: row["spans"] for row in data} == {
+        sealed_key: None, visible_key: [{"start": 0, "end": 5, "label": seen}], plain_key: None,
+    }
+
+    with archive.build_archive(version=v1) as handle, zipfile.ZipFile(handle) as zf:
+        member = zf.read("notes-v1/texts.jsonl")
+        readme = zf.read("notes-v1/README.txt").decode()
+    records = {r["_item"]: r for r in map(json.loads, member.decode().splitlines())}
+    assert "spans" not in records[sealed_key] and records[sealed_key]["label"] is None
+    assert records[visible_key]["spans"] == [{"start": 0, "end": 5, "label": seen}]
+    assert "spans" not in records[plain_key]
+    assert canary.encode() not in member and "labels and spans are left blank" in readme
+
+    diff = selectors.version_diff(old=v1, new=v2)
+    assert diff["span_changes"] == [
+        {"key": visible_key, "before": [{"start": 0, "end": 5, "label": seen}], "after": []}
+    ]
+    assert diff["sealed_span_changes"] == 1 and diff["changed"] == []
+    shown = json.dumps(DiffSerializer({"old": 1, "new": 2, **diff}).data)
+    assert canary not in shown and canary2 not in shown and seen in shown
+
+    for identity in ("anonymous", "lead"):
+        client = _client(users[identity])
+        base = f"/projects/{project.slug}/data/notes"
+        pages = [f"{base}/v1/items/", f"{base}/v2/items/", f"{base}/v2/diff/1/", f"{base}/v1/download/",
+                 f"{P}/datasets/notes/versions/1/items/", f"{P}/datasets/notes/versions/1/diff/2/"]
+        for url in pages:
+            response = client.get(url)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            assert response.status_code == 200, (identity, url)
+            assert canary.encode() not in body and canary2.encode() not in body, (identity, url)
+        html = client.get(f"{base}/v2/diff/1/").content.decode()
+        assert 'data-testid="span-changes"' in html and "1 item of the sealed test split changed spans" in html
+        assert f"<td dir=\"auto\">{seen} 0–5</td>" in html and '<td dir="auto">no spans</td>' in html

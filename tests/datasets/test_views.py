@@ -398,6 +398,61 @@ def test_texts_in_any_script_are_shown_in_their_direction(client, project, engin
 
 
 @pytest.mark.django_db(transaction=True)
+def test_text_items_show_their_spans_as_labelled_marks_in_any_script(client, project, engineer, viewer):
+    login(client, engineer)
+    create_dataset(client, slug="ner", kind="text")
+    urdu, hindi, tagged = "علی کراچی میں رہتا ہے", "राम ने दिल्ली में किताब पढ़ी।", "a <b>bold</b> claim"
+    lines = [
+        {"text": urdu, "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 4, "end": 9, "label": "LOC"}]},
+        {"text": hindi, "label": "hi", "spans": [{"start": 7, "end": 13, "label": "स्थान"}]},
+        {"text": tagged, "spans": [{"start": 2, "end": 13, "label": "<i>markup</i>"}]},
+        {"text": "No entity here.", "spans": []},
+    ]
+    body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+    assert upload(client, ds="ner", name="ner.jsonl", content=body, label_column="label").status_code == 302
+    run_jobs()
+    assert list(Item.objects.filter(version__dataset__slug="ner").order_by("key").values_list("spans", flat=True)) == [
+        line["spans"] for line in lines
+    ]
+    login(client, viewer)
+    html = text(client.get(f"{DATA}ner/v1/items/"))
+    # Runs of the text in order, each span a <mark> with its label; offsets are code points.
+    assert (
+        '<td class="item-text" dir="auto"><mark class="item-span" title="PER">علی<bdi class="item-span-label">PER'
+        '</bdi></mark> <mark class="item-span" title="LOC">کراچی<bdi class="item-span-label">LOC</bdi></mark>'
+        " میں رہتا ہے</td>"
+    ) in html
+    assert (
+        '<td class="item-text" dir="auto">राम ने <mark class="item-span" title="स्थान">दिल्ली'
+        '<bdi class="item-span-label">स्थान</bdi></mark> में किताब पढ़ी।</td>'
+    ) in html
+    # Text and labels are escaped: neither can add markup to the page.
+    assert (
+        '<td class="item-text" dir="auto">a <mark class="item-span" title="&lt;i&gt;markup&lt;/i&gt;">&lt;b&gt;bold'
+        '&lt;/b&gt;<bdi class="item-span-label">&lt;i&gt;markup&lt;/i&gt;</bdi></mark> claim</td>'
+    ) in html
+    assert "<b>bold</b>" not in html and "<i>markup</i>" not in html
+    assert '<td class="item-text" dir="auto">No entity here.</td>' in html
+    # The API gives the same spans.
+    api = client.get(f"/api/projects/{SLUG}/datasets/ner/versions/1/items/").json()
+    assert [row["spans"] for row in api["results"]] == [line["spans"] for line in lines]
+
+
+def test_long_texts_are_cut_with_their_spans():
+    from datasets.views.items import text_pieces
+
+    text = "ab" * 400
+    pieces = text_pieces(text, [{"start": 2, "end": 4, "label": "X"}, {"start": 595, "end": 700, "label": "Y"},
+                                {"start": 700, "end": 710, "label": "Z"}])
+    assert [(p["text"][:4], len(p["text"]), p["label"]) for p in pieces] == [
+        ("ab", 2, None), ("ab", 2, "X"), ("abab", 591, None), ("baba", 4, "Y"), ("…", 1, None),
+    ]
+    assert "".join(p["text"] for p in pieces) == text[:599] + "…"
+    assert text_pieces("short", None) == [{"text": "short", "label": None}]
+    assert text_pieces("", []) == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_images_are_shown_as_thumbnails_served_with_the_type_of_their_bytes(
     client, project, engineer, viewer
 ):

@@ -220,11 +220,8 @@ def campaign_edit(request, slug: str, campaign: str):
 
 
 def _after_release(request, project, campaign: Campaign, started: release.LabelRelease, text: str):
-    if started.job is not None:
-        return to_job(request, started.job, f"{text} Its labels are being written as a new version.")
-    messages.success(request, f"{text} Its spans are kept with the release; no dataset version is written "
-                              "(a dataset label cannot hold spans).")
-    return redirect("annotation:detail", slug=project.slug, campaign=campaign.slug)
+    what = "spans" if campaign.task_type == TaskType.SPAN else "labels"
+    return to_job(request, started.job, f"{text} Its {what} are being written as a new version.")
 
 
 @require_POST
