@@ -3,6 +3,9 @@
 The tables below are the spec. Each cell is the status a role gets; LOGIN means a 302 to the
 login page. A private project is invisible to whoever is not a member: anonymous visitors and
 outsiders get 404 on every project route, whatever the public project's table says.
+
+Each route (and visibility) is one test: its world is built once and every role's request runs in
+a savepoint that is rolled back (tests/matrix.py); a failure lists every cell that is wrong.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import io
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from projects import services
 from projects.export import build_project_export
 from projects.models import DeliverableKind, DeliverableState, Project
 from tests.conftest import ROLES
+from tests.matrix import check_matrix, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -498,23 +503,29 @@ def _global_call(which: str, user) -> Call:
     return calls[which]
 
 
-def _request(client, user, method: str, call: Call):
-    if user is not None:
-        client.force_login(user)
-    if method == "GET":
-        return client.get(call.url)
-    return client.post(call.url, call.data or {})
+def _sender(users, method: str, call: Call | None, *, per_role: Callable[[Any], Call] | None = None):
+    """Each role's request, from a fresh client; `per_role(user)` builds a call that names the role's
+    own objects (inside the role's savepoint, so they are rolled back with its request)."""
+
+    def send(role):
+        user = users[role]
+        client = signed_in(user)
+        request = per_role(user) if per_role is not None else call
+        for value in (request.data or {}).values():
+            if hasattr(value, "seek"):
+                value.seek(0)  # the same upload for every role: the previous request read it
+        if method == "GET":
+            return client.get(request.url)
+        return client.post(request.url, request.data or {})
+
+    return send
 
 
-def _assert_status(response, expected) -> None:
-    if expected == LOGIN:
-        assert response.status_code == 302, response.content[:500]
-        assert response.url.startswith(reverse("login")), response.url
-    elif expected == R:
-        assert response.status_code == 302, response.content[:500]
-        assert not response.url.startswith(reverse("login")), response.url
-    else:
-        assert response.status_code == expected, response.content[:500]
+def _status_of(response) -> Any:
+    """What the tables hold: LOGIN for a redirect to the login page, R for any other redirect."""
+    if response.status_code == 302:
+        return LOGIN if response.url.startswith(reverse("login")) else R
+    return response.status_code
 
 
 def _private(expected: dict[str, Any]) -> dict[str, Any]:
@@ -526,18 +537,14 @@ def _cases(routes):
     for _name, method, which, expected in routes:
         for visibility in ("public", "private"):
             table = expected if visibility == "public" else _private(expected)
-            for role in ROLES:
-                yield pytest.param(method, which, visibility, role, table[role],
-                                   id=f"{method}-{which}-{visibility}-{role}")
+            yield pytest.param(method, which, visibility, table, id=f"{method}-{which}-{visibility}")
 
 
 def _job_cases(routes):
     # Job URLs name no project: the same table holds for public and private projects.
     for _name, method, which, expected in routes:
         for visibility in ("public", "private"):
-            for role in ROLES:
-                yield pytest.param(method, which, visibility, role, expected[role],
-                                   id=f"{method}-{which}-{visibility}-{role}")
+            yield pytest.param(method, which, visibility, expected, id=f"{method}-{which}-{visibility}")
 
 
 @pytest.fixture
@@ -545,38 +552,39 @@ def projects_by_visibility(project, private_project):
     return {"public": project, "private": private_project}
 
 
-@pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_cases(PROJECT_ROUTES)))
-def test_project_route(client, users, lead, projects_by_visibility, method, which, visibility, role, expected):
-    target = projects_by_visibility[visibility]
-    call = _project_call(which, target, lead)
-    response = _request(client, users[role], method, call)
-    _assert_status(response, expected)
+@pytest.mark.parametrize(("method", "which", "visibility", "table"), list(_cases(PROJECT_ROUTES)))
+def test_project_route(users, lead, projects_by_visibility, method, which, visibility, table):
+    call = _project_call(which, projects_by_visibility[visibility], lead)
+    check_matrix(route=f"{method} {which}", visibility=visibility, expected=table,
+                 send=_sender(users, method, call), status_of=_status_of)
 
 
-@pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_cases(DATASET_ROUTES)))
-def test_dataset_route(
-    client, users, lead, projects_by_visibility, dataset_commits, method, which, visibility, role, expected
-):
+@pytest.mark.parametrize(("method", "which", "visibility", "table"), list(_cases(DATASET_ROUTES)))
+def test_dataset_route(users, lead, projects_by_visibility, dataset_commits, method, which, visibility, table):
     call = _dataset_call(which, projects_by_visibility[visibility], lead, dataset_commits)
-    response = _request(client, users[role], method, call)
-    _assert_status(response, expected)
-    if expected == 200 and which == "download":
-        assert b"".join(response.streaming_content)[:2] == b"PK"
-    if expected == 200 and which == "item_content":
-        assert response["Content-Type"] == "image/png"
+
+    def also(role, response, expected):
+        if expected == 200 and which == "download" and b"".join(response.streaming_content)[:2] != b"PK":
+            return "the download is not a zip archive"
+        if expected == 200 and which == "item_content" and response["Content-Type"] != "image/png":
+            return f"the item's content is {response['Content-Type']}, not image/png"
+        return None
+
+    check_matrix(route=f"{method} {which}", visibility=visibility, expected=table,
+                 send=_sender(users, method, call), status_of=_status_of, also=also)
 
 
-@pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_cases(CAMPAIGN_ROUTES)))
-def test_campaign_route(
-    client, users, lead, projects_by_visibility, dataset_commits, method, which, visibility, role, expected
-):
+@pytest.mark.parametrize(("method", "which", "visibility", "table"), list(_cases(CAMPAIGN_ROUTES)))
+def test_campaign_route(users, lead, projects_by_visibility, dataset_commits, method, which, visibility, table):
     call = _campaign_call(which, projects_by_visibility[visibility], lead, dataset_commits, users)
-    response = _request(client, users[role], method, call)
-    _assert_status(response, expected)
-    if expected == 200 and which == "c-item-content":
-        assert response["Content-Type"] == "image/png"
 
+    def also(role, response, expected):
+        if expected == 200 and which == "c-item-content" and response["Content-Type"] != "image/png":
+            return f"the item's content is {response['Content-Type']}, not image/png"
+        return None
 
+    check_matrix(route=f"{method} {which}", visibility=visibility, expected=table,
+                 send=_sender(users, method, call), status_of=_status_of, also=also)
 def test_an_annotator_not_assigned_to_a_campaign_finds_none_of_its_pages(
     client, users, project, lead, dataset_commits
 ):
@@ -595,24 +603,29 @@ def test_an_annotator_not_assigned_to_a_campaign_finds_none_of_its_pages(
         Dataset.objects.filter(project=project).delete()
 
 
-@pytest.mark.parametrize(("method", "which", "visibility", "role", "expected"), list(_job_cases(JOB_ROUTES)))
-def test_job_route(client, users, lead, projects_by_visibility, method, which, visibility, role, expected):
+@pytest.mark.parametrize(("method", "which", "visibility", "table"), list(_job_cases(JOB_ROUTES)))
+def test_job_route(users, lead, projects_by_visibility, method, which, visibility, table):
     call = _job_call(which, projects_by_visibility[visibility], lead)
-    response = _request(client, users[role], method, call)
-    _assert_status(response, expected)
-    if expected == 200 and which == "job_download":
-        document = json.loads(b"".join(response.streaming_content))
-        assert document["charter"]["slug"] == projects_by_visibility[visibility].slug
+
+    def also(role, response, expected):
+        if expected == 200 and which == "job_download":
+            document = json.loads(b"".join(response.streaming_content))
+            if document["charter"]["slug"] != projects_by_visibility[visibility].slug:
+                return f"the export is of {document['charter']['slug']}"
+        return None
+
+    check_matrix(route=f"{method} {which}", visibility=visibility, expected=table,
+                 send=_sender(users, method, call), status_of=_status_of, also=also)
 
 
 @pytest.mark.parametrize(
-    ("method", "which", "role", "expected"),
-    [pytest.param(method, which, role, expected[role], id=f"{method}-{which}-{role}")
-     for _, method, which, expected in GLOBAL_ROUTES for role in ROLES],
+    ("method", "which", "table"),
+    [pytest.param(method, which, expected, id=f"{method}-{which}") for _, method, which, expected in GLOBAL_ROUTES],
 )
-def test_global_route(client, users, method, which, role, expected):
-    response = _request(client, users[role], method, _global_call(which, users[role]))
-    _assert_status(response, expected)
+def test_global_route(users, method, which, table):
+    # token_revoke names the role's own token: built per role, inside its savepoint.
+    check_matrix(route=f"{method} {which}", visibility=None, expected=table, status_of=_status_of,
+                 send=_sender(users, method, None, per_role=lambda user: _global_call(which, user)))
 
 
 # --- What the successful actions did ---------------------------------------------------------
