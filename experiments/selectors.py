@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from experiments import permissions
 from experiments.models import ProjectExperiment, Run
@@ -40,6 +41,25 @@ def runs_for_project(*, user: AnyUser, project: Project) -> QuerySet[Run]:
     if not can_view_runs(user=user, project=project):
         return Run.objects.none()
     return Run.objects.filter(project=project).select_related("created_by", "parent", "job")
+
+
+def run_get(*, user: AnyUser, project: Project, mlflow_run_id: str) -> Run:
+    """One of the project's runs by its MLflow id; 404 when the user may not see it."""
+    run = runs_for_project(user=user, project=project).filter(mlflow_run_id=mlflow_run_id).first()
+    if run is None:
+        raise Http404("No such run")
+    return run
+
+
+def trainable_versions(*, project: Project) -> QuerySet:
+    """The project's dataset versions a training job accepts: ready and split, newest first."""
+    from datasets.models import DatasetVersion, VersionState
+
+    return (
+        DatasetVersion.objects.filter(dataset__project=project, state=VersionState.READY, split__isnull=False)
+        .select_related("dataset")
+        .order_by("dataset__name", "-number")
+    )
 
 
 def experiment_of_project(*, project: Project) -> ProjectExperiment | None:

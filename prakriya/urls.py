@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("datasets.urls")),
     path("", include("datasets.annotation.urls")),
+    path("", include("experiments.urls")),
     path("accounts/", include("prakriya.accounts.urls")),
     path("admin/", admin.site.urls),
     # The MLflow tracking server: mlflow.set_tracking_uri("http://<host>/mlflow").

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from datasets.annotation.api_urls import urlpatterns as annotation_urlpatterns
 from datasets.api_urls import urlpatterns as datasets_urlpatterns
+from experiments.api_urls import urlpatterns as experiments_urlpatterns
 from projects import api
 
 app_name = "api"
@@ -21,4 +22,4 @@ router.register(rf"{PROJECT}/revisions", api.RevisionViewSet, basename="project-
 router.register(rf"{PROJECT}/exports", api.ProjectExportViewSet, basename="project-export")
 router.register("jobs", api.JobViewSet, basename="job")
 
-urlpatterns = router.urls + datasets_urlpatterns + annotation_urlpatterns
+urlpatterns = router.urls + datasets_urlpatterns + annotation_urlpatterns + experiments_urlpatterns

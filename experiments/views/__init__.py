@@ -1,0 +1,1 @@
+"""HTML views of the experiments app, one module per topic."""
