@@ -6,17 +6,29 @@
 #
 #   bash scripts/ensure_label_studio.sh      # idempotent: a no-op once the pinned version is in
 #
-# LABEL_STUDIO_VENV (default: .venv-labelstudio in the repository root) and PYTHON (default:
-# python3.11) can be overridden.
+# The virtualenv is keyed by version and kept in the user's cache, outside any checkout, so that a
+# fresh clone (CI) reuses it instead of spending minutes installing the same pinned packages again;
+# it is installed here whenever it is missing. LABEL_STUDIO_VENV (default:
+# ${XDG_CACHE_HOME:-~/.cache}/prakriya/label-studio-<version>) and PYTHON (default: python3.11) can
+# be overridden.
 set -euo pipefail
 
 LABEL_STUDIO_VERSION=1.23.2
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-VENV="${LABEL_STUDIO_VENV:-$ROOT/.venv-labelstudio}"
+VENV="${LABEL_STUDIO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/prakriya/label-studio-$LABEL_STUDIO_VERSION}"
 PYTHON="${PYTHON:-python3.11}"
 MARKER="$VENV/.installed-label-studio-$LABEL_STUDIO_VERSION"
 
-if [ -f "$MARKER" ] && [ -x "$VENV/bin/label-studio" ]; then
+installed() { [ -f "$MARKER" ] && [ -x "$VENV/bin/label-studio" ]; }
+if installed; then
+    exit 0
+fi
+# Two checkouts installing into the shared venv at once would corrupt it: the second waits for the
+# first and then finds it installed.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+flock 9
+if installed; then
     exit 0
 fi
 

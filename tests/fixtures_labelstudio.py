@@ -1,8 +1,8 @@
 """A real Label Studio server for the interop tests, run from its own virtualenv.
 
 Label Studio pins its own Django, so it never runs from the platform's .venv: it lives in
-.venv-labelstudio (scripts/ensure_label_studio.sh installs it; this fixture runs that script when
-the venv is missing). The server gets a fresh data folder with SQLite, a free port on 127.0.0.1,
+a virtualenv of its own, keyed by version in the user's cache (scripts/ensure_label_studio.sh
+installs it; this fixture runs that script when the venv is missing). The server gets a fresh data folder with SQLite, a free port on 127.0.0.1,
 no browser, and an environment with analytics, Sentry and the PyPI version check switched off and
 a proxy that goes nowhere, so nothing it does reaches the internet.
 
@@ -35,7 +35,11 @@ import pytest
 LABEL_STUDIO_VERSION = "1.23.2"  # the version scripts/ensure_label_studio.sh installs
 REPO = Path(__file__).resolve().parents[1]
 ENSURE_SCRIPT = REPO / "scripts" / "ensure_label_studio.sh"
-VENV = Path(os.environ.get("LABEL_STUDIO_VENV") or REPO / ".venv-labelstudio")
+# Where scripts/ensure_label_studio.sh puts it.
+VENV = Path(
+    os.environ.get("LABEL_STUDIO_VENV")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prakriya" / f"label-studio-{LABEL_STUDIO_VERSION}"
+)
 TEMPLATE = VENV / f"prakriya-template-db-{LABEL_STUDIO_VERSION}" / "label_studio.sqlite3"
 INSTALL_TIMEOUT = 900
 CLI_TIMEOUT = 300

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
@@ -34,6 +35,7 @@ from django.urls.exceptions import Resolver404
 from PIL import Image
 
 from datasets.models import Dataset, Item, SealedItem
+from experiments.models import Run
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import job_execute
 from projects import services as project_services
@@ -148,6 +150,10 @@ def _build_world(project, users) -> World:
     body = {"respan": {sealed_notes[0]: [_span(5, 11)], visible_note: [_span(5, 11)]}}
     _started(engineer.post(f"{P}/datasets/notes/versions/1/derive/", body, format="json"))
     _started(engineer.post(f"{P}/datasets/forms/versions/2/profile/"))
+    # A real training run on the version whose test part is sealed: its pages, curves, params,
+    # tags and artifacts (the validation predictions name items and labels) are crawled too.
+    body = {"dataset": "forms", "version": 1, "trainer": "logistic_regression", "config": {"seed": 3}}
+    _started(engineer.post(f"{P}/runs/", body, format="json"))
 
     document = {
         "version": 2,
@@ -284,12 +290,14 @@ def _fillers(project, world: World) -> list[dict[str, list[str]]]:
     ids |= set(ValueEstimate.objects.filter(project=project).values_list("pk", flat=True))
     ids_text = [str(i) for i in sorted(ids)]
     revisions = sorted(ProjectRevision.objects.filter(project=project).values_list("number", flat=True))
+    runs = sorted(Run.objects.filter(project=project).values_list("mlflow_run_id", flat=True))
     common = {
         "slug": [project.slug],
         "project_slug": [project.slug],
         "kind": list(Deliverable.objects.filter(project=project).values_list("kind", flat=True)),
         "number": [str(n) for n in revisions],
-        **{name: ids_text for name in ("pk", "id", "job_id", "target_id", "estimate_id", "membership_id")},
+        "run_id": runs,
+        **{name: ids_text for name in ("pk", "id", "job_id", "target_id", "estimate_id", "membership_id", "entry_id")},
     }
     scopes = [common]
     for dataset in world.datasets:
@@ -501,6 +509,12 @@ def _client(user) -> Client:
 
 # Pages the lead must have read for the crawl to count: the ones that show items and labels.
 MUST_REACH = {
+    "experiments:runs",
+    "experiments:run",
+    "experiments:run_curves",
+    "api:run-list",
+    "api:run-detail",
+    "api:run-curves",
     "api:campaign-list",
     "api:campaign-detail",
     "api:campaign-annotation-list",
@@ -585,6 +599,26 @@ def test_no_sealed_label_leaves_through_any_page_api_download_or_export(project,
         identity: [k for k in crawl.statuses if k[1] >= 500] for identity, crawl in report.items()
     }
 
+    # Nor does anything the training run stored in MLflow: params, tags, metric names, artifacts
+    # (the validation predictions name items and their labels: validation ones only).
+    from experiments import mlflow_store
+
+    run = Run.objects.get(project=project)
+    stored_run = mlflow_store.client().get_run(run.mlflow_run_id)
+    texts = [json.dumps(stored_run.data.to_dictionary(), default=str).encode()]
+    pending = [None]
+    while pending:
+        for entry in mlflow_store.list_artifacts(run_id=run.mlflow_run_id, path=pending.pop()):
+            if entry.is_dir:
+                pending.append(entry.path)
+                continue
+            local = mlflow_store.download_artifact(run_id=run.mlflow_run_id, path=entry.path, dst_path=tmp_path)
+            texts.append(Path(local).read_bytes())
+    assert len(texts) >= 2, "the run stored no artifact: the check below checks nothing"
+    assert any(v.encode() in b"".join(texts) for v in world.visible_labels), "predictions hold no label at all"
+    leaks = [s for s in world.secrets for t in texts if s.encode() in t]
+    assert not leaks, f"the training run's MLflow record holds sealed labels: {leaks[:5]}"
+
     # The project export (a JSON file written by a job) holds no sealed label either.
     from projects.export import export_path
 
@@ -603,6 +637,7 @@ def test_the_crawl_fills_every_route_it_knows(project, users, lead):
         project=project, actor=lead, slug="forms", name="Forms", kind="tabular"
     )
     world = World(secrets=set(), visible_labels=set(), datasets=[dataset], export_job=None)
+    Run.objects.create(project=project, mlflow_run_id="0123456789abcdef0123456789abcdef", source="external")
     scopes = _fillers(project, world)
     scopes[1].update(number=["1"], version_number=["1"], other=["1"], key=["r000001"])
     scopes.append({**scopes[0], "campaign": ["c"], "campaign_slug": ["c"], "item": ["1"], "annotation": ["1"],
