@@ -3,6 +3,7 @@ from django.contrib import admin
 from projects.models import (
     Deliverable,
     DeliverableTransition,
+    LiteratureEntry,
     Membership,
     Project,
     ProjectRevision,
@@ -51,6 +52,13 @@ class DeliverableTransitionAdmin(admin.ModelAdmin):
 class TimelineEventAdmin(admin.ModelAdmin):
     list_display = ("project", "verb", "text", "actor", "created_at")
     list_filter = ("verb",)
+
+
+@admin.register(LiteratureEntry)
+class LiteratureEntryAdmin(admin.ModelAdmin):
+    list_display = ("title", "project", "year", "feasibility", "created_by", "updated_at")
+    list_filter = ("feasibility",)
+    search_fields = ("title", "authors", "project__slug")
 
 
 admin.site.register(Tag)

@@ -6,6 +6,7 @@ from datasets.annotation.api_urls import urlpatterns as annotation_urlpatterns
 from datasets.api_urls import urlpatterns as datasets_urlpatterns
 from experiments.api_urls import urlpatterns as experiments_urlpatterns
 from projects import api
+from projects.literature.api import LiteratureEntryViewSet
 
 app_name = "api"
 
@@ -20,6 +21,7 @@ router.register(rf"{PROJECT}/deliverables", api.DeliverableViewSet, basename="pr
 router.register(rf"{PROJECT}/timeline", api.TimelineViewSet, basename="project-timeline")
 router.register(rf"{PROJECT}/revisions", api.RevisionViewSet, basename="project-revision")
 router.register(rf"{PROJECT}/exports", api.ProjectExportViewSet, basename="project-export")
+router.register(rf"{PROJECT}/literature", LiteratureEntryViewSet, basename="project-literature")
 router.register("jobs", api.JobViewSet, basename="job")
 
 urlpatterns = router.urls + datasets_urlpatterns + annotation_urlpatterns + experiments_urlpatterns

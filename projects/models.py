@@ -3,6 +3,7 @@ from __future__ import annotations
 import operator
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
@@ -265,3 +266,57 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class Feasibility(models.IntegerChoices):
+    """How feasible an approach from the literature is for this team (stored as a number so the
+    survey sorts from least to most feasible)."""
+
+    LOW = 1, "Low"
+    MEDIUM = 2, "Medium"
+    HIGH = 3, "High"
+
+
+EARLIEST_PUBLICATION_YEAR = 1900
+
+
+def validate_publication_year(value: int) -> None:
+    # Next year is allowed: papers appear with next year's date before it starts.
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    latest = timezone.now().year + 1
+    if not EARLIEST_PUBLICATION_YEAR <= value <= latest:
+        raise ValidationError(f"The year must be between {EARLIEST_PUBLICATION_YEAR} and {latest}.")
+
+
+class LiteratureEntry(models.Model):
+    """One piece of prior work in the literature survey (deliverable 4)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="literature")
+    title = models.CharField(max_length=300)
+    authors = models.CharField(max_length=500, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True, validators=[validate_publication_year])
+    link = models.URLField(
+        max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"], message="Enter an http or https address.")],
+        help_text="http or https address of the paper or code",
+    )
+    approach = models.TextField(blank=True, max_length=5000)
+    reported_result = models.CharField(max_length=300, blank=True, help_text="e.g. 99.2% accuracy on MNIST")
+    benchmark = models.CharField(max_length=200, blank=True, help_text="The dataset or task the result is on")
+    compute_needed = models.CharField(max_length=300, blank=True, help_text="e.g. 8 GPU-hours, runs on a CPU")
+    feasibility = models.PositiveSmallIntegerField(choices=Feasibility.choices, default=Feasibility.MEDIUM)
+    notes = models.TextField(blank=True, help_text="Markdown")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name_plural = "literature entries"
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title

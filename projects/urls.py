@@ -1,6 +1,7 @@
 from django.urls import path
 
 from projects import views
+from projects.literature import views as literature_views
 
 app_name = "projects"
 
@@ -30,6 +31,18 @@ urlpatterns = [
         name="deliverable_transition",
     ),
     path("projects/<slug:slug>/export/", views.export_start, name="export"),
+    path("projects/<slug:slug>/literature/", literature_views.literature_list, name="literature"),
+    path("projects/<slug:slug>/literature/new/", literature_views.literature_add, name="literature_add"),
+    path(
+        "projects/<slug:slug>/literature/<int:entry_id>/edit/",
+        literature_views.literature_edit,
+        name="literature_edit",
+    ),
+    path(
+        "projects/<slug:slug>/literature/<int:entry_id>/delete/",
+        literature_views.literature_delete,
+        name="literature_delete",
+    ),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
     path("jobs/<int:job_id>/status/", views.job_status, name="job_status"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel_view, name="job_cancel"),

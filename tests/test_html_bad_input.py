@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from prakriya.jobs.models import Job
 from projects import services
+from projects.literature import services as literature_services
 from projects.models import (
     DeliverableKind,
     DeliverableState,
@@ -303,6 +304,8 @@ def test_approving_a_draft_is_an_error_message_and_the_state_unchanged(client, p
 def _submitted(project, engineer):
     deliverable = project.deliverables.get(kind=DeliverableKind.LITERATURE_SURVEY)
     services.deliverable_save_body(deliverable=deliverable, actor=engineer, body="Some data.")
+    # The survey is submitted with its entries; one is what it needs.
+    literature_services.literature_entry_create(project=project, actor=engineer, title="LeNet-5", year=1998)
     services.deliverable_transition(deliverable=deliverable, actor=engineer, action="submit")
     return deliverable
 
@@ -332,13 +335,14 @@ def test_invalid_transition_form_is_an_error_message(client, project, lead, engi
 
 
 def test_submitting_an_empty_deliverable_is_an_error(client, project, engineer):
-    deliverable = project.deliverables.get(kind="literature_survey")
+    # The experience report is free text with no structured submit check: its body is what counts.
+    deliverable = project.deliverables.get(kind="experience_report")
     services.deliverable_save_body(deliverable=deliverable, actor=engineer, body="  ")
     client.force_login(engineer)
-    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "literature_survey"]),
+    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "experience_report"]),
                            {"action": "submit"}, follow=True)
     assert any("Write the deliverable" in m for m in _messages(response))
-    assert project.deliverables.get(kind="literature_survey").state == DeliverableState.DRAFT
+    assert project.deliverables.get(kind="experience_report").state == DeliverableState.DRAFT
 
 
 def test_submitting_the_project_page_without_a_primary_target_is_an_error(client, project, engineer):

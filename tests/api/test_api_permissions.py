@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from projects import services
+from projects.literature import services as literature_services
 from tests.api import add_primary_target, client_for, fast_password_hashing  # noqa: F401
 from tests.conftest import ROLES
 from tests.factories import UserFactory
@@ -65,6 +66,8 @@ def _survey_deliverable(state: str) -> Callable[[Any, Any], dict[str, Any]]:
     def setup(project, lead) -> dict[str, Any]:
         document = project.deliverables.get(kind="literature_survey")
         services.deliverable_save_body(deliverable=document, actor=lead, body="Collected from forms.")
+        # The survey is submitted with its entries; one is what it needs.
+        literature_services.literature_entry_create(project=project, actor=lead, title="LeNet-5", year=1998)
         steps = {"draft": [], "submitted": ["submit"], "approved": ["submit", "approve"]}[state]
         for action in steps:
             services.deliverable_transition(deliverable=document, actor=lead, action=action)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from projects import services
+from projects.literature import services as literature_services
 from projects.models import DELIVERABLE_ORDER
 from tests.api import add_primary_target, client_for, fast_password_hashing  # noqa: F401
 
@@ -20,6 +21,11 @@ def _state(client, kind: str) -> str:
 
 def _stage(client) -> str:
     return client.get("/api/projects/digits/").json()["stage"]
+
+
+def _add_survey_entry(project, actor) -> None:
+    # The literature survey is submitted with its entries: one is what it needs to be reviewed.
+    literature_services.literature_entry_create(project=project, actor=actor, title="LeNet-5", year=1998)
 
 
 def test_deliverables_are_listed_in_process_order_unpaginated(project):
@@ -102,6 +108,7 @@ def test_engineer_writes_a_deliverable_body(project, engineer):
 def test_submitted_deliverable_cannot_be_edited(project, engineer):
     client = client_for(engineer)
     client.patch(f"{BASE}/literature_survey/", {"body": "Collected from forms."})
+    _add_survey_entry(project, engineer)
     assert client.post(f"{BASE}/literature_survey/submit/").status_code == 200
     response = client.patch(f"{BASE}/literature_survey/", {"body": "Sneaky edit"})
     assert response.status_code == 400
@@ -109,9 +116,10 @@ def test_submitted_deliverable_cannot_be_edited(project, engineer):
 
 
 def test_empty_deliverable_cannot_be_submitted(project, engineer):
+    # The experience report is free text with no structured submit check: its body is what counts.
     client = client_for(engineer)
-    client.patch(f"{BASE}/literature_survey/", {"body": "   "})
-    response = client.post(f"{BASE}/literature_survey/submit/")
+    client.patch(f"{BASE}/experience_report/", {"body": "   "})
+    response = client.post(f"{BASE}/experience_report/submit/")
     assert response.status_code == 400
     assert "Write the deliverable" in str(response.json()["errors"])
 
@@ -134,6 +142,7 @@ def test_not_started_deliverable_cannot_be_submitted(project, lead):
 def test_approving_twice_is_a_400(project, lead):
     client = client_for(lead)
     client.patch(f"{BASE}/literature_survey/", {"body": "Collected from forms."})
+    _add_survey_entry(project, lead)
     client.post(f"{BASE}/literature_survey/submit/")
     assert client.post(f"{BASE}/literature_survey/approve/").status_code == 200
     assert client.post(f"{BASE}/literature_survey/approve/").status_code == 400
@@ -142,7 +151,8 @@ def test_approving_twice_is_a_400(project, lead):
 @pytest.mark.parametrize("role", ["engineer", "annotator", "viewer"])
 def test_only_a_lead_approves(project, lead, users, role):
     client_for(lead).patch(f"{BASE}/literature_survey/", {"body": "Collected from forms."})
-    client_for(lead).post(f"{BASE}/literature_survey/submit/")
+    _add_survey_entry(project, lead)
+    assert client_for(lead).post(f"{BASE}/literature_survey/submit/").status_code == 200
     response = client_for(users[role]).post(f"{BASE}/literature_survey/approve/")
     assert response.status_code == 403
     assert _state(client_for(lead), "literature_survey") == "submitted"

@@ -11,7 +11,7 @@ from tests.e2e.conftest import login
 
 pytestmark = pytest.mark.e2e
 
-# A deliverable written as free text (the data document has structured datasheets of its own).
+# A deliverable reviewed as free text plus its structured part: the survey needs an entry to be submitted.
 SURVEY = "/projects/digits/deliverables/literature_survey/"
 
 
@@ -77,6 +77,15 @@ def _write_and_submit_as_engineer(new_page, project) -> Page:
     expect(_messages(page)).to_have_text(["Saved as draft."])
     expect(page.get_by_test_id("deliverable-state")).to_have_text("Draft")
     expect(page.locator(".prose h2")).to_have_text("Prior work")
+    # The survey's entries are what it is submitted with: the engineer adds one from its panel.
+    page.get_by_test_id("literature-panel").get_by_role("link", name="Add an entry").click()
+    page.get_by_label("Title").fill("Gradient-based learning applied to document recognition")
+    page.get_by_label("Reported result").fill("0.95% test error")
+    page.get_by_role("button", name="Add entry").click()
+    expect(_messages(page)).to_have_text(["Entry added to the literature survey."])
+    page.get_by_role("link", name="literature survey deliverable").click()
+    page.wait_for_url(f"**{SURVEY}")
+    expect(page.get_by_test_id("deliverable-state")).to_have_text("Draft")
     page.get_by_label("Note for the reviewer (optional)").fill("Ready for a look.")
     page.get_by_role("button", name="Submit for review").click()
     expect(_messages(page)).to_have_text(["Submitted for review."])
@@ -95,6 +104,7 @@ def test_engineer_submits_and_lead_approves_a_deliverable(new_page, project):
     page.wait_for_url(f"**{SURVEY}")
     expect(page.get_by_test_id("deliverable-state")).to_have_text("Submitted")
     expect(page.locator(".prose")).to_contain_text("Forms scanned at 300 dpi since 2022.")
+    expect(page.get_by_test_id("literature-panel")).to_contain_text("Gradient-based learning")
     history = page.locator("section[aria-labelledby=review-history] li")
     expect(history.first).to_contain_text("Draft → Submitted")
     expect(history.first.locator("blockquote")).to_have_text("Ready for a look.")

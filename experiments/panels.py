@@ -1,0 +1,158 @@
+"""The baselines deliverable's panel: the project's baseline runs (the simple trainers, or runs
+tagged stage=baseline) with their validation metrics, side by side with the human baseline from
+annotator agreement and the project's targets, and a bar chart of the primary metric against its
+target. Its submit check asks for at least one finished baseline run."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
+
+from datasets.charts import style
+from experiments import mlflow_store, runs, selectors
+from experiments.models import Run
+from experiments.training.registry import TRAINERS
+from projects.models import Project, Target
+
+BASELINE_TRAINERS = frozenset(name for name, spec in TRAINERS.items() if spec.family == "baseline")
+BASELINE_STAGE = "baseline"
+# Runs read from MLflow for the panel, newest first: a project's baselines are among its first few
+# dozen runs, and a page must not read thousands of sweep children.
+MAX_RUNS = 500
+MAX_METRIC_COLUMNS = 6
+_MEETS, _MISSES, _HUMAN, _TARGET = "#0f766e", "#94a3b8", "#e69f00", "#d55e00"
+
+
+def is_baseline(info: runs.RunInfo) -> bool:
+    stage = info.tags.get(mlflow_store.TAG_STAGE) or info.tags.get("stage")
+    return info.found and (info.trainer in BASELINE_TRAINERS or stage == BASELINE_STAGE)
+
+
+def metric_value(metrics: dict[str, float], metric: str) -> float | None:
+    """A target names a metric ("accuracy"); runs log its validation value ("val_accuracy")."""
+    bare = metric.removeprefix("val_")
+    for key in (metric, f"val_{bare}", bare):
+        if key in metrics:
+            return metrics[key]
+    return None
+
+
+def _is_accuracy(metric: str) -> bool:
+    return metric.removeprefix("val_") == "accuracy"
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str  # "run" or "human"
+    trainer: str = ""
+    status: str = ""
+    run_id: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    cells: list[float | None] = field(default_factory=list)  # per metric column
+    checks: list[tuple[float | None, bool | None]] = field(default_factory=list)  # per target
+
+
+def _baseline_infos(records: list[Run]) -> list[runs.RunInfo]:
+    return [info for info in runs.run_infos(records) if is_baseline(info)]
+
+
+def _human_rows(project: Project) -> list[Row]:
+    # The numbers of the annotation app's own panel (its selector, not a second computation); only
+    # the mean leaves here, never the annotators' names.
+    from datasets.annotation.models import Campaign
+    from datasets.annotation.selectors import human_baseline
+
+    rows = []
+    campaigns = Campaign.objects.filter(project=project, items__gold__isnull=False).distinct().order_by("name")
+    for campaign in campaigns:
+        mean = human_baseline(campaign=campaign)["mean_accuracy"]
+        if mean is not None:
+            rows.append(Row(name=f"Human ({campaign.name})", kind="human", metrics={"val_accuracy": mean}))
+    return rows
+
+
+def _metric_columns(rows: list[Row]) -> list[str]:
+    logged = {key for row in rows if row.kind == "run" for key in row.metrics if key.startswith("val_")}
+    ordered = [key for key in runs.KEY_METRICS if key in logged] + sorted(logged - set(runs.KEY_METRICS))
+    return ordered[:MAX_METRIC_COLUMNS]
+
+
+def baselines_figure(rows: list[Row], target: Target | None) -> str | None:
+    """Every baseline and the human baseline on the primary metric, against its threshold."""
+    metric = target.metric if target is not None else "accuracy"
+    points = [(row, metric_value(row.metrics, metric)) for row in rows]
+    points = [(row, value) for row, value in points if value is not None]
+    if not points:
+        return None
+    colours = [
+        _HUMAN if row.kind == "human" else (_MEETS if target is None or target.is_met_by(value) else _MISSES)
+        for row, value in points
+    ]
+    fig = go.Figure(go.Bar(
+        x=[html.escape(row.name, quote=False) for row, _ in points],
+        y=[value for _, value in points],
+        marker_color=colours,
+        text=[f"{value:.3g}" for _, value in points],
+        textposition="auto",
+        hovertemplate="%{x}: %{y}<extra></extra>",
+    ))
+    title = f"Baselines on {metric}"
+    if target is not None:
+        fig.add_hline(
+            y=target.threshold, line_dash="dash", line_color=_TARGET,
+            annotation_text=html.escape(f"target {target}", quote=False), annotation_position="top left",
+        )
+        title += " against the primary target"
+    style(fig, title=html.escape(title, quote=False), y_title=html.escape(metric, quote=False), height=340)
+    return fig.to_json()
+
+
+def baselines_context(*, user, project: Project) -> dict:
+    records = list(selectors.runs_for_project(user=user, project=project)[:MAX_RUNS])
+    targets = list(project.targets.all())
+    run_rows = [
+        Row(name=info.name, kind="run", trainer=info.trainer, status=info.status, metrics=info.metrics,
+            run_id=info.run_id)
+        for info in _baseline_infos(records)
+    ]
+    rows = run_rows + _human_rows(project)
+    for row in rows:
+        for target in targets:
+            value = metric_value(row.metrics, target.metric)
+            if row.kind == "human" and not _is_accuracy(target.metric):
+                value = None  # a human baseline is an accuracy; other targets say nothing of it
+            row.checks.append((value, None if value is None else target.is_met_by(value)))
+    columns = _metric_columns(rows)
+    for row in rows:
+        row.cells = [row.metrics.get(column) for column in columns]
+    primary = next((t for t in targets if t.is_primary), None)
+    return {
+        "rows": rows,
+        "run_count": len(run_rows),
+        "columns": columns,
+        "targets": targets,
+        "figure": baselines_figure(rows, primary),
+        "can_view_runs": selectors.can_view_runs(user=user, project=project),
+    }
+
+
+def baselines_runs_panel(request, project: Project) -> str:
+    context = baselines_context(user=request.user, project=project)
+    return render_to_string(
+        "experiments/_baselines_panel.html", {"project": project, **context}, request=request
+    )
+
+
+def baselines_ready_check(deliverable) -> None:
+    """Submit check of the baselines deliverable: a model baseline must exist, finished."""
+    records = list(Run.objects.filter(project=deliverable.project).order_by("-created_at", "-id")[:MAX_RUNS])
+    if not any(info.status == "FINISHED" for info in _baseline_infos(records)):
+        raise ValidationError(
+            "Log at least one finished baseline run (majority, logistic regression, random forest, "
+            "TF-IDF + logistic regression, or a run tagged stage=baseline) before submitting the baselines."
+        )
