@@ -255,6 +255,8 @@ PRAKRIYA_JOB_STALE_SECONDS = _env_int("PRAKRIYA_JOB_STALE_SECONDS", 120, minimum
 PRAKRIYA_JOB_REQUEUE_SECONDS = _env_int("PRAKRIYA_JOB_REQUEUE_SECONDS", 300, minimum=5)
 PRAKRIYA_JOB_HEARTBEAT_SECONDS = _env_int("PRAKRIYA_JOB_HEARTBEAT_SECONDS", 10, minimum=1)
 PRAKRIYA_JOB_MAX_ATTEMPTS = _env_int("PRAKRIYA_JOB_MAX_ATTEMPTS", 3, minimum=1)
+# Sealed test evaluations a project may spend (approved, running or done ones count; 0 disables them).
+PRAKRIYA_EVALUATION_BUDGET = _env_int("PRAKRIYA_EVALUATION_BUDGET", 3, minimum=0)
 
 # --- MLflow: the experiment store (experiments/mlflow_store.py) ----------------------------
 # The platform reads and writes MLflow's backend store directly (a SQLAlchemy database URI,
