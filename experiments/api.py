@@ -3,8 +3,9 @@
 Same shape as projects/api.py: the project through the visibility selector (404), the runs only
 for roles that see them (403 for a private project's annotator, as on the pages and the tracking
 server), a run the project does not have is a 404; launching is authorised (403) before the body
-is parsed (400), then experiments.launch.training_start validates the trainer, its settings and
-the version as the form does.
+is parsed (400), then experiments.launch validates the trainer, its settings, the grid and the
+version as the forms do. Overfit-one-batch checks and grid searches are launched under the same
+route, a sweep is read at /runs/{id}/sweep/, and a run's checkpoints at /runs/{id}/register/.
 """
 
 from __future__ import annotations
@@ -20,10 +21,19 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from datasets import selectors as dataset_selectors
-from experiments import runs, selectors
-from experiments.launch import training_start
+from experiments import checkpoints, runs, selectors, sweeps
+from experiments.launch import overfit_start, sweep_start, training_start
+from experiments.launch_serializers import (
+    CheckpointSerializer,
+    OverfitSerializer,
+    RegisterSerializer,
+    SweepLaunchSerializer,
+    SweepSerializer,
+    SweepStartedSerializer,
+    TrainStageSerializer,
+)
 from experiments.models import Run
-from experiments.serializers import CurvesSerializer, RunDetailSerializer, RunSerializer, TrainSerializer
+from experiments.serializers import CurvesSerializer, RunDetailSerializer, RunSerializer
 from projects import permissions
 from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin, _authorise, _parse
 from projects.serializers import JobDetailSerializer
@@ -66,9 +76,11 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         return selectors.runs_for_project(user=self.request.user, project=self.project)
 
     def get_serializer_class(self):
-        return {"retrieve": RunDetailSerializer, "create": TrainSerializer, "curves": CurvesSerializer}.get(
-            self.action, RunSerializer
-        )
+        return {
+            "retrieve": RunDetailSerializer, "create": TrainStageSerializer, "curves": CurvesSerializer,
+            "overfit": OverfitSerializer, "sweeps": SweepLaunchSerializer, "sweep": SweepSerializer,
+            "register": RegisterSerializer,
+        }.get(self.action, RunSerializer)
 
     def get_object(self) -> Run:
         return selectors.run_get(user=self.request.user, project=self.project, mlflow_run_id=self.kwargs["run_id"])
@@ -106,23 +118,101 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         series = {key: runs.series_payload(found[(info.run_id, key)]) for key in keys if (info.run_id, key) in found}
         return Response({"run_id": info.run_id, "max_points": max_points, "series": series})
 
-    @extend_schema(
-        summary="Train a model on a dataset version (lead, engineer): queues a training job",
-        request=TrainSerializer,
-        responses={201: JobDetailSerializer},
-    )
-    def create(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "train models")
-        data = _parse(TrainSerializer, request)
+    def _version(self, data: dict):
         try:
             dataset = dataset_selectors.dataset_get(project=self.project, slug=data["dataset"])
-            version = dataset_selectors.version_get(dataset=dataset, number=data["version"])
+            return dataset_selectors.version_get(dataset=dataset, number=data["version"])
         except Http404:
             raise exceptions.ValidationError(
                 {"version": [f"This project has no dataset version {data['dataset']}@v{data['version']}."]}
             ) from None
-        job = training_start(
-            version=version, actor=request.user, trainer=data["trainer"], config=data["config"], name=data["name"]
-        )
+
+    def _job_created(self, request: Request, job) -> Response:
         location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
         return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+    @extend_schema(
+        summary="Train a model on a dataset version (lead, engineer): queues a training job",
+        request=TrainStageSerializer,
+        responses={201: JobDetailSerializer},
+    )
+    def create(self, request: Request, project_slug: str) -> Response:
+        _authorise(request, self.project, permissions.LAUNCH_JOBS, "train models")
+        data = _parse(TrainStageSerializer, request)
+        job = training_start(
+            version=self._version(data), actor=request.user, trainer=data["trainer"], config=data["config"],
+            name=data["name"], stage=data["stage"],
+        )
+        return self._job_created(request, job)
+
+    @extend_schema(
+        summary="Overfit one batch (lead, engineer): queues the check of a torch trainer; its run is tagged "
+        "prakriya.overfit = passed | failed",
+        request=OverfitSerializer,
+        responses={201: JobDetailSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def overfit(self, request: Request, project_slug: str) -> Response:
+        _authorise(request, self.project, permissions.LAUNCH_JOBS, "train models")
+        data = _parse(OverfitSerializer, request)
+        job = overfit_start(
+            version=self._version(data), actor=request.user, trainer=data["trainer"], config=data["config"],
+            batch_size=data["batch_size"], loss_threshold=data["loss_threshold"], max_steps=data["max_steps"],
+            name=data["name"],
+        )
+        return self._job_created(request, job)
+
+    @extend_schema(
+        summary="Start a grid search (lead, engineer): a parent run and one training job per combination",
+        request=SweepLaunchSerializer,
+        responses={201: SweepStartedSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def sweeps(self, request: Request, project_slug: str) -> Response:
+        _authorise(request, self.project, permissions.LAUNCH_JOBS, "train models")
+        data = _parse(SweepLaunchSerializer, request)
+        started = sweep_start(
+            version=self._version(data), actor=request.user, trainer=data["trainer"], grid=data["grid"],
+            config=data["config"], name=data["name"], stage=data["stage"],
+        )
+        run_id = started.parent.mlflow_run_id
+        location = reverse("api:run-sweep", kwargs={"project_slug": self.project.slug, "run_id": run_id},
+                           request=request)
+        body = {"run_id": run_id, "jobs": [job.pk for job in started.jobs]}
+        return Response(SweepStartedSerializer(body).data, status=status.HTTP_201_CREATED,
+                        headers={"Location": location})
+
+    @extend_schema(
+        summary="A grid search: its grid, the progress of its jobs and its children ranked by its metric",
+        parameters=[RUN_ID_PARAMETER],
+        responses=SweepSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def sweep(self, request: Request, project_slug: str, run_id: str) -> Response:
+        found = sweeps.sweep_read(parent=self.get_object())
+        if found is None:
+            raise Http404("This run is not a grid search.")
+        found.children = sweeps.sort_children(found)
+        return Response(SweepSerializer(found).data)
+
+    @extend_schema(
+        methods=["GET"], summary="The model versions registered from the run, with their aliases",
+        parameters=[RUN_ID_PARAMETER], responses=CheckpointSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Register the run's model as a checkpoint of a stage (lead, engineer): a new model version "
+        "of the project's registered model, the stage's alias moved to it",
+        parameters=[RUN_ID_PARAMETER], request=RegisterSerializer, responses={201: CheckpointSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def register(self, request: Request, project_slug: str, run_id: str) -> Response:
+        record = self.get_object()
+        name = checkpoints.model_name(project=self.project)
+        if request.method == "GET":
+            found = checkpoints.run_versions(run=record)
+            return Response(CheckpointSerializer([{"model": name, **vars(v)} for v in found], many=True).data)
+        _authorise(request, self.project, permissions.LAUNCH_JOBS, "register checkpoints")
+        data = _parse(RegisterSerializer, request)
+        version = checkpoints.checkpoint_register(run=record, actor=request.user, stage=data["stage"])
+        return Response(CheckpointSerializer({"model": name, **vars(version)}).data, status=status.HTTP_201_CREATED)

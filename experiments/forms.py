@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 
 from experiments import selectors
+from experiments.checkpoints import STAGE_CHOICES
 
 MAX_SETTINGS_CHARS = 5000
 
@@ -29,6 +30,26 @@ def trainer_choices() -> list[tuple[str, str]]:
     return [(spec.name, f"{spec.label} — {', '.join(spec.kinds)}") for spec in TRAINERS.values()]
 
 
+def _json_object(text: str, example: str) -> dict[str, Any]:
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise forms.ValidationError("This is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise forms.ValidationError(f"Write a JSON object, e.g. {example}.")
+    return value
+
+
+def _stage_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        choices=[("", "none"), *STAGE_CHOICES], required=False,
+        help_text="The checkpoint stage this run works towards (the process's model-improvement stages).",
+    )
+
+
 class TrainForm(forms.Form):
     version = _VersionChoice(
         queryset=None, label="Dataset version", empty_label=None,
@@ -36,6 +57,7 @@ class TrainForm(forms.Form):
     )
     trainer = forms.ChoiceField(choices=(), help_text="Each trainer lists the kinds of data it trains on.")
     name = forms.CharField(max_length=200, required=False, help_text="Optional; names the MLflow run.")
+    stage = _stage_field()
     epochs = forms.IntegerField(min_value=1, max_value=10_000, required=False, help_text="Neural networks only.")
     lr = forms.FloatField(label="Learning rate", min_value=0, required=False, help_text="Neural networks only.")
     batch_size = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, help_text="Neural networks only.")
@@ -71,16 +93,7 @@ class TrainForm(forms.Form):
         return sizes
 
     def clean_settings(self) -> dict[str, Any]:
-        text = self.cleaned_data.get("settings", "").strip()
-        if not text:
-            return {}
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
-            raise forms.ValidationError("This is not valid JSON.") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError('Write a JSON object, e.g. {"weight_decay": 0.0001}.')
-        return value
+        return _json_object(self.cleaned_data.get("settings", ""), '{"weight_decay": 0.0001}')
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -99,3 +112,74 @@ class TrainForm(forms.Form):
             if data.get(name) is not None:
                 config[name] = data[name]
         return config
+
+
+def torch_trainer_choices() -> list[tuple[str, str]]:
+    from experiments.training import TRAINERS
+
+    return [(s.name, f"{s.label} — {', '.join(s.kinds)}") for s in TRAINERS.values() if s.family == "torch"]
+
+
+class OverfitForm(forms.Form):
+    """Overfit one batch: a torch trainer, its settings, and the check's batch, threshold and step
+    budget (experiments.launch.overfit_start decides the rest)."""
+
+    version = _VersionChoice(queryset=None, label="Dataset version", empty_label=None)
+    trainer = forms.ChoiceField(choices=(), help_text="Networks only: baselines are fitted in one shot.")
+    name = forms.CharField(max_length=200, required=False, help_text="Optional; names the MLflow run.")
+    batch_size = forms.IntegerField(min_value=1, max_value=4096, required=False, label="Batch size",
+                                    help_text="Examples in the one batch; default the trainer's batch size.")
+    loss_threshold = forms.FloatField(min_value=1e-12, initial=0.01, label="Loss threshold",
+                                      help_text="Passed once the loss falls below this.")
+    max_steps = forms.IntegerField(min_value=1, max_value=10_000, initial=500, label="Step budget",
+                                   help_text="Failed if the loss is still above the threshold after this many steps.")
+    settings = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}), required=False,
+        max_length=MAX_SETTINGS_CHARS, label="Trainer settings (JSON)", help_text='e.g. {"lr": 0.01, "seed": 1}.',
+    )
+
+    def __init__(self, *args, project, **kwargs) -> None:
+        kwargs.setdefault("prefix", "overfit")
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = selectors.trainable_versions(project=project)
+        self.fields["trainer"].choices = torch_trainer_choices()
+
+    def clean_settings(self) -> dict[str, Any]:
+        return _json_object(self.cleaned_data.get("settings", ""), '{"lr": 0.01}')
+
+
+class SweepForm(forms.Form):
+    """A grid search: a trainer, a grid of settings and the settings every combination shares."""
+
+    version = _VersionChoice(queryset=None, label="Dataset version", empty_label=None)
+    trainer = forms.ChoiceField(choices=())
+    name = forms.CharField(max_length=200, required=False, help_text="Optional; names the sweep's parent run.")
+    stage = _stage_field()
+    grid = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}), max_length=MAX_SETTINGS_CHARS,
+        label="Grid (JSON)", help_text='Each setting with its values, e.g. {"lr": [0.01, 0.1], "epochs": [2, 4]}; '
+        "at most 64 combinations, one training job each.",
+    )
+    settings = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}), required=False,
+        max_length=MAX_SETTINGS_CHARS, label="Fixed settings (JSON)",
+        help_text='Settings every combination shares, e.g. {"seed": 1}.',
+    )
+
+    def __init__(self, *args, project, **kwargs) -> None:
+        kwargs.setdefault("prefix", "sweep")
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = selectors.trainable_versions(project=project)
+        self.fields["trainer"].choices = trainer_choices()
+
+    def clean_grid(self) -> dict[str, Any]:
+        from experiments.sweeps import GridError, grid_parse
+
+        value = _json_object(self.cleaned_data.get("grid", ""), '{"lr": [0.01, 0.1]}')
+        try:
+            return grid_parse(value)
+        except GridError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_settings(self) -> dict[str, Any]:
+        return _json_object(self.cleaned_data.get("settings", ""), '{"seed": 1}')

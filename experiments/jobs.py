@@ -11,6 +11,11 @@ checkpoints/; the final model is `model/model.pt` (torch, read back only with we
 the validation predictions are `predictions/validation.json` (what error analysis reads: no model
 is ever loaded to analyse a run).
 
+The overfit-one-batch job (OVERFIT_KIND) is the same kind of run for the sanity check: the loss
+per step is its curve and `prakriya.overfit` its verdict. A sweep's child is a training job whose
+params name the sweep's parent run: its run hangs under the parent, and the last child to end
+closes the parent (sweep_close_if_done).
+
 A re-delivered job (its worker died) closes the run its first attempt left RUNNING as FAILED and
 starts a new run: a half-written metric history is never continued as if it were whole.
 """
@@ -31,11 +36,21 @@ from django.conf import settings
 from datasets.models import DatasetVersion
 from experiments import mlflow_store
 from experiments import services as experiment_services
-from experiments.models import RunSource
+from experiments.models import Run, RunSource
+from experiments.sweeps import PARENT_PARAM
 from prakriya.jobs import registry
+from prakriya.jobs.models import TERMINAL_STATES, Job
 from prakriya.jobs.runner import JobCancelled, JobContext
 
 TRAIN_KIND = "experiments_train"
+OVERFIT_KIND = "experiments_overfit"
+OVERFIT_STAGE = "overfit-one-batch"
+# The overfit-one-batch verdict (passed | failed) and the numbers it was decided on.
+TAG_OVERFIT = "prakriya.overfit"
+TAG_OVERFIT_FINAL_LOSS = "prakriya.overfit_final_loss"
+TAG_OVERFIT_THRESHOLD = "prakriya.overfit_threshold"
+TAG_OVERFIT_MAX_STEPS = "prakriya.overfit_max_steps"
+TERMINAL_RUN_STATES = frozenset({"FINISHED", "FAILED", "KILLED"})
 PACKAGES = ("torch", "scikit-learn", "numpy", "mlflow", "prakriya")
 
 
@@ -129,25 +144,16 @@ def _dataset_input(version: DatasetVersion):
     return DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context", value="training")])
 
 
-def _train(ctx: JobContext) -> dict[str, Any]:
-    # torch and scikit-learn load here, in the training worker, not in every process that
-    # registers the job kind (they take seconds to import).
-    from experiments import inputs
-    from experiments.training import Callbacks, TrainingInputError, train
-
-    version = DatasetVersion.objects.select_related("dataset__project").filter(pk=ctx.job.target_id).first()
-    if version is None:
-        return {"skipped": "the dataset version was deleted"}
+def _open_run(ctx: JobContext, version: DatasetVersion, *, trainer: str, name: str, stage: str,
+              tags: dict[str, str] | None = None) -> tuple[Any, str]:
+    """Creates the job's MLflow run with the traceability tags (after closing the runs an
+    interrupted attempt left RUNNING) and records it; a sweep child's run hangs under its
+    parent. Returns the client and the run id."""
     project = version.dataset.project
-    trainer = ctx.params["trainer"]
-    config = dict(ctx.params.get("config") or {})
     experiment = experiment_services.experiment_ensure(project=project)
     client = mlflow_store.client()
     _close_interrupted_runs(client, experiment.experiment_id, ctx.job.pk)
-
-    name = ctx.params.get("name") or f"{trainer} on {version_ref(version)}"
-    seed = config.get("seed")
-    tags = {
+    all_tags = {
         mlflow_store.TAG_MLFLOW_RUN_NAME: name,
         mlflow_store.TAG_SOURCE: RunSource.PLATFORM,
         mlflow_store.TAG_JOB: str(ctx.job.pk),
@@ -157,29 +163,63 @@ def _train(ctx: JobContext) -> dict[str, Any]:
         mlflow_store.TAG_CODE_VERSION: code_version(),
         mlflow_store.TAG_PACKAGES: package_versions(),
         "prakriya.git_commit": version.git_commit,
+        **(tags or {}),
     }
-    if ctx.params.get("stage"):
-        tags[mlflow_store.TAG_STAGE] = ctx.params["stage"]
+    if stage:
+        all_tags[mlflow_store.TAG_STAGE] = stage
+    parent = None
+    parent_id = ctx.params.get(PARENT_PARAM)
+    if parent_id:
+        parent = Run.objects.filter(project=project, mlflow_run_id=parent_id).first()
+        all_tags[mlflow_store.TAG_MLFLOW_PARENT_RUN] = parent_id
     if ctx.job.created_by_id:
-        tags[mlflow_store.TAG_MLFLOW_USER] = ctx.job.created_by.get_username()
-    run = client.create_run(experiment.experiment_id, run_name=name, tags=tags)
+        all_tags[mlflow_store.TAG_MLFLOW_USER] = ctx.job.created_by.get_username()
+    run = client.create_run(experiment.experiment_id, run_name=name, tags=all_tags)
     run_id = run.info.run_id
     experiment_services.run_record(
         project=project, mlflow_run_id=run_id, source=RunSource.PLATFORM, name=name,
-        created_by=ctx.job.created_by, job=ctx.job,
+        created_by=ctx.job.created_by, job=ctx.job, parent=parent,
     )
+    return client, run_id
+
+
+def _load(ctx: JobContext, client, run_id: str, version: DatasetVersion, trainer: str):
+    from experiments import inputs
+    from experiments.training import TrainingInputError
+
+    ctx.progress(3, "Reading the dataset version")
+    try:
+        loaded = inputs.load_inputs(version=version)
+    except TrainingInputError as exc:
+        raise TrainingRefused(str(exc)) from exc
+    client.log_inputs(run_id, datasets=[_dataset_input(version)])
+    for note in loaded.notes:
+        ctx.log(note)
+    logger = _MlflowLogger(client, run_id)
+    logger.log_params({**loaded.data.summary(), "trainer": trainer})
+    return loaded, logger
+
+
+def _version_of(ctx: JobContext) -> DatasetVersion | None:
+    return DatasetVersion.objects.select_related("dataset__project").filter(pk=ctx.job.target_id).first()
+
+
+def _train(ctx: JobContext) -> dict[str, Any]:
+    # torch and scikit-learn load here, in the training worker, not in every process that
+    # registers the job kind (they take seconds to import).
+    from experiments.training import Callbacks, TrainingInputError, train
+
+    version = _version_of(ctx)
+    if version is None:
+        return {"skipped": "the dataset version was deleted"}
+    trainer = ctx.params["trainer"]
+    config = dict(ctx.params.get("config") or {})
+    name = ctx.params.get("name") or f"{trainer} on {version_ref(version)}"
+    seed = config.get("seed")
+    client, run_id = _open_run(ctx, version, trainer=trainer, name=name, stage=ctx.params.get("stage", ""))
     status = "FAILED"
     try:
-        ctx.progress(3, "Reading the dataset version")
-        try:
-            loaded = inputs.load_inputs(version=version)
-        except TrainingInputError as exc:
-            raise TrainingRefused(str(exc)) from exc
-        client.log_inputs(run_id, datasets=[_dataset_input(version)])
-        for note in loaded.notes:
-            ctx.log(note)
-        logger = _MlflowLogger(client, run_id)
-        logger.log_params({**loaded.data.summary(), "trainer": trainer})
+        loaded, logger = _load(ctx, client, run_id, version, trainer)
 
         def progress(fraction: float, message: str) -> None:
             ctx.progress(5 + 85 * fraction, message)
@@ -217,6 +257,93 @@ def _train(ctx: JobContext) -> dict[str, Any]:
         raise
     finally:
         client.set_terminated(run_id, status=status)
+        if ctx.params.get(PARENT_PARAM):
+            sweep_close_if_done(parent_run_id=ctx.params[PARENT_PARAM], current_job_id=ctx.job.pk)
+
+
+def _overfit(ctx: JobContext) -> dict[str, Any]:
+    """Overfit-one-batch as a run of its own: the loss per step is its curve, the verdict its
+    `prakriya.overfit` tag. A failed check is a finished run with a failed verdict, not a failed
+    job: the job did its work, the model did not fit."""
+    from experiments.training import Callbacks, TrainingInputError, overfit_one_batch
+
+    version = _version_of(ctx)
+    if version is None:
+        return {"skipped": "the dataset version was deleted"}
+    trainer = ctx.params["trainer"]
+    config = dict(ctx.params.get("config") or {})
+    threshold = float(ctx.params["loss_threshold"])
+    max_steps = int(ctx.params["max_steps"])
+    name = ctx.params.get("name") or f"overfit-one-batch · {trainer} on {version_ref(version)}"
+    client, run_id = _open_run(
+        ctx, version, trainer=trainer, name=name, stage=OVERFIT_STAGE,
+        tags={TAG_OVERFIT_THRESHOLD: repr(threshold), TAG_OVERFIT_MAX_STEPS: str(max_steps)},
+    )
+    status = "FAILED"
+    try:
+        loaded, logger = _load(ctx, client, run_id, version, trainer)
+
+        def progress(fraction: float, message: str) -> None:
+            ctx.progress(5 + 85 * fraction, message)
+
+        try:
+            result = overfit_one_batch(
+                trainer, loaded.data, config, batch_size=ctx.params.get("batch_size"),
+                loss_threshold=threshold, max_steps=max_steps,
+                callbacks=Callbacks(logger=logger, progress=progress),
+            )
+        except TrainingInputError as exc:
+            raise TrainingRefused(str(exc)) from exc
+        if result.status == "cancelled":
+            raise JobCancelled()
+        used_seed = config.get("seed", client.get_run(run_id).data.params.get("seed", ""))
+        client.set_tag(run_id, mlflow_store.TAG_SEED, str(used_seed))
+        client.set_tag(run_id, TAG_OVERFIT, result.status)
+        client.set_tag(run_id, TAG_OVERFIT_FINAL_LOSS, repr(result.final_loss))
+        client.set_tag(run_id, "prakriya.outcome", result.message)
+        ctx.progress(92, "Saving the model")
+        # The model that fitted the batch is the overfit-one-batch checkpoint.
+        _log_bytes(run_id, "model", "model.pt", result.model.checkpoint_bytes())
+        status = "FINISHED"
+        ctx.log(f"overfit-one-batch {result.status}: {result.message}")
+        return {"run_id": run_id, "overfit": result.status, "final_loss": result.final_loss,
+                "loss_threshold": threshold, "steps": result.steps, "message": result.message}
+    except JobCancelled:
+        status = "KILLED"
+        raise
+    finally:
+        client.set_terminated(run_id, status=status)
+
+
+def sweep_close_if_done(*, parent_run_id: str, current_job_id: int) -> bool:
+    """Closes a sweep's parent run FINISHED once every child has ended; True if this call closed
+    it. Called by each child as it ends, after its own run is terminated, so the last child to
+    end sees every sibling ended: a sibling counts as ended when its job is in a final state or
+    its latest run is terminated (its job row is marked only after its work returns). Idempotent:
+    an already closed parent is left alone."""
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow_store.client()
+    try:
+        parent = client.get_run(parent_run_id)
+    except MlflowException:
+        return False
+    if parent.info.status in TERMINAL_RUN_STATES:
+        return False
+    ended_runs: dict[str, bool] = {}
+    for child in client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.`{mlflow_store.TAG_MLFLOW_PARENT_RUN}` = '{parent_run_id}'",
+        order_by=["attributes.start_time ASC"], max_results=5000,
+    ):
+        # Later runs of a re-delivered job overwrite its interrupted first run.
+        ended_runs[child.data.tags.get(mlflow_store.TAG_JOB, "")] = child.info.status in TERMINAL_RUN_STATES
+    for job_id, state in Job.objects.filter(params__parent_run_id=parent_run_id).values_list("id", "state"):
+        if job_id == current_job_id or state in TERMINAL_STATES or ended_runs.get(str(job_id)):
+            continue
+        return False
+    client.set_terminated(parent_run_id, status="FINISHED")
+    return True
 
 
 registry.register(registry.JobKind(name=TRAIN_KIND, label="Training", queue="training", run=_train))
+registry.register(registry.JobKind(name=OVERFIT_KIND, label="Overfit one batch", queue="training", run=_overfit))

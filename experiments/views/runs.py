@@ -1,5 +1,7 @@
-"""The runs pages: a project's runs (and the form that trains a model), one run with its
-traceability record and live loss curve, and the overlay of several runs' curves.
+"""The runs pages: a project's runs (and the forms that train a model, check that it can overfit
+one batch, or start a grid search), one run with its traceability record, live loss curve,
+overfit-one-batch verdict and registered checkpoints, a sweep's comparison of its children, and
+the overlay of several runs' curves.
 
 Runs of a public project are public; those of a private project are for its lead, engineers and
 viewers (experiments.permissions): an annotator gets a 403, a non-member a 404 like every private
@@ -13,14 +15,15 @@ import json
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from experiments import runs, selectors
-from experiments.forms import TrainForm
-from experiments.launch import training_start
+from experiments import checkpoints, runs, selectors, sweeps
+from experiments.forms import OverfitForm, SweepForm, TrainForm
+from experiments.jobs import TAG_OVERFIT, TAG_OVERFIT_FINAL_LOSS, TAG_OVERFIT_THRESHOLD
+from experiments.launch import overfit_start, sweep_start, training_start
 from prakriya.jobs.models import Job
 from projects import permissions
 from projects import selectors as project_selectors
@@ -56,14 +59,33 @@ def _link_versions(project, infos) -> None:
             info.version_url = reverse("datasets:version", args=[project.slug, *parts])
 
 
-def _list_context(request, project, role, form=None) -> dict:
+LAUNCH_FORMS = {"train": TrainForm, "overfit": OverfitForm, "sweep": SweepForm}
+
+
+def _annotate(infos) -> None:
+    """Sets each run's overfit-one-batch verdict (None for other runs) and whether it is a sweep:
+    tag names with dots cannot be looked up in templates."""
+    for info in infos:
+        verdict = info.tags.get(TAG_OVERFIT)
+        info.overfit = {
+            "status": verdict,
+            "final_loss": info.tags.get(TAG_OVERFIT_FINAL_LOSS, ""),
+            "threshold": info.tags.get(TAG_OVERFIT_THRESHOLD, ""),
+        } if verdict else None
+        info.is_sweep = sweeps.is_sweep(info)
+
+
+def _list_context(request, project, role, form=None, launch: str = "train") -> dict:
     records = selectors.runs_for_project(user=request.user, project=project)
     page = Paginator(records, RUNS_PER_PAGE).get_page(request.GET.get("page"))
     infos = runs.run_infos(list(page.object_list))
     _link_versions(project, infos)
+    _annotate(infos)
     can_launch = can(role, request.user, permissions.LAUNCH_JOBS)
+    if launch not in LAUNCH_FORMS:
+        launch = "train"
     if can_launch and form is None:
-        form = TrainForm(project=project)
+        form = LAUNCH_FORMS[launch](project=project)
     return {
         "project": project,
         "role": role,
@@ -71,8 +93,23 @@ def _list_context(request, project, role, form=None) -> dict:
         "infos": infos,
         "can_launch": can_launch,
         "form": form,
+        "launch": launch,
         "max_compared": MAX_COMPARED,
     }
+
+
+def _launch(request, slug: str, launch: str, start):
+    """The launch forms' common path: authorise, parse the form, call `start(data, form)` (a
+    service call that returns the redirect); a refusal is a form error on the runs page (400)."""
+    project, role = _project(request, slug, permissions.LAUNCH_JOBS)
+    form = LAUNCH_FORMS[launch](request.POST, project=project)
+    if form.is_valid():
+        try:
+            return start(project, form.cleaned_data, form)
+        except ValidationError as exc:
+            form.add_error(None, error_text(exc))
+    context = _list_context(request, project, role, form=form, launch=launch)
+    return render(request, "experiments/run_list.html", context, status=400)
 
 
 @require_http_methods(["GET", "POST"])
@@ -80,25 +117,49 @@ def _list_context(request, project, role, form=None) -> dict:
 def run_list(request, slug: str):
     if request.method != "POST":
         project, role = _project(request, slug)
-        return render(request, "experiments/run_list.html", _list_context(request, project, role))
-    project, role = _project(request, slug, permissions.LAUNCH_JOBS)
-    form = TrainForm(request.POST, project=project)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            job = training_start(
-                version=data["version"], actor=request.user, trainer=data["trainer"],
-                config=form.config(), name=data["name"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, error_text(exc))
-        else:
-            messages.success(
-                request, f"Training {data['trainer']} on {data['version']}: the run appears under Runs once it starts."
-            )
-            return redirect("projects:job", job_id=job.pk)
-    context = _list_context(request, project, role, form=form)
-    return render(request, "experiments/run_list.html", context, status=400)
+        context = _list_context(request, project, role, launch=request.GET.get("launch", "train"))
+        return render(request, "experiments/run_list.html", context)
+
+    def start(project, data, form):
+        job = training_start(
+            version=data["version"], actor=request.user, trainer=data["trainer"],
+            config=form.config(), name=data["name"], stage=data["stage"],
+        )
+        messages.success(
+            request, f"Training {data['trainer']} on {data['version']}: the run appears under Runs once it starts."
+        )
+        return redirect("projects:job", job_id=job.pk)
+
+    return _launch(request, slug, "train", start)
+
+
+@require_POST
+@guard
+def overfit_launch(request, slug: str):
+    def start(project, data, form):
+        job = overfit_start(
+            version=data["version"], actor=request.user, trainer=data["trainer"], config=data["settings"],
+            batch_size=data["batch_size"], loss_threshold=data["loss_threshold"], max_steps=data["max_steps"],
+            name=data["name"],
+        )
+        messages.success(request, f"Overfitting one batch with {data['trainer']} on {data['version']}.")
+        return redirect("projects:job", job_id=job.pk)
+
+    return _launch(request, slug, "overfit", start)
+
+
+@require_POST
+@guard
+def sweep_launch(request, slug: str):
+    def start(project, data, form):
+        started = sweep_start(
+            version=data["version"], actor=request.user, trainer=data["trainer"], grid=data["grid"],
+            config=data["settings"], name=data["name"], stage=data["stage"],
+        )
+        messages.success(request, f"Grid search started: {len(started.jobs)} training jobs queued.")
+        return redirect("experiments:sweep", slug=project.slug, run_id=started.parent.mlflow_run_id)
+
+    return _launch(request, slug, "sweep", start)
 
 
 def _job_for(request, record) -> Job | None:
@@ -108,16 +169,14 @@ def _job_for(request, record) -> Job | None:
     return project_selectors.job_list_visible(user=request.user).filter(pk=record.job_id).first()
 
 
-@require_GET
-@guard
-def run_detail(request, slug: str, run_id: str):
-    project, role = _project(request, slug)
-    record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
+def _detail_context(request, project, role, record, *, register_error: str = "") -> dict:
     info = runs.run_info(record)
     _link_versions(project, [info])
+    _annotate([info])
     curve = runs.run_curves([info])[0]
     job = _job_for(request, record)
-    context = {
+    can_launch = can(role, request.user, permissions.LAUNCH_JOBS)
+    return {
         "project": project,
         "role": role,
         "run": info,
@@ -126,11 +185,69 @@ def run_detail(request, slug: str, run_id: str):
         "downsampled": any(s is not None and s.total > len(s) for s in (curve.train, curve.validation)),
         "max_points": runs.MAX_POINTS,
         "job": job,
-        "can_cancel": job is not None and not job.is_terminal and can(role, request.user, permissions.LAUNCH_JOBS),
+        "can_cancel": job is not None and not job.is_terminal and can_launch,
         "params": sorted(info.params.items()),
         "metrics": sorted(info.metrics.items()),
+        "checkpoints": checkpoints.run_versions(run=record),
+        # The register buttons: for leads and engineers, on a finished run that saved a model.
+        "can_register": can_launch and info.status == "FINISHED" and checkpoints.has_model_file(run=record),
+        "stages": checkpoints.STAGES,
+        "register_error": register_error,
     }
-    return render(request, "experiments/run_detail.html", context)
+
+
+@require_GET
+@guard
+def run_detail(request, slug: str, run_id: str):
+    project, role = _project(request, slug)
+    record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
+    return render(request, "experiments/run_detail.html", _detail_context(request, project, role, record))
+
+
+@require_POST
+@guard
+def run_register(request, slug: str, run_id: str):
+    """Registers the run's model as a checkpoint of the stage the pressed button names."""
+    project, role = _project(request, slug, permissions.LAUNCH_JOBS)
+    record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
+    try:
+        version = checkpoints.checkpoint_register(run=record, actor=request.user, stage=request.POST.get("stage", ""))
+    except ValidationError as exc:
+        context = _detail_context(request, project, role, record, register_error=error_text(exc))
+        return render(request, "experiments/run_detail.html", context, status=400)
+    messages.success(
+        request, f"Registered as version {version.version} of {checkpoints.model_name(project=project)}; "
+        f"the alias {version.stage} now points at it."
+    )
+    return redirect("experiments:run", slug=project.slug, run_id=record.mlflow_run_id)
+
+
+SORT_DIRECTIONS = {"asc": False, "desc": True}
+
+
+@require_GET
+@guard
+def sweep_detail(request, slug: str, run_id: str):
+    """A sweep: its children in a table ranked by the sweep's metric (sortable by any column),
+    a parallel-coordinates chart, and the progress of its jobs."""
+    project, role = _project(request, slug)
+    record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
+    sweep = sweeps.sweep_read(parent=record)
+    if sweep is None:
+        raise Http404("This run is not a grid search.")
+    column = request.GET.get("sort", "")
+    descending = SORT_DIRECTIONS.get(request.GET.get("dir", ""))
+    children = sweeps.sort_children(sweep, column=column, descending=descending)
+    context = {
+        "project": project,
+        "role": role,
+        "sweep": sweep,
+        "run": sweep.parent,
+        "children": children,
+        "sort": column if column in sweep.grid else sweep.metric,
+        "figure": sweeps.parcoords_figure(sweep),
+    }
+    return render(request, "experiments/sweep_detail.html", context)
 
 
 @require_GET

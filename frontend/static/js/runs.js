@@ -1,3 +1,12 @@
+// A running grid search: the page is re-read every few seconds until every child job has ended
+// (the server builds its table and chart; the reader's scroll position survives a reload).
+(function () {
+  "use strict";
+  var sweep = document.getElementById("sweep");
+  if (!sweep || sweep.getAttribute("data-running") !== "true") { return; }
+  setTimeout(function () { window.location.reload(); }, 3000);
+})();
+
 // A running run's loss curve: polls the run's curves endpoint and redraws the figure and the
 // diagnostics until the run ends. The figure keeps the reader's zoom (its layout's uirevision).
 (function () {
