@@ -220,6 +220,8 @@ SPECTACULAR_SETTINGS = {
         "VersionStateEnum": "datasets.models.VersionState",
         "JobStateEnum": "prakriya.jobs.models.JobState",
         "RatingEnum": "projects.models.Rating",
+        "ProjectStageEnum": "projects.models.STAGE_CHOICES",
+        "CheckpointStageEnum": "experiments.checkpoints.STAGES",
     },
 }
 

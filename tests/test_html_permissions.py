@@ -189,7 +189,48 @@ def test_the_tables_cover_every_html_route():
         | {"annotation:" + p.name for p in annotation_urls.urlpatterns}
         | {p.name for p in account_urls.urlpatterns}
     )
-    assert names == ALL_ROUTE_NAMES
+    assert names == ALL_ROUTE_NAMES | LITERATURE_ROUTE_NAMES
+
+
+# The literature survey's and the experiments app's HTML routes have their matrices beside their
+# other tests; each table's rows name the route they check (or say it in words, translated here).
+_EXPERIMENTS_ROW_ROUTES = {
+    "page": "run_analysis", "compare page": "analysis_compare",  # test_analysis_pages.ROUTES
+    "sweep GET": "sweep", "sweeps POST": "sweeps",  # test_sweeps.MATRIX
+    "register POST": "register",  # test_registry.MATRIX
+    "overfit POST": "overfit",  # test_overfit_job.MATRIX
+}
+
+
+def _literature_route_names() -> set[str]:
+    from tests.projects import test_literature
+
+    return {"projects:" + name for name, *_ in test_literature.HTML_ROUTES}
+
+
+LITERATURE_ROUTE_NAMES = _literature_route_names()
+
+
+def test_the_experiments_matrices_cover_every_experiments_html_route():
+    from experiments import urls as experiment_urls
+    from tests.experiments import (
+        test_analysis_pages,
+        test_evaluation_pages,
+        test_overfit_job,
+        test_pages_permissions,
+        test_registry,
+        test_sweeps,
+    )
+
+    rows = (
+        [name for name, *_ in test_pages_permissions.ROUTES]
+        + [name for name, *_ in test_evaluation_pages.ROUTES if not name.startswith("api:")]
+        + [_EXPERIMENTS_ROW_ROUTES.get(name) for name in test_analysis_pages.ROUTES]
+        + [_EXPERIMENTS_ROW_ROUTES.get(name) for name, *_ in test_sweeps.MATRIX + test_registry.MATRIX]
+        + [_EXPERIMENTS_ROW_ROUTES.get(name) for name, *_ in test_overfit_job.MATRIX]
+    )
+    covered = {"experiments:" + name for name in rows if name}
+    assert {"experiments:" + p.name for p in experiment_urls.urlpatterns} == covered
 
 
 # --- Building the requests ------------------------------------------------------------------
