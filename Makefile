@@ -17,6 +17,10 @@ CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 # Tests keep their files (secret key, exports) apart from the data of `make run`.
 TEST_DATA_DIR ?= $(CURDIR)/test-data
 PYTEST_ARGS ?=
+# pytest-xdist processes: the suite waits on subprocesses (DVC, Celery workers, Label Studio, Chromium)
+# as much as it computes, so two run well even on two cores. Files stay whole on one process
+# (--dist loadfile): a file's module fixtures are built once. TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
 
 TEST_ENV = DATABASE_URL='$(DATABASE_URL)' CELERY_BROKER_URL='$(CELERY_BROKER_URL)' \
 	PRAKRIYA_DATA_DIR='$(TEST_DATA_DIR)'
@@ -64,7 +68,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(TEST_ENV) $(BIN)/python manage.py check
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

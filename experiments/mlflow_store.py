@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # importing mlflow takes seconds: only the functions that nee
 
 # Where every experiment's artifacts live, as MLflow's server with --serve-artifacts names it.
 ARTIFACT_ROOT = "mlflow-artifacts:/"
+SQLITE_BUSY_TIMEOUT_S = 60
 
 # Tags the platform writes. Experiments:
 TAG_PROJECT = "prakriya.project"  # the project's slug
@@ -84,6 +85,15 @@ def _sqlite_path(uri: str) -> Path | None:
     return None if path in ("", ":memory:") else Path(path)
 
 
+def _with_busy_timeout(uri: str) -> str:
+    """On SQLite, writers wait for each other up to SQLITE_BUSY_TIMEOUT_S instead of pysqlite's 5 s:
+    the web process (the tracking server) and every training worker write to the one file, and a
+    sweep's parallel children log batches at the same moments."""
+    if _sqlite_path(uri) is None or "timeout=" in uri:
+        return uri
+    return f"{uri}{'&' if '?' in uri else '?'}timeout={SQLITE_BUSY_TIMEOUT_S}"
+
+
 def _open(config: StoreConfig) -> _Stores:
     from mlflow import MlflowClient
     from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
@@ -94,10 +104,11 @@ def _open(config: StoreConfig) -> _Stores:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     if "://" not in config.artifacts_destination:
         Path(config.artifacts_destination).mkdir(parents=True, exist_ok=True)
+    uri = _with_busy_timeout(config.backend_uri)
     # Creating the tracking store creates or upgrades MLflow's tables (alembic), once per store.
-    tracking = TrackingStore(config.backend_uri, ARTIFACT_ROOT)
-    registry = RegistryStore(config.backend_uri)
-    client = MlflowClient(tracking_uri=config.backend_uri, registry_uri=config.backend_uri)
+    tracking = TrackingStore(uri, ARTIFACT_ROOT)
+    registry = RegistryStore(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return _Stores(config, tracking, registry, client)
 
 

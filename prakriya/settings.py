@@ -68,8 +68,17 @@ if not _secret:
     if not _key_file.exists():
         from django.core.management.utils import get_random_secret_key
 
-        _key_file.write_text(get_random_secret_key())
-        _key_file.chmod(0o600)
+        # Written whole under another name, then linked into place: processes starting together
+        # (web and worker, parallel test processes) all end up reading the one key that won.
+        _draft = _key_file.with_name(f".secret_key.{os.getpid()}.tmp")
+        _draft.write_text(get_random_secret_key())
+        _draft.chmod(0o600)
+        try:
+            os.link(_draft, _key_file)
+        except FileExistsError:
+            pass
+        finally:
+            _draft.unlink()
     _secret = _key_file.read_text().strip()
 SECRET_KEY = _secret
 
