@@ -36,12 +36,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Re-installs when pyproject.toml changes.
+# --no-compile: Python compiles the modules it imports on first use; byte-compiling every file of
+# torch, mlflow and dvc up front is slow, and most of those modules are never imported.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e .
+	$(BIN)/python -m pip install --no-compile -e .
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install --no-compile -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run

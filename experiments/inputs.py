@@ -35,7 +35,7 @@ class LoadedInputs:
     notes: list[str] = field(default_factory=list)
 
 
-def _parts(version: DatasetVersion) -> dict[str, list[Item]]:
+def labelled_parts(version: DatasetVersion) -> dict[str, list[Item]]:
     if not hasattr(version, "split"):
         raise TrainingDataError(
             f"{version.dataset.name} {version.label} has no split yet: split it into train, validation "
@@ -57,7 +57,7 @@ def _parts(version: DatasetVersion) -> dict[str, list[Item]]:
     return parts
 
 
-def _tabular(version: DatasetVersion, parts: dict[str, list[Item]], notes: list[str]):
+def tabular_arrays(version: DatasetVersion, parts: dict[str, list[Item]], notes: list[str]):
     columns = list(version.columns) or sorted({k for items in parts.values() for i in items for k in (i.row or {})})
 
     def value(raw) -> float:
@@ -93,7 +93,7 @@ def _tabular(version: DatasetVersion, parts: dict[str, list[Item]], notes: list[
     return matrices[SplitPart.TRAIN], matrices[SplitPart.VALIDATION], None
 
 
-def _images(version: DatasetVersion, parts: dict[str, list[Item]], notes: list[str]):
+def image_arrays(version: DatasetVersion, parts: dict[str, list[Item]], notes: list[str]):
     from PIL import Image
 
     folder = Path(tempfile.mkdtemp(prefix="prakriya-train-"))
@@ -140,16 +140,16 @@ def load_inputs(*, version: DatasetVersion) -> LoadedInputs:
     """The version's labelled train and validation items as a TrainData (the test part is never read)."""
     if version.state != VersionState.READY:
         raise TrainingDataError(f"{version.dataset.name} {version.label} is not ready.")
-    parts = _parts(version)
+    parts = labelled_parts(version)
     notes: list[str] = []
     kind = version.dataset.kind
     if kind == DatasetKind.TEXT:
         x_train, x_val = ([i.text for i in parts[p]] for p in (SplitPart.TRAIN, SplitPart.VALIDATION))
         shape = None
     elif kind == DatasetKind.IMAGE:
-        x_train, x_val, shape = _images(version, parts, notes)
+        x_train, x_val, shape = image_arrays(version, parts, notes)
     else:
-        x_train, x_val, shape = _tabular(version, parts, notes)
+        x_train, x_val, shape = tabular_arrays(version, parts, notes)
     data = TrainData(
         x_train=x_train, y_train=[i.label for i in parts[SplitPart.TRAIN]],
         x_val=x_val, y_val=[i.label for i in parts[SplitPart.VALIDATION]],

@@ -60,16 +60,16 @@ def read_sealed_test_part(*, version: DatasetVersion, image_shape: tuple[int, ..
     # The training items fix the features (columns with numbers, their training means; the
     # common image size): the same call inputs.load_inputs makes, with the test items in the
     # validation part's place.
-    train = inputs._parts(version)[SplitPart.TRAIN]
+    train = inputs.labelled_parts(version)[SplitPart.TRAIN]
     parts = {SplitPart.TRAIN: train, SplitPart.VALIDATION: test}
     notes: list[str] = []
     if kind == DatasetKind.IMAGE:
-        _, x_test, shape = inputs._images(version, parts, notes)
+        _, x_test, shape = inputs.image_arrays(version, parts, notes)
         if image_shape is not None and tuple(shape) != tuple(image_shape):
             raise SealedReadError(
                 f"The test images come out as {tuple(shape)} (channels, height, width) but the model was trained "
                 f"on {tuple(image_shape)}."
             )
     else:
-        _, x_test, _ = inputs._tabular(version, parts, notes)
+        _, x_test, _ = inputs.tabular_arrays(version, parts, notes)
     return SealedTestPart(x=x_test, labels=labels)

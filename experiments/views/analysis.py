@@ -1,7 +1,7 @@
 """The error-analysis pages: one run's confusion, per-class metrics, target checks, most confident
 mistakes with their items and slices; and two runs compared on the same validation items.
 
-Whoever may view a project's runs may view their analysis (experiments.views.runs._project and
+Whoever may view a project's runs may view their analysis (experiments.views.runs.runs_project and
 selectors.run_get: 404 for a run the project lacks or a project the user cannot see).
 """
 
@@ -15,7 +15,7 @@ from datasets.models import DatasetKind
 from datasets.views.items import text_pieces
 from experiments import selectors
 from experiments.analysis import figures, reading, report
-from experiments.views.runs import _project
+from experiments.views.runs import runs_project
 from projects.access import guard
 
 MAX_RUN_CHOICES = 200
@@ -48,7 +48,7 @@ def _with_items(analysis: report.RunAnalysis, project, rows: list[dict], key: st
 @require_GET
 @guard
 def run_analysis(request, slug: str, run_id: str):
-    project, role = _project(request, slug)
+    project, role = runs_project(request, slug)
     record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
     analysis = report.run_analysis(project=project, record=record)
     context = {"project": project, "role": role, "run": analysis.info, "analysis": analysis}
@@ -87,7 +87,7 @@ def _other_runs(request, project, exclude: str = "") -> list:
 @require_GET
 @guard
 def analysis_compare(request, slug: str):
-    project, role = _project(request, slug)
+    project, role = runs_project(request, slug)
     a_id, b_id = request.GET.get("a", ""), request.GET.get("b", "")
     context = {"project": project, "role": role, "runs": _other_runs(request, project), "a_id": a_id, "b_id": b_id,
                "comparison": None, "error": ""}

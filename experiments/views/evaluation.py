@@ -17,7 +17,7 @@ from experiments import selectors as run_selectors
 from experiments.evaluation import selectors, services
 from experiments.evaluation.figures import confusion_heatmap
 from experiments.evaluation.forms import DecisionForm, EvaluationRequestForm
-from experiments.views.runs import _job_for, _project
+from experiments.views.runs import run_job, runs_project
 from projects.access import can, error_text, guard
 
 PER_PAGE = 50
@@ -40,9 +40,9 @@ def _list_context(request, project, role, form=None) -> dict:
 @guard
 def evaluation_list(request, slug: str):
     if request.method != "POST":
-        project, role = _project(request, slug)
+        project, role = runs_project(request, slug)
         return render(request, "experiments/evaluation_list.html", _list_context(request, project, role))
-    project, role = _project(request, slug, services.REQUEST)
+    project, role = runs_project(request, slug, services.REQUEST)
     form = EvaluationRequestForm(request.POST)
     if form.is_valid():
         run = run_selectors.run_get(user=request.user, project=project, mlflow_run_id=form.cleaned_data["run"])
@@ -62,7 +62,7 @@ def _detail_context(request, project, role, evaluation, error: str = "") -> dict
     return {
         "project": project, "role": role, "evaluation": evaluation, "results": results,
         "figure": confusion_heatmap(results) if results else None,
-        "job": _job_for(request, evaluation), "can_cancel": False,
+        "job": run_job(request, evaluation), "can_cancel": False,
         "can_decide": can(role, request.user, services.DECIDE) and evaluation.state == "requested",
         "form": DecisionForm(request.POST or None) if error else DecisionForm(), "error": error,
         **_budget(project),
@@ -72,13 +72,13 @@ def _detail_context(request, project, role, evaluation, error: str = "") -> dict
 @require_GET
 @guard
 def evaluation_detail(request, slug: str, pk: int):
-    project, role = _project(request, slug)
+    project, role = runs_project(request, slug)
     evaluation = selectors.evaluation_get(user=request.user, project=project, pk=pk)
     return render(request, "experiments/evaluation_detail.html", _detail_context(request, project, role, evaluation))
 
 
 def _decide(request, slug: str, pk: int, decide, done: str):
-    project, role = _project(request, slug, services.DECIDE)
+    project, role = runs_project(request, slug, services.DECIDE)
     evaluation = selectors.evaluation_get(user=request.user, project=project, pk=pk)
     form = DecisionForm(request.POST)
     try:

@@ -33,7 +33,7 @@ RUNS_PER_PAGE = 50
 MAX_COMPARED = 10
 
 
-def _project(request, slug: str, action: frozenset | None = None):
+def runs_project(request, slug: str, action: frozenset | None = None):
     project, role = project_for(request, slug, action)
     if not selectors.can_view_runs(user=request.user, project=project):
         raise PermissionDenied("Your role in this project does not include its experiments.")
@@ -101,7 +101,7 @@ def _list_context(request, project, role, form=None, launch: str = "train") -> d
 def _launch(request, slug: str, launch: str, start):
     """The launch forms' common path: authorise, parse the form, call `start(data, form)` (a
     service call that returns the redirect); a refusal is a form error on the runs page (400)."""
-    project, role = _project(request, slug, permissions.LAUNCH_JOBS)
+    project, role = runs_project(request, slug, permissions.LAUNCH_JOBS)
     form = LAUNCH_FORMS[launch](request.POST, project=project)
     if form.is_valid():
         try:
@@ -116,7 +116,7 @@ def _launch(request, slug: str, launch: str, start):
 @guard
 def run_list(request, slug: str):
     if request.method != "POST":
-        project, role = _project(request, slug)
+        project, role = runs_project(request, slug)
         context = _list_context(request, project, role, launch=request.GET.get("launch", "train"))
         return render(request, "experiments/run_list.html", context)
 
@@ -162,7 +162,7 @@ def sweep_launch(request, slug: str):
     return _launch(request, slug, "sweep", start)
 
 
-def _job_for(request, record) -> Job | None:
+def run_job(request, record) -> Job | None:
     """The run's training job, for those who may follow jobs (members)."""
     if record.job_id is None:
         return None
@@ -174,7 +174,7 @@ def _detail_context(request, project, role, record, *, register_error: str = "")
     _link_versions(project, [info])
     _annotate([info])
     curve = runs.run_curves([info])[0]
-    job = _job_for(request, record)
+    job = run_job(request, record)
     can_launch = can(role, request.user, permissions.LAUNCH_JOBS)
     return {
         "project": project,
@@ -199,7 +199,7 @@ def _detail_context(request, project, role, record, *, register_error: str = "")
 @require_GET
 @guard
 def run_detail(request, slug: str, run_id: str):
-    project, role = _project(request, slug)
+    project, role = runs_project(request, slug)
     record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
     return render(request, "experiments/run_detail.html", _detail_context(request, project, role, record))
 
@@ -208,7 +208,7 @@ def run_detail(request, slug: str, run_id: str):
 @guard
 def run_register(request, slug: str, run_id: str):
     """Registers the run's model as a checkpoint of the stage the pressed button names."""
-    project, role = _project(request, slug, permissions.LAUNCH_JOBS)
+    project, role = runs_project(request, slug, permissions.LAUNCH_JOBS)
     record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
     try:
         version = checkpoints.checkpoint_register(run=record, actor=request.user, stage=request.POST.get("stage", ""))
@@ -230,7 +230,7 @@ SORT_DIRECTIONS = {"asc": False, "desc": True}
 def sweep_detail(request, slug: str, run_id: str):
     """A sweep: its children in a table ranked by the sweep's metric (sortable by any column),
     a parallel-coordinates chart, and the progress of its jobs."""
-    project, role = _project(request, slug)
+    project, role = runs_project(request, slug)
     record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
     sweep = sweeps.sweep_read(parent=record)
     if sweep is None:
@@ -254,7 +254,7 @@ def sweep_detail(request, slug: str, run_id: str):
 @guard
 def run_curves(request, slug: str, run_id: str):
     """The run's loss figure, diagnostics and status as JSON, for the page's live refresh."""
-    project, _ = _project(request, slug)
+    project, _ = runs_project(request, slug)
     record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
     info = runs.run_info(record)
     curve = runs.run_curves([info])[0]
@@ -278,7 +278,7 @@ def run_curves(request, slug: str, run_id: str):
 @require_GET
 @guard
 def run_compare(request, slug: str):
-    project, role = _project(request, slug)
+    project, role = runs_project(request, slug)
     wanted = list(dict.fromkeys(request.GET.getlist("run")))
     context = {"project": project, "role": role, "infos": [], "figure": None, "error": ""}
     if len(wanted) > MAX_COMPARED:

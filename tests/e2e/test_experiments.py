@@ -1,5 +1,7 @@
-"""An engineer trains an MLP on digits from the runs page, with a real Celery worker, and watches
-the run's loss curve fill in until the run finishes; then overlays it with a second run."""
+"""The modelling stage in the browser, with a real Celery worker: an engineer launches a baseline
+and an MLP on digits from the runs page, watches the MLP's loss curve fill in until it finishes,
+overlays it with a second run, opens its confusion matrix and requests a test evaluation; the lead
+approves it and the aggregate results appear, checked against the project's target."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from datasets import services as dataset_services
-from experiments.models import Run
-from prakriya.jobs.models import Job
+from experiments.models import Run, TestEvaluation
+from prakriya.jobs.models import Job, JobState
+from projects.models import Target
 from tests.e2e.conftest import login
 from tests.experiments.runs_helpers import logged_run
+from tests.experiments.test_evaluation import approve_gate
 from tests.experiments.test_inputs import _sklearn_version
+from tests.fixtures_worker import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -36,15 +41,27 @@ def _points(page: Page) -> int:
     return page.evaluate(COUNT_POINTS)
 
 
-def test_an_engineer_launches_an_mlp_and_watches_its_curve_fill_in(
-    page: Page, project, lead, mlflow_backend, start_worker
+def test_an_engineer_trains_a_baseline_and_an_mlp_reads_the_curve_and_errors_and_the_lead_approves_a_test_evaluation(
+    page: Page, new_page, project, lead, mlflow_backend, start_worker
 ):
     version = _sklearn_version(project, lead, "digits", "image")
     dataset_services.split_create(version=version, actor=lead, seed=3)
+    # The gate of the test evaluation (approved data document and baselines) is not this test's subject.
+    approve_gate(project)
+    Target.objects.create(project=project, metric="accuracy", comparator=">=", threshold=0.5, is_primary=True)
     worker = start_worker()
     login(page, "engineer", next_path=f"/projects/{project.slug}/")
     page.get_by_role("navigation", name="Project").get_by_role("link", name="Runs").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Runs")
+
+    # First the baseline, as the process asks.
+    page.get_by_label("Dataset version").select_option(label="digits v1 (image classification)")
+    page.get_by_label("Trainer").select_option("logistic_regression")
+    page.get_by_label("Name").fill("browser baseline")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url("**/jobs/*/")
+    baseline_job = Job.objects.get(kind="experiments_train")
+    page.goto(f"/projects/{project.slug}/runs/")
 
     page.get_by_label("Dataset version").select_option(label="digits v1 (image classification)")
     page.get_by_label("Trainer").select_option("mlp")
@@ -55,7 +72,7 @@ def test_an_engineer_launches_an_mlp_and_watches_its_curve_fill_in(
     page.get_by_role("button", name="Start training").click()
 
     page.wait_for_url("**/jobs/*/")
-    job = Job.objects.get(kind="experiments_train")
+    job = Job.objects.exclude(pk=baseline_job.pk).get(kind="experiments_train")
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while not Run.objects.filter(job=job).exists():
         assert time.monotonic() < deadline, worker.describe()
@@ -93,3 +110,42 @@ def test_an_engineer_launches_an_mlp_and_watches_its_curve_fill_in(
     assert set(names) == {
         "browser MLP · train", "browser MLP · validation", "notebook run · train", "notebook run · validation",
     }
+    wait_for(lambda: Job.objects.get(pk=baseline_job.pk).is_terminal, timeout=RUN_TIMEOUT_S, what="the baseline",
+             workers=[worker])
+    assert Job.objects.get(pk=baseline_job.pk).state == JobState.SUCCEEDED
+    page.goto(f"/projects/{project.slug}/runs/")
+    expect(page.get_by_role("link", name="browser baseline")).to_be_visible()
+
+    # The MLP's errors on validation: the confusion matrix is drawn.
+    page.goto(f"/projects/{project.slug}/runs/{run.mlflow_run_id}/")
+    page.get_by_role("link", name="Error analysis").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Error analysis")
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot .main-svg')")
+    heatmaps = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(d => (d.data || []).map(t => t.type))"
+    )
+    assert "heatmap" in heatmaps
+
+    # One honest look at the sealed test set: requested by the engineer, approved by the lead.
+    page.goto(f"/projects/{project.slug}/runs/{run.mlflow_run_id}/")
+    page.get_by_label("Why this run, now").fill("The MLP beats the baseline on validation.")
+    page.get_by_role("button", name="Request a test evaluation").click()
+    expect(page.get_by_test_id("evaluation-state")).to_have_text("Requested")
+    evaluation = TestEvaluation.objects.get()
+
+    lead_page = new_page()
+    login(lead_page, "lead", next_path=f"/projects/{project.slug}/evaluations/")
+    expect(lead_page.get_by_test_id("budget")).to_contain_text("0 of 3 used")
+    lead_page.get_by_role("link", name=f"#{evaluation.pk}").click()
+    lead_page.get_by_label("Comment").fill("Go ahead.")
+    lead_page.get_by_role("button", name="Approve and run").click()
+    # The progress bar follows the job; the page reloads with the results when it ends.
+    expect(lead_page.get_by_test_id("results")).to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
+    evaluation.refresh_from_db()
+    accuracy = evaluation.results["accuracy"]
+    expect(lead_page.locator('[data-metric="accuracy"]')).to_have_text(f"{accuracy:.4f}")
+    expect(lead_page.get_by_test_id("target-results")).to_contain_text("Met" if accuracy >= 0.5 else "Missed")
+    expect(lead_page.locator("#confusion-chart .main-svg").first).to_be_visible()
+    expect(lead_page.get_by_test_id("evaluation-state")).to_have_text("Done")
+    page.goto(f"/projects/{project.slug}/")
+    expect(page.get_by_test_id("latest-test-evaluation")).to_contain_text("accuracy ≥ 0.5")
