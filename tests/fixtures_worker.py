@@ -30,7 +30,9 @@ from prakriya.jobs.registry import QUEUES
 WORKER_HEARTBEAT_SECONDS = 1
 WORKER_VISIBILITY_TIMEOUT = 5
 WORKER_STALE_SECONDS = 5  # the minimum settings.py accepts
-READY_TIMEOUT = 45.0
+# Two test processes share two cores with their own workers, live servers and browsers: a worker
+# importing Django, MLflow and torch can take a minute to come up on a busy machine.
+READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 
 
