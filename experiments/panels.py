@@ -64,13 +64,11 @@ def _baseline_infos(records: list[Run]) -> list[runs.RunInfo]:
 def _human_rows(project: Project) -> list[Row]:
     # The numbers of the annotation app's own panel (its selector, not a second computation); only
     # the mean leaves here, never the annotators' names.
-    from datasets.annotation.models import Campaign
-    from datasets.annotation.selectors import human_baseline
+    from datasets.annotation.selectors import human_baselines
 
     rows = []
-    campaigns = Campaign.objects.filter(project=project, items__gold__isnull=False).distinct().order_by("name")
-    for campaign in campaigns:
-        mean = human_baseline(campaign=campaign)["mean_accuracy"]
+    for campaign, baseline in human_baselines(project=project):
+        mean = baseline["mean_accuracy"]
         if mean is not None:
             rows.append(Row(name=f"Human ({campaign.name})", kind="human", metrics={"val_accuracy": mean}))
     return rows

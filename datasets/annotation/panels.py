@@ -7,14 +7,12 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 
 from datasets.annotation import selectors
-from datasets.annotation.models import Campaign
 
 
 def baselines_panel(request, project) -> str:
     can_see_names = selectors.can_manage(user=request.user, project=project)
     rows = []
-    for campaign in Campaign.objects.filter(project=project, items__gold__isnull=False).distinct().order_by("name"):
-        baseline = selectors.human_baseline(campaign=campaign)
+    for campaign, baseline in selectors.human_baselines(project=project):
         accuracies = [a["accuracy"] for a in baseline["annotators"]]
         rows.append({
             "campaign": campaign,

@@ -256,3 +256,10 @@ def human_baseline(*, campaign: Campaign) -> dict:
     ]
     mean = sum(a["accuracy"] for a in annotators) / len(annotators) if annotators else None
     return {"gold_items": len(gold), "annotators": annotators, "mean_accuracy": mean}
+
+
+def human_baselines(*, project: Project) -> list[tuple[Campaign, dict]]:
+    """Each campaign of the project with adjudicated (gold) items, by name, and its human baseline:
+    what the baselines deliverable shows, from whichever app draws it."""
+    campaigns = Campaign.objects.filter(project=project, items__gold__isnull=False).distinct().order_by("name")
+    return [(campaign, human_baseline(campaign=campaign)) for campaign in campaigns]
