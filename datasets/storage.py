@@ -15,9 +15,11 @@ A version is the git tag ``<dataset>-v<number>`` on the commit that recorded its
 its bytes are in the DVC cache and in the remote, so anyone can get them back with plain
 ``git clone`` + ``git checkout <tag>`` + ``dvc pull`` (see ``reproduce_instructions``).
 
-Writes run the ``dvc`` and ``git`` command-line tools in subprocesses: for 100,000 files the
-CLI is as fast as DVC's Python API (measured, see docs/benchmarks.md), and a subprocess keeps
-DVC's global state (progress bars, logging, open databases) out of the web and worker processes. Reads use DVC's Python API
+Writes run the ``git`` command line and DVC's command line (``dvc add`` then ``dvc push``, both in
+one subprocess): for 100,000 files the CLI is as fast as DVC's Python API (measured, see
+docs/benchmarks.md), and a subprocess keeps DVC's global state (progress bars, logging, open
+databases) out of the web and worker processes; only ``dvc init`` of a new repository runs in
+this process. Reads use DVC's Python API
 (``DVCFileSystem`` at the tag), which takes the bytes from the cache or, when they are not
 there, from the remote.
 
@@ -36,7 +38,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -158,9 +159,43 @@ def _git_ok(repo: Path, *args: str) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def _dvc(repo: Path, *args: str, what: str | None = None) -> str:
-    # The dvc of this very environment, whatever PATH says.
-    return _run([sys.executable, "-m", "dvc", *args], cwd=repo, what=what or f"dvc {args[0]}")
+# Runs DVC's own command line (`dvc.cli.main`) for several commands in one interpreter and
+# reports each one's time: starting Python and importing DVC costs about a second, as much as
+# `dvc add` or `dvc push` of a small version themselves. It stops at the first command that fails.
+_DVC_STEPS_SCRIPT = """
+import json, sys, time
+from dvc.cli import main
+for what, args in json.loads(sys.argv[1]):
+    started = time.perf_counter()
+    code = main(args)
+    print(sys.argv[2] + json.dumps([what, time.perf_counter() - started, code]), flush=True)
+    if code:
+        sys.exit(code)
+"""
+_STEP_MARK = "prakriya-dvc-step "
+
+
+def _dvc_steps(repo: Path, steps: list[tuple[str, list[str]]]) -> dict[str, float]:
+    """Runs `dvc <args>` for each (what, args) in order, in one subprocess (the dvc of this very
+    environment, whatever PATH says); returns each one's seconds. A failing command raises
+    StorageError naming it ("dvc push of … failed: <what DVC said>") and the rest are not run."""
+    args = [sys.executable, "-c", _DVC_STEPS_SCRIPT, json.dumps(steps), _STEP_MARK]
+    try:
+        proc = subprocess.run(args, cwd=repo, env=_env(), capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise StorageError(f"{steps[0][0]} failed: {exc}") from exc
+    done: dict[str, float] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith(_STEP_MARK):
+            what, seconds, code = json.loads(line[len(_STEP_MARK):])
+            if code == 0:
+                done[what] = seconds
+    if proc.returncode != 0 or len(done) != len(steps):
+        failed = next(what for what, _ in steps if what not in done)
+        other = "\n".join(line for line in proc.stdout.splitlines() if not line.startswith(_STEP_MARK))
+        detail = (proc.stderr.strip() or other.strip() or f"exit status {proc.returncode}")[-2000:]
+        raise StorageError(f"{failed} failed: {detail}")
+    return done
 
 
 # --- the remote -----------------------------------------------------------------------------
@@ -263,8 +298,12 @@ def _ensure_repo_locked(project_slug: str) -> Path:
         ):
             _git(repo, "config", key, value)
         if not (repo / ".dvc" / "config").exists():
-            # --force: a crash may have left half a .dvc folder behind.
-            _dvc(repo, "init", "-q", "--force")
+            # In this process, unlike add and push: it only writes a few small files, and a
+            # subprocess would spend a second importing DVC for it. force: a crash may have left
+            # half a .dvc folder behind.
+            from dvc.repo import Repo
+
+            Repo.init(str(repo), force=True).close()
         # Before anything is committed: a crashed write's commit must not end up underneath.
         _recover(project_slug, repo)
         changed = _configure(repo)
@@ -465,14 +504,16 @@ def commit_version(
                 data.rename(trash)
             replaced = True
             _move_into_place(source_dir, data)
-            started = time.perf_counter()
-            _dvc(repo, "add", "-q", relpath, what=f"dvc add of {relpath}")
-            timings["add"] = time.perf_counter() - started
             dvc_file = f"{relpath}.dvc"
             # Pushed before the commit: a version that is tagged is always in the remote.
-            started = time.perf_counter()
-            _dvc(repo, "push", "-q", "-r", REMOTE_NAME, dvc_file, what=f"dvc push of {relpath}")
-            timings["push"] = time.perf_counter() - started
+            steps = _dvc_steps(
+                repo,
+                [
+                    (f"dvc add of {relpath}", ["add", "-q", relpath]),
+                    (f"dvc push of {relpath}", ["push", "-q", "-r", REMOTE_NAME, dvc_file]),
+                ],
+            )
+            timings["add"], timings["push"] = steps.values()
             _git(repo, "add", "--", dvc_file, f"datasets/{dataset_slug}/.gitignore")
             full_message = f"{message.strip() or tag}\n\nDataset {dataset_slug}, version {number} ({tag})."
             _git(repo, "commit", "-q", "--allow-empty", "-m", full_message)
