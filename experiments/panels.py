@@ -5,6 +5,7 @@ target. Its submit check asks for at least one finished baseline run."""
 
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import dataclass, field
 
@@ -15,10 +16,8 @@ from django.template.loader import render_to_string
 from datasets.charts import style
 from experiments import mlflow_store, runs, selectors
 from experiments.models import Run
-from experiments.training.registry import TRAINERS
 from projects.models import Project, Target
 
-BASELINE_TRAINERS = frozenset(name for name, spec in TRAINERS.items() if spec.family == "baseline")
 BASELINE_STAGE = "baseline"
 # Runs read from MLflow for the panel, newest first: a project's baselines are among its first few
 # dozen runs, and a page must not read thousands of sweep children.
@@ -27,9 +26,18 @@ MAX_METRIC_COLUMNS = 6
 _MEETS, _MISSES, _HUMAN, _TARGET = "#0f766e", "#94a3b8", "#e69f00", "#d55e00"
 
 
+@functools.cache
+def baseline_trainers() -> frozenset[str]:
+    # Imported on first use: the trainers bring torch and scikit-learn, five seconds of imports
+    # that every process would otherwise pay when Django starts (this module is loaded then).
+    from experiments.training.registry import TRAINERS
+
+    return frozenset(name for name, spec in TRAINERS.items() if spec.family == "baseline")
+
+
 def is_baseline(info: runs.RunInfo) -> bool:
     stage = info.tags.get(mlflow_store.TAG_STAGE) or info.tags.get("stage")
-    return info.found and (info.trainer in BASELINE_TRAINERS or stage == BASELINE_STAGE)
+    return info.found and (info.trainer in baseline_trainers() or stage == BASELINE_STAGE)
 
 
 def metric_value(metrics: dict[str, float], metric: str) -> float | None:

@@ -13,16 +13,17 @@ import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import httpx
 import pydantic
-from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 
 from datasets.annotation import labelstudio
 from datasets.annotation.labelstudio import ImportedAnnotation, LabelStudioFormatError, ParsedExport
+
+if TYPE_CHECKING:
+    from label_studio_sdk import LabelStudio
 
 DEFAULT_TIMEOUT = 30.0
 IMPORT_BATCH = 500  # tasks per import request; LS itself takes up to 250k tasks / 200 MB
@@ -63,6 +64,10 @@ def _detail(body) -> str:
 
 @contextlib.contextmanager
 def _calls(base_url: str, what: str) -> Iterator[None]:
+    # The SDK is imported here, on first use, not with the module: it takes two seconds to import
+    # (pandas and its generated clients), which every web and worker process would pay at start.
+    from label_studio_sdk.core.api_error import ApiError
+
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
@@ -100,6 +105,8 @@ def _client(base_url: str, api_key: str, timeout: float) -> tuple[LabelStudio, s
         raise LabelStudioAuthError("a Label Studio API key is needed (Account & Settings in Label Studio)")
     base_url = base_url.rstrip("/")
     with _calls(base_url, "read the API key"):  # the SDK decodes JWT keys up front
+        from label_studio_sdk import LabelStudio
+
         client = LabelStudio(base_url=base_url, api_key=api_key.strip(), timeout=timeout)
     return client, base_url
 
