@@ -317,6 +317,15 @@ def test_read_file_refuses_paths_outside_the_version_and_reports_missing_files(d
         return storage.read_file(project_slug=PROJECT, dataset_slug=DATASET, tag=v1.tag, relpath=relpath)
 
     assert read("sub/b.bin") == V1["sub/b.bin"]
+    assert read("./sub//b.bin") == V1["sub/b.bin"]
+    # Files are read straight from DVC's local cache; one whose cached object is gone (a pruned
+    # cache) still comes back, from the remote.
+    repo = storage.repo_path(PROJECT)
+    cached = repo / ".dvc" / "cache" / "files" / "md5"
+    md5 = hashlib.md5(V1["a.txt"]).hexdigest()
+    assert (cached / md5[:2] / md5[2:]).read_bytes() == V1["a.txt"]
+    (cached / md5[:2] / md5[2:]).unlink()
+    assert read("a.txt") == V1["a.txt"]
     for bad in ("../data.dvc", "/etc/passwd", "sub/../../.gitignore", "nope.txt", ""):
         with pytest.raises(FileNotFoundError):
             read(bad)
