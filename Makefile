@@ -19,7 +19,9 @@ TEST_DATA_DIR ?= $(CURDIR)/test-data
 PYTEST_ARGS ?=
 # pytest-xdist processes: the suite waits on subprocesses (DVC, Celery workers, Label Studio, Chromium)
 # as much as it computes, so two run well even on two cores. Files stay whole on one process
-# (--dist loadfile): a file's module fixtures are built once. TEST_WORKERS=0 runs in this process.
+# (--dist loadfile): a file's module fixtures are built once. Files go out in the order the suite
+# sorts them in (heavy files first, tests/conftest.py), not by test count (--no-loadscope-reorder).
+# TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
 
 TEST_ENV = DATABASE_URL='$(DATABASE_URL)' CELERY_BROKER_URL='$(CELERY_BROKER_URL)' \
@@ -70,7 +72,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(TEST_ENV) $(BIN)/python manage.py check
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
-	$(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

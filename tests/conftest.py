@@ -26,6 +26,28 @@ if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 
 ROLES = ("anonymous", "outsider", "viewer", "annotator", "engineer", "lead")
 
+# Tests that take tens of seconds each: they start workers, Label Studio or browsers, or crawl
+# every page.
+_HEAVY_MARKS = ("e2e", "worker", "slow")
+_HEAVY_FIXTURES = {"start_worker", "label_studio_server"}
+_HEAVY_WEIGHT = 100
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with heavy tests come first. Under pytest-xdist (`--dist loadfile
+    --no-loadscope-reorder`, see the Makefile) each process takes whole files in this order; left
+    to the end, one long file keeps one process busy for minutes while the other has nothing left.
+    A file's tests stay together and in their order."""
+    cost: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(str(item.path), index)
+        heavy = any(item.get_closest_marker(mark) for mark in _HEAVY_MARKS) or bool(
+            _HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        )
+        cost[str(item.path)] = cost.get(str(item.path), 0) + (_HEAVY_WEIGHT if heavy else 1)
+    items.sort(key=lambda item: (-cost[str(item.path)], first[str(item.path)]))
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):

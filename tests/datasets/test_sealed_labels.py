@@ -556,6 +556,7 @@ MUST_REACH = {
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(900)
+@pytest.mark.slow
 def test_no_sealed_label_leaves_through_any_page_api_download_or_export(project, users, tmp_path):
     world = _build_world(project, users)
     fillers = _fillers(project, world)
