@@ -315,6 +315,19 @@ def _overfit(ctx: JobContext) -> dict[str, Any]:
         client.set_terminated(run_id, status=status)
 
 
+def _ended_unrun(job: Job) -> None:
+    """A training or overfit job ended without its work ending (cancelled before it started, or
+    given up after its workers died): the MLflow run an attempt left RUNNING is closed as FAILED,
+    and a sweep's child lets the parent close if it was the last one it waited for."""
+    run = Run.objects.filter(job_id=job.pk).select_related("project").first()
+    if run is not None:
+        experiment = experiment_services.experiment_ensure(project=run.project)
+        _close_interrupted_runs(mlflow_store.client(), experiment.experiment_id, job.pk)
+    parent_run_id = (job.params or {}).get(PARENT_PARAM)
+    if parent_run_id:
+        sweep_close_if_done(parent_run_id=parent_run_id, current_job_id=job.pk)
+
+
 def sweep_close_if_done(*, parent_run_id: str, current_job_id: int) -> bool:
     """Closes a sweep's parent run FINISHED once every child has ended; True if this call closed
     it. Called by each child as it ends, after its own run is terminated, so the last child to
@@ -345,5 +358,7 @@ def sweep_close_if_done(*, parent_run_id: str, current_job_id: int) -> bool:
     return True
 
 
-registry.register(registry.JobKind(name=TRAIN_KIND, label="Training", queue="training", run=_train))
-registry.register(registry.JobKind(name=OVERFIT_KIND, label="Overfit one batch", queue="training", run=_overfit))
+registry.register(registry.JobKind(name=TRAIN_KIND, label="Training", queue="training", run=_train,
+                                   on_ended_unrun=_ended_unrun))
+registry.register(registry.JobKind(name=OVERFIT_KIND, label="Overfit one batch", queue="training", run=_overfit,
+                                   on_ended_unrun=_ended_unrun))

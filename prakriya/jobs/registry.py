@@ -23,6 +23,10 @@ class JobKind:
     # Runs inside the same transaction that marks the job succeeded: side effects that must
     # happen exactly once (a timeline entry, a new row) belong here.
     on_success: Callable[[Job, dict[str, Any]], None] | None = None
+    # Runs after the commit that ended a job whose `run` never returned or raised: cancelled
+    # before it started, or given up as dead after its workers were lost. Whatever `run` tidies
+    # up in a `finally` (an open MLflow run, a parent waiting for its children) is done here.
+    on_ended_unrun: Callable[[Job], None] | None = None
 
 
 QUEUES = ("default", "training", "export")

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from prakriya.jobs import registry
 from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
+from prakriya.jobs.services import job_ended_unrun
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +88,13 @@ def _claim(job_id: int) -> tuple[Job, str] | None:
         if job.cancel_requested:
             job.state, job.finished_at, job.message = JobState.CANCELLED, timezone.now(), "Cancelled"
             job.save(update_fields=["state", "finished_at", "message"])
+            job_ended_unrun(job=job)
             return None
         if job.attempts >= job.max_attempts:
             job.state, job.finished_at = JobState.DEAD, timezone.now()
             job.message = f"Gave up after {job.attempts} attempts"
             job.save(update_fields=["state", "finished_at", "message"])
+            job_ended_unrun(job=job)
             return None
         token = str(uuid.uuid4())
         now = timezone.now()

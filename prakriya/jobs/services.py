@@ -59,6 +59,17 @@ def job_enqueue(
     return job
 
 
+def job_ended_unrun(*, job: Job) -> None:
+    """Call when a job is put in a final state without its work having run to an end (see
+    JobKind.on_ended_unrun): the kind's clean-up runs once the change is committed."""
+    try:
+        hook = registry.get(job.kind).on_ended_unrun
+    except KeyError:
+        return
+    if hook is not None:
+        transaction.on_commit(lambda: hook(job), robust=True)
+
+
 def job_requeue(*, job: Job) -> None:
     Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
     transaction.on_commit(lambda: _send(job), robust=True)
@@ -78,4 +89,5 @@ def job_cancel(*, job: Job) -> Job:
         job.finished_at = timezone.now()
         job.message = "Cancelled before it started"
         job.save(update_fields=["state", "finished_at", "message"])
+        job_ended_unrun(job=job)
     return job

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from prakriya.jobs.models import Job, JobState
-from prakriya.jobs.services import job_requeue
+from prakriya.jobs.services import job_ended_unrun, job_requeue
 
 
 @dataclass
@@ -37,6 +37,7 @@ def jobs_sweep(
                 job.state, job.finished_at = JobState.DEAD, now
                 job.message = f"Worker lost {job.attempts} times; giving up"
                 job.save(update_fields=["state", "finished_at", "message"])
+                job_ended_unrun(job=job)
                 report.dead.append(job.pk)
                 continue
             job.state = JobState.INTERRUPTED

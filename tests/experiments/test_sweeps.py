@@ -8,13 +8,17 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.urls import reverse
 
 from experiments import mlflow_store, sweeps
+from experiments import services as experiment_services
 from experiments.jobs import sweep_close_if_done
 from experiments.launch import sweep_start
-from experiments.models import Run
+from experiments.models import Run, RunSource
 from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
+from prakriya.jobs.runner import job_execute
+from prakriya.jobs.services import job_cancel
 from tests.experiments.runs_helpers import logged_run, split_version
 from tests.experiments.test_overfit_job import iris  # noqa: F401 - the fixture
 from tests.experiments.test_registry import LOGIN, close_mlflow_connections, row, status_of
@@ -218,3 +222,37 @@ def test_sweep_routes_answer_each_role_as_the_table_says(
 
     check_matrix(route=route, visibility=visibility, expected=public if visibility == "public" else private,
                  send=send, status_of=status_of, also=also)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_closes_when_its_last_children_are_cancelled_or_given_up(iris, project, engineer):  # noqa: F811
+    """Children that never finish their work — one cancelled while queued, one given up after
+    its workers died mid-run — still let the parent close, and the run the dead one left RUNNING
+    is closed as failed instead of running for ever."""
+    started = sweep_start(version=iris, actor=engineer, trainer="mlp", grid={"lr": [0.01, 0.05, 0.1]},
+                          config={**FIXED, "epochs": 1}, name="three rates")
+    parent_id = started.parent.mlflow_run_id
+    trained, cancelled, lost = started.jobs
+    store = mlflow_store.client()
+
+    assert job_execute(trained.pk) == JobState.SUCCEEDED
+    assert store.get_run(parent_id).info.status == "RUNNING"
+
+    job_cancel(job=cancelled)
+    assert Job.objects.get(pk=cancelled.pk).state == JobState.CANCELLED
+    assert store.get_run(parent_id).info.status == "RUNNING", "one child has not ended yet"
+
+    # What an attempt whose worker was killed leaves behind: its run RUNNING, the job waiting
+    # for another worker, and no attempt left.
+    experiment = experiment_services.experiment_ensure(project=project)
+    orphan = store.create_run(experiment.experiment_id, run_name="killed attempt", tags={
+        mlflow_store.TAG_JOB: str(lost.pk), mlflow_store.TAG_MLFLOW_PARENT_RUN: parent_id,
+    }).info.run_id
+    experiment_services.run_record(project=project, mlflow_run_id=orphan, source=RunSource.PLATFORM,
+                                   name="killed attempt", job=lost, parent=started.parent)
+    Job.objects.filter(pk=lost.pk).update(state=JobState.INTERRUPTED, attempts=F("max_attempts"))
+    assert job_execute(lost.pk) is None  # the worker gives up on it
+    assert Job.objects.get(pk=lost.pk).state == JobState.DEAD
+
+    assert store.get_run(orphan).info.status == "FAILED"
+    assert store.get_run(parent_id).info.status == "FINISHED"
