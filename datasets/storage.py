@@ -302,9 +302,11 @@ def _ensure_repo_locked(project_slug: str) -> Path:
             # In this process, unlike add and push: it only writes a few small files, and a
             # subprocess would spend a second importing DVC for it. force: a crash may have left
             # half a .dvc folder behind.
+            from dvc.logger import set_loggers_level
             from dvc.repo import Repo
 
-            Repo.init(str(repo), force=True).close()
+            with set_loggers_level(logging.WARNING):  # as `dvc init -q`: no greeting on stdout
+                Repo.init(str(repo), force=True).close()
         # Before anything is committed: a crashed write's commit must not end up underneath.
         _recover(project_slug, repo)
         changed = _configure(repo)

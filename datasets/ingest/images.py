@@ -14,7 +14,14 @@ from PIL import Image
 
 from datasets.ingest.archive import Member, SafeArchive
 from datasets.ingest.limits import Limits
-from datasets.ingest.records import StagedItem, UploadRejected, image_key, normalise_label, sha256_hex
+from datasets.ingest.records import (
+    StagedItem,
+    UploadRejected,
+    image_key,
+    image_relpath,
+    normalise_label,
+    sha256_hex,
+)
 from datasets.ingest.sniff import HEAD_BYTES, IMAGE_TYPES, claimed, describe, detect, read_head
 from datasets.ingest.tables import read_label_file
 
@@ -204,6 +211,7 @@ def stage_image_zip(
         items: list[StagedItem] = []
         problems: dict[int, str] = {}
         taken: set[str] = set()
+        shards: set[str] = set()
         decoder = _Decoder(len(images), limits.image_max_pixels)
         try:
             for index, member in enumerate(images):
@@ -228,7 +236,11 @@ def stage_image_zip(
                     continue
                 key = image_key(digest, taken)
                 taken.add(key)
-                relative = f"images/{key}{EXTENSIONS[content]}"
+                relative = image_relpath(key, EXTENSIONS[content])
+                shard = relative.rsplit("/", 1)[0]
+                if shard not in shards:
+                    (dest / shard).mkdir()
+                    shards.add(shard)
                 if data is None:
                     os.replace(scratch, dest / relative)
                 else:

@@ -27,12 +27,14 @@ from pathlib import Path
 
 from datasets.csv_safety import csv_line
 from datasets.ingest.records import (
+    IMAGES_DIR,
     KEY_RE,
     KINDS,
     StagedItem,
     StagedVersion,
     UploadRejected,
     image_key,
+    image_relpath,
     json_scalar_text,
     normalise_label,
     normalise_spans,
@@ -45,12 +47,12 @@ from datasets.ingest.records import (
 TABLE_FILE = "table.csv"
 TEXTS_FILE = "texts.jsonl"
 LABELS_FILE = "labels.csv"
-IMAGES_DIR = "images"
 ITEM_COLUMN = "_item"
 LABEL_COLUMN = "label"
 SPANS_FIELD = "spans"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
-_STORED_IMAGE = re.compile(r"^images/([A-Za-z0-9][A-Za-z0-9._-]*)$")
+# images/<key><ext> (versions written before image_relpath spread them out) or images/<shard>/<key><ext>.
+_STORED_IMAGE = re.compile(r"^images/(?:[0-9a-f]{2}/)?([A-Za-z0-9][A-Za-z0-9._-]*)$")
 CHUNK = 1024 * 1024
 
 
@@ -321,7 +323,8 @@ def _copy_image(item: StagedItem, roots: list[Path], dest: Path) -> StagedItem:
     source = next((r / relative for r in roots if _is_regular_file(r / relative)), None)
     if source is None:
         raise UploadRejected(f'the file of item "{item.key}" ({relative}) was not found')
-    target = f"{IMAGES_DIR}/{item.key}{suffix}"
+    target = image_relpath(item.key, suffix)
+    (dest / target).parent.mkdir(exist_ok=True)
     digest = hashlib.sha256()
     size = 0
     with open(source, "rb") as src, open(dest / target, "xb") as out:

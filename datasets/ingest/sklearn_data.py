@@ -6,7 +6,15 @@ import io
 from pathlib import Path
 
 from datasets.ingest.layout import staging_folder, write_layout
-from datasets.ingest.records import StagedItem, StagedVersion, image_key, row_bytes, row_key, sha256_hex
+from datasets.ingest.records import (
+    StagedItem,
+    StagedVersion,
+    image_key,
+    image_relpath,
+    row_bytes,
+    row_key,
+    sha256_hex,
+)
 
 SKLEARN_DATASETS = {
     "digits": ("image", "Handwritten digits: 1,797 8×8 greyscale images, labels 0–9"),
@@ -50,7 +58,8 @@ def _digits(root: Path) -> list[StagedItem]:
         digest = sha256_hex(data)
         key = image_key(digest, taken)
         taken.add(key)
-        relative = f"images/{key}.png"
+        relative = image_relpath(key, ".png")
+        (root / relative).parent.mkdir(exist_ok=True)
         (root / relative).write_bytes(data)
         items.append(
             StagedItem(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from datasets.ingest import (
     stage_sklearn,
     stage_upload,
 )
-from datasets.ingest.records import row_bytes, sha256_hex
+from datasets.ingest.records import image_relpath, row_bytes, sha256_hex
 from tests.datasets.fixtures import jpeg_bytes, png_bytes, tree_bytes, zip_bytes
 
 DEVANAGARI = "नमस्ते दुनिया, यह एक परीक्षण है।"
@@ -269,7 +270,8 @@ def test_image_zip_with_class_folders(tmp_path):
     jpeg = by_name["digits/7/b.jpeg"]
     assert jpeg.content_hash == sha256_hex(jpeg_bytes(2))
     assert jpeg.key == f"img-{jpeg.content_hash[:16]}"
-    assert jpeg.file_path == f"images/{jpeg.key}.jpg"
+    assert jpeg.file_path == image_relpath(jpeg.key, ".jpg")
+    assert re.fullmatch(rf"images/[0-9a-f]{{2}}/{jpeg.key}\.jpg", jpeg.file_path)
     assert (staged.root / jpeg.file_path).read_bytes() == jpeg_bytes(2)
     assert jpeg.size_bytes == len(jpeg_bytes(2))
     assert files(staged.root) == sorted(["labels.csv", *(i.file_path for i in staged.items)])
