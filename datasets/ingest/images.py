@@ -35,6 +35,9 @@ IN_MEMORY_BYTES = 16 * 1024 * 1024
 PARALLEL_FROM = 2_000
 MAX_DECODE_WORKERS = 4
 DECODE_BATCH = 256
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 # Operating-system litter that archivers add; never data.
 _JUNK_NAMES = {"thumbs.db", "desktop.ini"}
 
@@ -53,9 +56,16 @@ def type_problem(head: bytes, member_name: str) -> tuple[str | None, str]:
     claims? Returns (problem or None, the content's type code)."""
     if not head:
         return "empty file", ""
-    content = detect(head)
-    if content == "apng":
-        content = "png"  # an animated PNG is a PNG
+    # The signatures of nearly every uploaded image, checked before the general detection, which
+    # tries dozens of formats in turn: 100,000 images spent a second there.
+    if head.startswith(_PNG_SIGNATURE):
+        content = "png"  # an animated PNG is a PNG too
+    elif head.startswith(_JPEG_SIGNATURE):
+        content = "jpg"
+    else:
+        content = detect(head)
+        if content == "apng":
+            content = "png"
     if content not in IMAGE_TYPES:
         return f"not an image: its content is {describe(content)}", content
     claim = claimed(member_name)
@@ -161,6 +171,18 @@ class _Decoder:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _write_new(path: str, data: bytes) -> None:
+    """Creates the file (it must not exist) holding data. Plain system calls: for 100,000 small
+    images, Python's buffered file objects cost more than the writes."""
+    fd = os.open(path, _NEW_FILE_FLAGS, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def _is_junk(path: str) -> bool:
     parts = path.split("/")
     return parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts) or parts[-1].lower() in _JUNK_NAMES
@@ -212,10 +234,11 @@ def stage_image_zip(
         problems: dict[int, str] = {}
         taken: set[str] = set()
         shards: set[str] = set()
+        dest_dir = os.fspath(dest)
         decoder = _Decoder(len(images), limits.image_max_pixels)
         try:
             for index, member in enumerate(images):
-                scratch = incoming / f"{index:07d}"
+                scratch = None
                 if member.info.file_size <= IN_MEMORY_BYTES:
                     # Small files (nearly all images) are checked in memory: one file write each.
                     data: bytes | None = archive.read(member)
@@ -225,12 +248,14 @@ def stage_image_zip(
                         decoder.add(index, data, content)
                 else:
                     data = None
+                    scratch = incoming / f"{index:07d}"
                     digest, size = archive.copy(member, scratch)
                     problem, content = image_problem(scratch, member.path, limits.image_max_pixels)
                 if problem or problems:
                     # Once the upload is known to fail, later files are only checked, so that the
                     # message can name every bad one.
-                    scratch.unlink(missing_ok=True)
+                    if scratch is not None:
+                        scratch.unlink(missing_ok=True)
                     if problem:
                         problems[index] = problem
                     continue
@@ -239,15 +264,14 @@ def stage_image_zip(
                 relative = image_relpath(key, EXTENSIONS[content])
                 shard = relative.rsplit("/", 1)[0]
                 if shard not in shards:
-                    (dest / shard).mkdir()
+                    os.mkdir(os.path.join(dest_dir, shard))
                     shards.add(shard)
                 if data is None:
-                    os.replace(scratch, dest / relative)
+                    os.replace(scratch, os.path.join(dest_dir, relative))
                 else:
                     # Written before its decode check returns: a bad image fails the whole upload,
                     # and a failed upload's folder is removed.
-                    with open(dest / relative, "xb") as out:
-                        out.write(data)
+                    _write_new(os.path.join(dest_dir, relative), data)
                 if listed is not None:
                     label = listed.pop(member.path, None)
                 else:
