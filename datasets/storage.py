@@ -572,11 +572,13 @@ def commit_version(
 # --- reading a version ---------------------------------------------------------------------
 
 
-def _readable_repo(project_slug: str, tag: str) -> Path:
+def _readable_repo(project_slug: str, tag: str) -> tuple[Path, str]:
+    """The project's repository and the commit its tag names; StorageError if there is none."""
     repo = repo_path(project_slug)
-    if not (repo / ".git").exists() or _tag_commit(repo, tag) is None:
+    commit = _tag_commit(repo, tag) if (repo / ".git").exists() else None
+    if commit is None:
         raise StorageError(f"No version {tag} in project {project_slug}")
-    return repo
+    return repo, commit
 
 
 @contextlib.contextmanager
@@ -601,7 +603,7 @@ def _safe_relpath(relpath: str) -> str:
 
 def materialize_version(*, project_slug: str, dataset_slug: str, tag: str, dest: Path) -> Path:
     """Write exactly the files of version ``tag`` into ``dest`` (missing or an empty folder)."""
-    repo = _readable_repo(project_slug, tag)
+    repo, _ = _readable_repo(project_slug, tag)
     expected = _committed(repo, dataset_slug, tag)
     if expected is None:
         raise StorageError(f"No version {tag} in project {project_slug}")
@@ -677,10 +679,7 @@ def read_file(*, project_slug: str, dataset_slug: str, tag: str, relpath: str) -
     """The bytes of one file of a version (``relpath`` inside the dataset's folder)."""
     relpath = _safe_relpath(relpath)
     path = f"{_data_relpath(dataset_slug)}/{relpath}"
-    repo = repo_path(project_slug)
-    commit = _tag_commit(repo, tag) if (repo / ".git").exists() else None
-    if commit is None:
-        raise StorageError(f"No version {tag} in project {project_slug}")
+    repo, commit = _readable_repo(project_slug, tag)
     try:
         cached = _read_from_cache(repo, commit, dataset_slug, relpath)
     except MissingFileError as exc:

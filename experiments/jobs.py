@@ -319,10 +319,12 @@ def _ended_unrun(job: Job) -> None:
     """A training or overfit job ended without its work ending (cancelled before it started, or
     given up after its workers died): the MLflow run an attempt left RUNNING is closed as FAILED,
     and a sweep's child lets the parent close if it was the last one it waited for."""
-    run = Run.objects.filter(job_id=job.pk).select_related("project").first()
-    if run is not None:
-        experiment = experiment_services.experiment_ensure(project=run.project)
-        _close_interrupted_runs(mlflow_store.client(), experiment.experiment_id, job.pk)
+    # A run exists only once an attempt opened it, and with it the project's experiment.
+    experiment_id = (
+        Run.objects.filter(job_id=job.pk).values_list("project__mlflow_experiment__experiment_id", flat=True).first()
+    )
+    if experiment_id:
+        _close_interrupted_runs(mlflow_store.client(), experiment_id, job.pk)
     parent_run_id = (job.params or {}).get(PARENT_PARAM)
     if parent_run_id:
         sweep_close_if_done(parent_run_id=parent_run_id, current_job_id=job.pk)

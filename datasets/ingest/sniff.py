@@ -90,7 +90,7 @@ def describe(code: str) -> str:
 
 def claimed(name: str) -> tuple[str, str] | None:
     """(type code, description) the file name's extension claims, or None for no known claim."""
-    return _CLAIMS.get(os.path.splitext(name.rsplit("/", 1)[-1])[1].lower())
+    return _CLAIMS.get(os.path.splitext(name)[1].lower())
 
 
 def read_head(path: Path, n: int = HEAD_BYTES) -> bytes:

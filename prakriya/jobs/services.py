@@ -64,7 +64,7 @@ def job_ended_unrun(*, job: Job) -> None:
     JobKind.on_ended_unrun): the kind's clean-up runs once the change is committed."""
     try:
         hook = registry.get(job.kind).on_ended_unrun
-    except KeyError:
+    except LookupError:  # a kind no longer registered: nothing to tidy up
         return
     if hook is not None:
         transaction.on_commit(lambda: hook(job), robust=True)
