@@ -89,6 +89,14 @@ def test_v1_bytes_come_back_from_dvc_after_v2_and_from_the_remote_without_cache(
     # The workspace holds the latest version, and the working tree is clean.
     assert _files(repo / "datasets" / DATASET / "data") == V2
     assert _git(repo, "status", "--porcelain") == ""
+    # A file new in v2 is its object in DVC's cache (a hard link: the bytes are on disk once, and
+    # DVC filed them with a link, not a copy), protected read-only. (sub/b.bin was cached by v1:
+    # DVC leaves v2's copy of it as it is.)
+    for rel in ("a.txt", "d.txt"):
+        body = V2[rel]
+        workspace = os.stat(repo / "datasets" / DATASET / "data" / rel)
+        assert workspace.st_ino == os.stat(storage._cache_object(repo, hashlib.md5(body).hexdigest())).st_ino
+        assert workspace.st_mode & 0o222 == 0
 
     # The real DVC API, at each tag.
     for rev, files in ((v1.tag, V1), (v2.tag, V2)):
