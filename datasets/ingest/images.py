@@ -103,26 +103,38 @@ def decode_problem(source: bytes | Path, content: str, max_pixels: int) -> str |
     return None
 
 
-def _decode_batch(batch: list[tuple[int, bytes, str]], max_pixels: int) -> list[tuple[int, str]]:
-    """Runs in a worker process: the problems found in a batch of in-memory images."""
+def _write_and_decode(index: int, data: bytes, content: str, path: str | None, max_pixels: int) -> str | None:
+    # Written before the decode check: a bad image fails the whole upload, and a failed
+    # upload's folder is removed. No path: only checked (the upload already fails).
+    if path is not None:
+        _write_new(path, data)
+    return decode_problem(data, content, max_pixels)
+
+
+def _write_and_decode_batch(
+    batch: list[tuple[int, bytes, str, str | None]], max_pixels: int
+) -> list[tuple[int, str]]:
+    """Runs in a worker process: writes a batch of in-memory images to their files and returns
+    the problems their decoding found."""
     found = []
-    for index, data, content in batch:
-        problem = decode_problem(data, content, max_pixels)
+    for index, data, content, path in batch:
+        problem = _write_and_decode(index, data, content, path, max_pixels)
         if problem:
             found.append((index, problem))
     return found
 
 
-class _Decoder:
-    """Decodes images beside the main loop. Large uploads are decoded in worker processes (one
-    per core), so checking every pixel of 100,000 images costs what reading and writing them
-    costs instead of twice that; small ones, and uploads handled inside a daemonic process (a
-    Celery worker child may not start processes), are decoded in line."""
+class _ImageWriter:
+    """Writes checked images to their files and decodes them, beside the loop that reads the
+    archive. Large uploads are handled by worker processes (one per core): creating 100,000
+    files and decoding every pixel is most of the work, and the loop that reads, hashes and
+    names them then keeps pace on its own core; small uploads, and uploads handled inside a
+    daemonic process (a Celery worker child may not start processes), are written in line."""
 
     def __init__(self, count: int, max_pixels: int):
         self.max_pixels = max_pixels
         self.problems: dict[int, str] = {}
-        self.batch: list[tuple[int, bytes, str]] = []
+        self.batch: list[tuple[int, bytes, str, str | None]] = []
         self.pending: list = []
         workers = min(os.cpu_count() or 1, MAX_DECODE_WORKERS)
         self.pool = None
@@ -134,18 +146,20 @@ class _Decoder:
             context = multiprocessing.get_context("fork")
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
-    def add(self, index: int, data: bytes, content: str) -> None:
+    def add(self, index: int, data: bytes, content: str, path: str | None) -> None:
+        """Writes data to path (a new file; None: nowhere) and decodes it; now, or soon in a
+        worker."""
         if self.pool is None:
-            problem = decode_problem(data, content, self.max_pixels)
+            problem = _write_and_decode(index, data, content, path, self.max_pixels)
             if problem:
                 self.problems[index] = problem
             return
-        self.batch.append((index, data, content))
+        self.batch.append((index, data, content, path))
         if len(self.batch) >= DECODE_BATCH:
             self._send()
 
     def _send(self) -> None:
-        self.pending.append(self.pool.submit(_decode_batch, self.batch, self.max_pixels))
+        self.pending.append(self.pool.submit(_write_and_decode_batch, self.batch, self.max_pixels))
         self.batch = []
         if len(self.pending) >= 4 * MAX_DECODE_WORKERS:
             # Bound what is in flight, so memory stays flat however large the upload.
@@ -235,7 +249,7 @@ def stage_image_zip(
         taken: set[str] = set()
         shards: set[str] = set()
         dest_dir = os.fspath(dest)
-        decoder = _Decoder(len(images), limits.image_max_pixels)
+        writer = _ImageWriter(len(images), limits.image_max_pixels)
         try:
             for index, member in enumerate(images):
                 scratch = None
@@ -244,8 +258,6 @@ def stage_image_zip(
                     data: bytes | None = archive.read(member)
                     digest, size = sha256_hex(data), len(data)
                     problem, content = type_problem(data[:HEAD_BYTES], member.path)
-                    if not problem:
-                        decoder.add(index, data, content)
                 else:
                     data = None
                     scratch = incoming / f"{index:07d}"
@@ -258,6 +270,8 @@ def stage_image_zip(
                         scratch.unlink(missing_ok=True)
                     if problem:
                         problems[index] = problem
+                    elif data is not None:
+                        writer.add(index, data, content, None)
                     continue
                 key = image_key(digest, taken)
                 taken.add(key)
@@ -269,9 +283,7 @@ def stage_image_zip(
                 if data is None:
                     os.replace(scratch, os.path.join(dest_dir, relative))
                 else:
-                    # Written before its decode check returns: a bad image fails the whole upload,
-                    # and a failed upload's folder is removed.
-                    _write_new(os.path.join(dest_dir, relative), data)
+                    writer.add(index, data, content, os.path.join(dest_dir, relative))
                 if listed is not None:
                     label = listed.pop(member.path, None)
                 else:
@@ -287,9 +299,9 @@ def stage_image_zip(
                         original_name=member.path,
                     )
                 )
-            problems.update(decoder.finish())
+            problems.update(writer.finish())
         finally:
-            decoder.close()
+            writer.close()
     problems_listed = [f"{images[i].path} ({problems[i]})" for i in sorted(problems)]
     if problems_listed:
         noun = "file is not a valid image" if len(problems_listed) == 1 else "files are not valid images"

@@ -571,3 +571,26 @@ def test_large_members_are_streamed_through_a_scratch_file_with_the_same_result(
     with pytest.raises(UploadRejected, match=r"^1 file is not a valid image: 7/x.png \(truncated\)$"):
         stage(tmp_path, "b.zip", zip_bytes({**members, "7/x.png": broken[:200]}), "image", dest="broken")
     assert not (tmp_path / "broken").exists()
+
+
+def test_images_written_and_decoded_by_worker_processes_give_the_same_version(tmp_path, monkeypatch):
+    from datasets.ingest import images
+
+    members = {f"{n % 3}/{n:02d}.png": png_bytes(n) for n in range(12)} | {"1/j.jpg": jpeg_bytes(40)}
+    in_line = stage(tmp_path, "a.zip", zip_bytes(members), "image", dest="in-line")
+    # Large uploads hand each image to a worker process, which writes its file and decodes it.
+    monkeypatch.setattr(images, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(images, "DECODE_BATCH", 4)
+    parallel = stage(tmp_path, "a.zip", zip_bytes(members), "image", dest="parallel")
+    assert tree_bytes(parallel.root) == tree_bytes(in_line.root)
+    assert parallel.items == in_line.items
+    assert files(parallel.root) == sorted(["labels.csv", *(i.file_path for i in parallel.items)])
+    assert all((parallel.root / i.file_path).read_bytes() == members[i.original_name] for i in parallel.items)
+    # A bad image found in a worker fails the upload with its name, later bad ones are still
+    # named, and no folder is left behind.
+    broken = png_bytes(50, size=(64, 64))[:200]
+    with pytest.raises(
+        UploadRejected, match=r"^2 files are not valid images: 0/03.png \(truncated\), 2/11.png \(truncated\)$"
+    ):
+        stage(tmp_path, "b.zip", zip_bytes({**members, "0/03.png": broken, "2/11.png": broken}), "image", dest="bad")
+    assert not (tmp_path / "bad").exists()
