@@ -58,7 +58,7 @@ def profile_images(root: Path, exclude_keys: frozenset[str], progress: Progress)
     widths, heights, file_bytes = [], [], []
     for i, name in enumerate(files):
         progress.step(5 + 80 * i / max(1, n), f"Reading image {i + 1} of {n}")
-        data, problem = _read(folder, name)
+        data, problem = _read(root.resolve(), folder, name)
         if data is None:
             corrupt.append({"file": name, "item": str(keys[i]), "reason": problem})
             continue
@@ -113,10 +113,12 @@ def profile_images(root: Path, exclude_keys: frozenset[str], progress: Progress)
     }
 
 
-def _read(folder: Path, name: str) -> tuple[bytes | None, str]:
+def _read(root: Path, folder: Path, name: str) -> tuple[bytes | None, str]:
+    """The bytes of the file labels.csv names (relative to the version's folder, as the layout
+    writes it: images/<shard>/<key><ext>), which must lie inside images/."""
     if not str(name).strip():
         return None, "no file named"
-    path = (folder / name).resolve()
+    path = (root / name).resolve()
     if not path.is_relative_to(folder):
         return None, "outside the images folder"
     try:

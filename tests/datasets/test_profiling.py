@@ -47,7 +47,8 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def write_images(root: Path, items: list[tuple[str, str, bytes | None, str]]) -> Path:
-    """items: (key, file name, bytes or None for a file that is absent, label)."""
+    """items: (key, file name, bytes or None for a file that is absent, label). As the layout
+    does, labels.csv names each file relative to the version's folder: images/<name>."""
     (root / "images").mkdir(parents=True, exist_ok=True)
     with (root / "labels.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -55,7 +56,7 @@ def write_images(root: Path, items: list[tuple[str, str, bytes | None, str]]) ->
         for key, name, data, label in items:
             if data is not None:
                 (root / "images" / name).write_bytes(data)
-            writer.writerow([key, name, label])
+            writer.writerow([key, f"images/{name}", label])
     return root
 
 
@@ -373,7 +374,7 @@ def image_version(tmp_path) -> Path:
     pattern(3, size=(96, 48)).save(buffer, "JPEG")
     (root / "images" / "wide.jpg").write_bytes(buffer.getvalue())
     with (root / "labels.csv").open("a", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerow(["wide", "wide.jpg", "dog"])
+        csv.writer(fh).writerow(["wide", "images/wide.jpg", "dog"])
     return root
 
 
@@ -382,7 +383,7 @@ def test_corrupt_and_missing_images_are_named_in_the_warning(image_version):
 
     assert profile["item_count"] == 16
     named = {f["file"] for f in profile["corrupt_files"]["files"]}
-    assert named == {"broken.png", "cut.png", "gone.png"}
+    assert named == {"images/broken.png", "images/cut.png", "images/gone.png"}
     warning = codes(profile_warnings(profile))["corrupt_files"]
     assert warning["severity"] == "high"
     assert warning["message"].startswith("3 files are not valid images:")
@@ -424,6 +425,42 @@ def test_sealed_items_leave_no_trace_in_an_image_profile(tmp_path):
     assert profile["excluded_items"] == 4 and profile["item_count"] == 10
     leaves_nothing_of(profile, [*keys, "SEALED-LABEL", "SEALED-FILE"])
     assert comparable(profile) == comparable(profile_version(kind="image", root=clean))
+
+
+def test_an_uploaded_image_zip_is_profiled_from_the_layout_staging_wrote(tmp_path):
+    from datasets.ingest import stage_upload
+    from tests.datasets.fixtures import zip_bytes
+
+    members = {f"{'cat' if i % 3 else 'dog'}/{i:02d}.png": png_bytes(pattern(30 + i)) for i in range(12)}
+    upload = tmp_path / "pets.zip"
+    upload.write_bytes(zip_bytes(members))
+    staged = stage_upload(path=upload, original_name="pets.zip", kind="image", dest=tmp_path / "v1")
+
+    profile = profile_version(kind="image", root=staged.root)
+
+    assert profile["item_count"] == 12
+    assert profile["corrupt_files"]["count"] == 0
+    assert profile["images"]["readable"] == 12
+    assert profile["images"]["sizes"] == [{"width": 64, "height": 64, "count": 12}]
+    assert profile["class_balance"] == {"cat": 8, "dog": 4}
+    assert "corrupt_files" not in codes(profile_warnings(profile))
+
+
+def test_a_file_named_outside_the_images_folder_is_not_read(tmp_path):
+    root = write_images(tmp_path / "v", [("a", "a.png", png_bytes(pattern(1)), "x")])
+    (root / "secret.png").write_bytes(png_bytes(pattern(2)))
+    with (root / "labels.csv").open("a", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerow(["b", "secret.png", "x"])
+        csv.writer(fh).writerow(["c", "images/../../outside.png", "x"])
+
+    profile = profile_version(kind="image", root=root)
+
+    assert profile["images"]["readable"] == 1
+    reasons = {f["file"]: f["reason"] for f in profile["corrupt_files"]["files"]}
+    assert reasons == {
+        "secret.png": "outside the images folder",
+        "images/../../outside.png": "outside the images folder",
+    }
 
 
 # --- warnings and figures --------------------------------------------------------------------
