@@ -233,3 +233,60 @@ def test_a_refused_upload_shows_why_on_the_form_and_nothing_is_written(
     expect(page.locator("form[data-upload-form] .form-errors")).to_contain_text("uploads are limited to 4 KB")
     assert not Job.objects.exists()
     assert not DatasetVersion.objects.exists()
+
+
+def test_an_image_upload_is_profiled_from_its_files_and_browsed_as_thumbnails(
+    new_page, project, engineer, start_worker, tmp_path
+):
+    """The version's real layout (images/<shard>/<key>.png) all the way to the profile's image
+    charts and the item thumbnails: no image may be reported missing or unreadable."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    start_worker(
+        PRAKRIYA_DVC_ROOT=str(tmp_path / "data" / "dvc"),
+        PRAKRIYA_DVC_REMOTE_URL=str(tmp_path / "data" / "dvc-remote"),
+    )
+    services.dataset_create(project=project, actor=engineer, slug="shapes", name="Shapes", kind="image")
+    upload = tmp_path / "shapes.zip"
+    with zipfile.ZipFile(upload, "w") as archive:
+        for i in range(24):
+            buffer = io.BytesIO()
+            Image.new("RGB", (16 + i % 2 * 8, 16), (10 * i, 255 - 10 * i, 40)).save(buffer, "PNG")
+            archive.writestr(f"{'circle' if i % 3 else 'square'}/{i:02d}.png", buffer.getvalue())
+
+    page = new_page()
+    login(page, "engineer", next_path=f"/projects/{project.slug}/data/shapes/")
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload").click()
+    _wait_for_job(page)
+    version = DatasetVersion.objects.get(dataset__slug="shapes")
+    assert version.item_count == 24
+
+    # The profile job starts once the version is written; its result is on the version page.
+    page.goto(f"/projects/{project.slug}/data/shapes/v1/")
+    if page.get_by_test_id("profile-pending").count():
+        page.get_by_role("link", name="Follow the profile job").click()
+        _wait_for_job(page)
+        page.goto(f"/projects/{project.slug}/data/shapes/v1/")
+    expect(page.get_by_test_id("profile-pending")).to_have_count(0)
+    profile = Profile.objects.get(version=version)
+    assert profile.report["corrupt_files"]["count"] == 0, profile.report["corrupt_files"]
+    assert profile.report["images"]["readable"] == 24
+    sizes = {(s["width"], s["height"]): s["count"] for s in profile.report["images"]["sizes"]}
+    assert sizes == {(16, 16): 12, (24, 16): 12}
+    expect(page.locator("[data-figure=image_sizes] .js-plotly-plot")).to_be_visible()
+    expect(page.locator("[data-figure=class_balance] .js-plotly-plot")).to_be_visible()
+    expect(page.get_by_text("not valid images")).to_have_count(0)
+
+    # The items, as thumbnails read from DVC: every one decodes in the browser.
+    page.get_by_role("link", name="Browse items").click()
+    thumbs = page.get_by_test_id("items").locator("img")
+    expect(thumbs.first).to_be_visible()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=items] img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+    assert thumbs.count() >= 1
