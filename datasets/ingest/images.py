@@ -103,7 +103,7 @@ def decode_problem(source: bytes | Path, content: str, max_pixels: int) -> str |
     return None
 
 
-def _write_and_decode(index: int, data: bytes, content: str, path: str | None, max_pixels: int) -> str | None:
+def _write_and_decode(data: bytes, content: str, path: str | None, max_pixels: int) -> str | None:
     # Written before the decode check: a bad image fails the whole upload, and a failed
     # upload's folder is removed. No path: only checked (the upload already fails).
     if path is not None:
@@ -118,7 +118,7 @@ def _write_and_decode_batch(
     the problems their decoding found."""
     found = []
     for index, data, content, path in batch:
-        problem = _write_and_decode(index, data, content, path, max_pixels)
+        problem = _write_and_decode(data, content, path, max_pixels)
         if problem:
             found.append((index, problem))
     return found
@@ -150,7 +150,7 @@ class _ImageWriter:
         """Writes data to path (a new file; None: nowhere) and decodes it; now, or soon in a
         worker."""
         if self.pool is None:
-            problem = _write_and_decode(index, data, content, path, self.max_pixels)
+            problem = _write_and_decode(data, content, path, self.max_pixels)
             if problem:
                 self.problems[index] = problem
             return

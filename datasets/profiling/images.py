@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from datasets.ingest.records import IMAGES_DIR
+
 from .common import (
     MAX_NAMED_FILES,
     Progress,
@@ -47,7 +49,8 @@ def profile_images(root: Path, exclude_keys: frozenset[str], progress: Progress)
         table["label"] if "label" in table.columns else pd.Series([""] * n, dtype=object)
     )
 
-    folder = (root / "images").resolve()
+    base = root.resolve()
+    folder = base / IMAGES_DIR
     digests: list[str | None] = [None] * n
     phashes = np.zeros(n, dtype=np.uint64)
     readable = np.zeros(n, dtype=bool)
@@ -58,7 +61,7 @@ def profile_images(root: Path, exclude_keys: frozenset[str], progress: Progress)
     widths, heights, file_bytes = [], [], []
     for i, name in enumerate(files):
         progress.step(5 + 80 * i / max(1, n), f"Reading image {i + 1} of {n}")
-        data, problem = _read(root.resolve(), folder, name)
+        data, problem = _read(base, folder, name)
         if data is None:
             corrupt.append({"file": name, "item": str(keys[i]), "reason": problem})
             continue
@@ -113,12 +116,12 @@ def profile_images(root: Path, exclude_keys: frozenset[str], progress: Progress)
     }
 
 
-def _read(root: Path, folder: Path, name: str) -> tuple[bytes | None, str]:
+def _read(base: Path, folder: Path, name: str) -> tuple[bytes | None, str]:
     """The bytes of the file labels.csv names (relative to the version's folder, as the layout
     writes it: images/<shard>/<key><ext>), which must lie inside images/."""
     if not str(name).strip():
         return None, "no file named"
-    path = (root / name).resolve()
+    path = (base / name).resolve()
     if not path.is_relative_to(folder):
         return None, "outside the images folder"
     try:

@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from datasets.charts import profile_figures
+from datasets.ingest import stage_upload
 from datasets.profiling import profile_version, profile_warnings
+from tests.datasets.fixtures import zip_bytes
 
 # --- normalised version folders, written the way the normaliser writes them -------------------
 
@@ -428,9 +430,6 @@ def test_sealed_items_leave_no_trace_in_an_image_profile(tmp_path):
 
 
 def test_an_uploaded_image_zip_is_profiled_from_the_layout_staging_wrote(tmp_path):
-    from datasets.ingest import stage_upload
-    from tests.datasets.fixtures import zip_bytes
-
     members = {f"{'cat' if i % 3 else 'dog'}/{i:02d}.png": png_bytes(pattern(30 + i)) for i in range(12)}
     upload = tmp_path / "pets.zip"
     upload.write_bytes(zip_bytes(members))

@@ -4,7 +4,11 @@ the lead approves it. A real Celery worker process does the jobs (tests/fixtures
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from datasets import services
@@ -240,11 +244,6 @@ def test_an_image_upload_is_profiled_from_its_files_and_browsed_as_thumbnails(
 ):
     """The version's real layout (images/<shard>/<key>.png) all the way to the profile's image
     charts and the item thumbnails: no image may be reported missing or unreadable."""
-    import io
-    import zipfile
-
-    from PIL import Image
-
     start_worker(
         PRAKRIYA_DVC_ROOT=str(tmp_path / "data" / "dvc"),
         PRAKRIYA_DVC_REMOTE_URL=str(tmp_path / "data" / "dvc-remote"),
