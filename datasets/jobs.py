@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
-from datasets import ingest, selectors, services, storage
+from datasets import ingest, sealed_store, sealing, selectors, services, storage
 from datasets.models import Dataset, DatasetVersion, Profile, VersionState
 from prakriya.jobs import registry
 from prakriya.jobs.models import Job
@@ -45,6 +45,13 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
         ctx.progress(5, f"Reading {dataset.name} v{version.number}")
         staged = _staged_items(dataset, version, staging)
         ctx.log(f"{len(staged.items)} items staged")
+        # The files never carry a sealed key's label: it goes to the sealed store instead.
+        # Kept before the commit: a re-run after a crash reads the committed files, which no longer
+        # hold what was taken.
+        taken, fingerprint = sealing.version_files_seal(dataset=dataset, staged=staged)
+        sealed_store.records_write(version=version, records=taken)
+        if taken:
+            ctx.log(f"{len(taken)} items of the sealed test split: their labels are kept sealed, not in the files")
         ctx.progress(15, "Adding the files to DVC and committing")
         committed = storage.commit_version(
             project_slug=dataset.project.slug, dataset_slug=dataset.slug, number=version.number,
@@ -52,7 +59,7 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
         )
         ctx.log(f"committed {committed.commit[:12]} as {committed.tag} (dvc md5 {committed.dvc_md5})")
         ctx.progress(70, "Recording the items")
-        services.version_record(version=version, staged=staged, committed=committed)
+        services.version_record(version=version, staged=staged, committed=committed, sealed_fingerprint=fingerprint)
     except Exception as exc:
         DatasetVersion.objects.filter(pk=version.pk).update(state=VersionState.FAILED, error=str(exc)[:2000])
         raise
@@ -74,6 +81,9 @@ def _version_written(job: Job, result: dict[str, Any]) -> None:
         )
         # Every new version is profiled.
         transaction.on_commit(lambda: services.profile_start(version=version, actor=job.created_by))
+        if sealing.version_seal_state(version) != version.sealed_fingerprint:
+            # Keys were sealed while the version was being written: its files are written again.
+            transaction.on_commit(lambda: sealing.repository_seal_start(dataset=version.dataset, actor=job.created_by))
 
 
 def _profile(ctx: JobContext) -> dict[str, Any]:
@@ -116,8 +126,20 @@ def _profile_done(job: Job, result: dict[str, Any]) -> None:
     result["warnings"] = len(result["warnings"])
 
 
+def _seal(ctx: JobContext) -> dict[str, Any]:
+    dataset = Dataset.objects.select_related("project").get(pk=ctx.job.target_id)
+    result = sealing.repository_seal(dataset=dataset, progress=ctx.progress, scratch=services.staging_dir())
+    if result["rewritten"]:
+        ctx.log(f"Written again without sealed labels: {', '.join(f'v{n}' for n in result['rewritten'])}")
+    ctx.log(f"{result['purged_objects']} old objects deleted from the DVC cache and remote")
+    return result
+
+
 registry.register(registry.JobKind(
     name=VERSION_WRITE, label="Dataset version write", queue="default", run=_write_version, on_success=_version_written,
+))
+registry.register(registry.JobKind(
+    name=sealing.SEAL_JOB, label="Sealing the repository", queue="default", run=_seal,
 ))
 registry.register(registry.JobKind(
     name=PROFILE, label="Data profile", queue="default", run=_profile, on_success=_profile_done,

@@ -53,6 +53,11 @@ class DatasetVersion(models.Model):
     labelled_count = models.PositiveIntegerField(default=0)
     size_bytes = models.PositiveBigIntegerField(default=0)
     columns = models.JSONField(default=list, blank=True, help_text="Tabular: feature columns in order")
+    # Which of the dataset's sealed keys this version's committed files were last written without
+    # the labels of (datasets.selectors.sealed_fingerprint of those keys): when the dataset's
+    # sealed set grows over keys of this version, the fingerprint differs and the seal job writes
+    # the version's files again, with those labels left out (datasets/sealing.py).
+    sealed_fingerprint = models.CharField(max_length=64, blank=True)
     # The job that writes the version: a job re-run after a crash finds its version again.
     job = models.OneToOneField("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -164,6 +169,51 @@ class SealedItem(models.Model):
 
     def __str__(self) -> str:
         return f"sealed {self.key}"
+
+
+class SealedLabel(models.Model):
+    """What a sealed item had that would tell its label, moved out of the item and out of the
+    repository when it was sealed, encrypted with PRAKRIYA_SEALED_KEY (datasets/sealed_store.py).
+
+    `source` is "dataset" for the item's own label, spans and uploaded name in `version`, which the
+    sealed evaluation reads (and nothing else does); "campaign:<id>" for the annotations and gold
+    label a labelling campaign held for the item when it was sealed, kept so that no one's work is
+    lost, read by nothing."""
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="sealed_labels")
+    key = models.CharField(max_length=200)
+    source = models.CharField(max_length=40, default="dataset")
+    token = models.TextField(help_text="Fernet token of the item's sealed fields (JSON)")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key", "source"], name="unique_sealed_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sealed label of {self.key} ({self.source})"
+
+
+class VersionRevision(models.Model):
+    """A commit a version's tag named before the platform wrote the version's files again to
+    leave sealed labels out. The bytes of the items are the same; the old commit's label files
+    are gone from the DVC cache and remote, so a run that recorded the old commit is traced to
+    the version through here."""
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="revisions")
+    old_commit = models.CharField(max_length=40)
+    old_dvc_md5 = models.CharField(max_length=64, blank=True)
+    new_commit = models.CharField(max_length=40)
+    new_dvc_md5 = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["version", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.old_commit[:12]} → {self.new_commit[:12]}"
 
 
 class CollectionMode(models.TextChoices):

@@ -113,8 +113,9 @@ def profile_current(*, version: DatasetVersion) -> Profile | None:
 
 def version_diff(*, old: DatasetVersion, new: DatasetVersion) -> dict:
     """Items added, removed and changed between two versions of a dataset, label and span changes
-    and the class balance before and after. Sealed items count in the totals but show no labels
-    and no spans."""
+    and the class balance before and after. Sealed items are never compared by label or spans:
+    nothing here depends on a sealed label (their labels are in neither version's items anyway;
+    see datasets.sealing), only how many of them both versions hold."""
     keys = sealed_keys(dataset=new.dataset)
     fields = ("key", "label", "content_hash", "spans")
     before = {i["key"]: i for i in old.items.values(*fields)}
@@ -122,21 +123,17 @@ def version_diff(*, old: DatasetVersion, new: DatasetVersion) -> dict:
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
     common = set(before) & set(after)
+    open_common = common - keys
     changed = sorted(k for k in common if before[k]["content_hash"] != after[k]["content_hash"])
-    relabelled = sorted(k for k in common if before[k]["label"] != after[k]["label"])
-    respanned = sorted(k for k in common if before[k]["spans"] != after[k]["spans"])
+    relabelled = sorted(k for k in open_common if before[k]["label"] != after[k]["label"])
+    respanned = sorted(k for k in open_common if before[k]["spans"] != after[k]["spans"])
     return {
         "added": added,
         "removed": removed,
         "changed": changed,
-        "label_changes": [
-            {"key": k, "before": before[k]["label"], "after": after[k]["label"]} for k in relabelled if k not in keys
-        ],
-        "sealed_label_changes": sum(1 for k in relabelled if k in keys),
-        "span_changes": [
-            {"key": k, "before": before[k]["spans"], "after": after[k]["spans"]} for k in respanned if k not in keys
-        ],
-        "sealed_span_changes": sum(1 for k in respanned if k in keys),
+        "label_changes": [{"key": k, "before": before[k]["label"], "after": after[k]["label"]} for k in relabelled],
+        "span_changes": [{"key": k, "before": before[k]["spans"], "after": after[k]["spans"]} for k in respanned],
+        "sealed_items": len(common & keys),
         "balance_before": class_balance(version=old),
         "balance_after": class_balance(version=new),
     }

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from datasets import ingest
+from datasets import ingest, sealing
 from datasets.models import (
     CollectionMode,
     DataDocument,
@@ -170,9 +170,18 @@ def version_start_derived(
     if respan and dataset.kind != DatasetKind.TEXT:
         raise ValidationError("Only the items of a text dataset have spans.")
     keys = set(version.items.values_list("key", flat=True))
-    unknown = sorted((set(remove_keys) | set(relabel) | set(respan)) - keys)
+    named = set(remove_keys) | set(relabel) | set(respan)
+    unknown = sorted(named - keys)
     if unknown:
         raise ValidationError(f"Unknown item keys: {', '.join(unknown[:10])}" + (" …" if len(unknown) > 10 else ""))
+    # The sealed test items are not the team's to change: a derived version that relabelled one
+    # and a diff against it would tell its label. Refused whatever is asked of them.
+    touched = sorted(SealedItem.objects.filter(dataset=dataset, key__in=named).values_list("key", flat=True))
+    if touched:
+        raise ValidationError(
+            f"{len(touched)} of these items belong to the sealed test split (e.g. {touched[0]}): sealed items "
+            "cannot be removed, relabelled or respanned."
+        )
     base = staging_dir()
     storage.materialize_version(project_slug=dataset.project.slug, dataset_slug=dataset.slug, tag=version.git_tag, dest=base)
     old = ingest.read_staged(kind=dataset.kind, root=base)
@@ -240,9 +249,12 @@ def version_reserve(*, dataset: Dataset, job: Job, parent_id: int | None, messag
 
 
 @transaction.atomic
-def version_record(*, version: DatasetVersion, staged: ingest.StagedVersion, committed) -> DatasetVersion:
+def version_record(
+    *, version: DatasetVersion, staged: ingest.StagedVersion, committed, sealed_fingerprint: str = ""
+) -> DatasetVersion:
     """Records a committed version's items and storage facts. Replaces any items an earlier,
-    interrupted attempt recorded, so a job re-run after a crash records them once."""
+    interrupted attempt recorded, so a job re-run after a crash records them once. The size is
+    the items' own bytes (files, texts, rows): it tells nothing of the labels."""
     version.items.all().delete()
     count = bulk_insert(
         Item,
@@ -261,8 +273,9 @@ def version_record(*, version: DatasetVersion, staged: ingest.StagedVersion, com
     version.git_commit, version.git_tag, version.dvc_md5 = committed.commit, committed.tag, committed.dvc_md5
     version.item_count = count
     version.labelled_count = sum(1 for i in staged.items if i.label is not None)
-    version.size_bytes = committed.size_bytes
+    version.size_bytes = sum(i.size_bytes for i in staged.items)
     version.columns = staged.columns
+    version.sealed_fingerprint = sealed_fingerprint
     version.save()
     return version
 
@@ -332,14 +345,18 @@ def split_create(
         [SplitAssignment(split=split, item_id=int(i), part=part) for group, part in parts for i in group], batch_size=5000
     )
     key_of = {i[0]: i[1] for i in items}
+    test_keys = [key_of[int(i)] for i in test_ids]
     SealedItem.objects.bulk_create(
-        [SealedItem(dataset=dataset, key=key_of[int(i)], split=split) for i in test_ids],
+        [SealedItem(dataset=dataset, key=key, split=split) for key in test_keys],
         ignore_conflicts=True, batch_size=5000,
     )
+    # The test labels leave the items, the campaigns and (in a job) the repository.
+    notes = sealing.keys_seal(dataset=dataset, keys=test_keys, actor=actor)
     timeline_record(
         project=dataset.project, actor=actor, verb="split_created",
         text=f"{dataset.name} v{version.number} split (seed {seed}): "
-        f"{len(train_ids)} train, {len(val_ids)} validation, {len(test_ids)} test (sealed)",
+        f"{len(train_ids)} train, {len(val_ids)} validation, {len(test_ids)} test (sealed)"
+        + "".join(f"; {note}" for note in notes),
     )
     # Profiles computed before the seal may name sealed labels: recompute every version's.
     for other in dataset.versions.filter(state=VersionState.READY):

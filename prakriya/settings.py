@@ -6,6 +6,8 @@ Bad values fail loudly at start-up rather than half-working later.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from datetime import timedelta
@@ -53,6 +55,23 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def _generated_key_file(path: Path, make) -> str:
+    """A per-installation key kept in the data folder, written once: written whole under another
+    name, then linked into place, so processes starting together (web and worker, parallel test
+    processes) all end up reading the one key that won."""
+    if not path.exists():
+        draft = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        draft.write_text(make())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 DEBUG = _env_bool("DEBUG", False)
 
 # The embedded default keeps everything (database, broker, MLflow, DVC, exports) in one folder.
@@ -64,23 +83,41 @@ if not _secret:
     if not DEBUG and _env_bool("PRAKRIYA_REQUIRE_SECRET_KEY", False):
         raise ImproperlyConfigured("SECRET_KEY must be set in production")
     # A per-installation key kept in the data folder: stable across restarts, never committed.
-    _key_file = DATA_DIR / "secret_key.txt"
-    if not _key_file.exists():
-        from django.core.management.utils import get_random_secret_key
+    from django.core.management.utils import get_random_secret_key
 
-        # Written whole under another name, then linked into place: processes starting together
-        # (web and worker, parallel test processes) all end up reading the one key that won.
-        _draft = _key_file.with_name(f".secret_key.{os.getpid()}.tmp")
-        _draft.write_text(get_random_secret_key())
-        _draft.chmod(0o600)
-        try:
-            os.link(_draft, _key_file)
-        except FileExistsError:
-            pass
-        finally:
-            _draft.unlink()
-    _secret = _key_file.read_text().strip()
+    _secret = _generated_key_file(DATA_DIR / "secret_key.txt", get_random_secret_key)
 SECRET_KEY = _secret
+
+
+def _fernet_keys(raw: str, name: str) -> list[str]:
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    for key in keys:
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            ok = False
+        if not ok:
+            raise ImproperlyConfigured(
+                f"{name} must be Fernet keys (32 bytes, URL-safe base64), comma-separated; "
+                "make one with: python -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+            )
+    if not keys:
+        raise ImproperlyConfigured(f"{name} holds no key")
+    return keys
+
+
+# The key that encrypts sealed test labels at rest (datasets/sealed_store.py), apart from the
+# repository and from SECRET_KEY (rotating the signing key must not lose the test labels).
+# Several keys, comma-separated: the first encrypts, all decrypt (rotation). Every web and worker
+# process must have the same keys; without the variable, one is generated into the data folder.
+_sealed_raw = os.environ.get("PRAKRIYA_SEALED_KEY", "").strip()
+if not _sealed_raw:
+    if not DEBUG and _env_bool("PRAKRIYA_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("PRAKRIYA_SEALED_KEY must be set in production")
+    _sealed_raw = _generated_key_file(
+        DATA_DIR / "sealed_key.txt", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+    )
+PRAKRIYA_SEALED_KEYS = _fernet_keys(_sealed_raw, "PRAKRIYA_SEALED_KEY")
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])

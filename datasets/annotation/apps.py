@@ -10,8 +10,11 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self) -> None:
+        from datasets import hooks as dataset_hooks
         from datasets.annotation import agreement_job, interop_jobs, jobs, panels  # noqa: F401 - registers the campaign job kinds
+        from datasets.annotation.sealing import campaign_items_seal
         from projects import hooks
         from projects.models import DeliverableKind
 
         hooks.register_panel(DeliverableKind.BASELINES, panels.baselines_panel)
+        dataset_hooks.register_seal_consumer(campaign_items_seal)

@@ -546,6 +546,10 @@ def annotation_submit(
         seconds_spent = max(0.0, min(float(seconds_spent or 0), 86_400.0))
     except (TypeError, ValueError) as exc:
         raise ValidationError("seconds_spent must be a number.") from exc
+    # The item's row is locked first: a split sealing it meanwhile removes it from the campaign,
+    # and then this finds it gone instead of writing an annotation of a sealed item.
+    if not CampaignItem.objects.select_for_update().filter(pk=campaign_item.pk).exists():
+        raise Conflict("This item is no longer part of the campaign.")
     # Deleting the claim is what locks it: a second submit of the same claim finds nothing.
     had_claim, _ = Claim.objects.filter(campaign_item=campaign_item, annotator=annotator).delete()
     now = timezone.now()

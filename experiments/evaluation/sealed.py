@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from datasets import sealed_store
 from datasets.models import DatasetKind, DatasetVersion, Item, SplitPart
 from experiments import inputs
 
@@ -34,13 +35,16 @@ class SealedTestPart:
         return len(self.labels)
 
 
-def _test_items(version: DatasetVersion) -> list[Item]:
-    return list(
-        Item.objects.filter(version=version, assignment__part=SplitPart.TEST)
-        .exclude(label__isnull=True)
-        .exclude(label="")
-        .order_by("id")
-    )
+def _test_items(version: DatasetVersion) -> tuple[list[Item], list[str]]:
+    """The test part's items that have a sealed label, and those labels, in item order. The labels
+    come from the sealed store: the items themselves hold none once sealed."""
+    items = list(Item.objects.filter(version=version, assignment__part=SplitPart.TEST).order_by("id"))
+    try:
+        sealed = sealed_store.dataset_labels_read(version=version, keys=[item.key for item in items])
+    except sealed_store.SealedKeyError as exc:
+        raise SealedReadError(str(exc)) from None
+    kept = [item for item in items if item.key in sealed]
+    return kept, [sealed[item.key] for item in kept]
 
 
 def read_sealed_test_part(*, version: DatasetVersion, image_shape: tuple[int, ...] | None = None) -> SealedTestPart:
@@ -50,10 +54,9 @@ def read_sealed_test_part(*, version: DatasetVersion, image_shape: tuple[int, ..
     out the same size, or the evaluation is refused rather than fed inputs the model never saw."""
     if not hasattr(version, "split"):
         raise SealedReadError("The dataset version has no split, hence no test part.")
-    test = _test_items(version)
+    test, labels = _test_items(version)
     if not test:
         raise SealedReadError("The test part has no labelled item to evaluate on.")
-    labels = [str(item.label) for item in test]
     kind = version.dataset.kind
     if kind == DatasetKind.TEXT:
         return SealedTestPart(x=[item.text for item in test], labels=labels)
