@@ -91,8 +91,7 @@ class CommittedVersion:
     commit: str  # full git sha
     tag: str  # "<dataset_slug>-v<number>"
     dvc_md5: str  # the .dir md5 DVC recorded for the folder (outs[0].md5 of the .dvc file)
-    size_bytes: int
-    file_count: int
+    file_count: int  # SALT_FILE included
 
 
 # --- paths and names ----------------------------------------------------------------------
@@ -363,7 +362,6 @@ def _committed(repo: Path, dataset_slug: str, tag: str) -> CommittedVersion | No
             commit=commit,
             tag=tag,
             dvc_md5=str(out["md5"]),
-            size_bytes=int(out.get("size", 0)),
             file_count=int(out.get("nfiles", 0)),
         )
     except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as exc:

@@ -54,7 +54,12 @@ def _commit(
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    """The version's own files; the salt the platform adds to every version is checked apart."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != storage.SALT_FILE
+    }
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -84,8 +89,8 @@ def test_v1_bytes_come_back_from_dvc_after_v2_and_from_the_remote_without_cache(
     assert len(v1.commit) == 40 and v1.commit != v2.commit
     assert _git(repo, "rev-parse", f"{v2.commit}^") == v1.commit
     assert v1.dvc_md5.endswith(".dir") and v1.dvc_md5 != v2.dvc_md5
-    assert (v1.file_count, v1.size_bytes) == (3, sum(map(len, V1.values())))
-    assert (v2.file_count, v2.size_bytes) == (3, sum(map(len, V2.values())))
+    # Each version's files plus its salt.
+    assert (v1.file_count, v2.file_count) == (4, 4)
     # The workspace holds the latest version, and the working tree is clean.
     assert _files(repo / "datasets" / DATASET / "data") == V2
     assert _git(repo, "status", "--porcelain") == ""
@@ -343,3 +348,89 @@ def test_read_file_refuses_paths_outside_the_version_and_reports_missing_files(d
         storage.materialize_version(
             project_slug=PROJECT, dataset_slug="../x", tag=v1.tag, dest=dvc_dirs / "o"
         )
+
+
+# --- salts, re-commits and purging (what sealing labels relies on) ---------------------------------
+
+
+def _dvc_file(repo: Path, rev: str) -> str:
+    return _git(repo, "show", f"{rev}:datasets/{DATASET}/data.dvc")
+
+
+def test_every_version_holds_a_fresh_salt_and_its_dvc_file_no_byte_total(dvc_dirs):
+    first = _commit(dvc_dirs, 1, V1)
+    # The same files again: without a salt they would hash alike, and a hash shown anywhere could
+    # be recomputed from guessed contents.
+    second = _commit(dvc_dirs, 2, V1)
+    repo = storage.repo_path(PROJECT)
+
+    assert first.dvc_md5 != second.dvc_md5
+    salts = [
+        storage.read_file(project_slug=PROJECT, dataset_slug=DATASET, tag=v.tag, relpath=storage.SALT_FILE)
+        for v in (first, second)
+    ]
+    assert salts[0] != salts[1] and all(len(s.strip()) == 64 for s in salts)
+    for version in (first, second):
+        text = _dvc_file(repo, version.tag)
+        assert "size:" not in text and "nfiles: 4" in text and version.dvc_md5 in text
+
+
+def test_a_recommit_moves_the_tag_keeps_the_old_commit_in_history_and_checks_where_the_tag_was(dvc_dirs):
+    v1 = _commit(dvc_dirs, 1, V1)
+    v2 = _commit(dvc_dirs, 2, V2)
+    repo = storage.repo_path(PROJECT)
+    redacted = {**V1, "a.txt": b"alpha, labels left out\n"}
+
+    with pytest.raises(storage.VersionMovedError):
+        storage.recommit_version(
+            project_slug=PROJECT, dataset_slug=DATASET, number=1, source_dir=_source(dvc_dirs, "r0", redacted),
+            message="again", expected_commit=v2.commit,
+        )
+    old, new = storage.recommit_version(
+        project_slug=PROJECT, dataset_slug=DATASET, number=1, source_dir=_source(dvc_dirs, "r1", redacted),
+        message="v1 written again", expected_commit=v1.commit,
+    )
+
+    assert old == v1 and new.commit != v1.commit and new.tag == v1.tag
+    assert storage.tag_commit(project_slug=PROJECT, tag=v1.tag) == new.commit
+    assert _git(repo, "merge-base", "--is-ancestor", v1.commit, "HEAD") == ""  # still in history
+    dest = storage.materialize_version(project_slug=PROJECT, dataset_slug=DATASET, tag=v1.tag, dest=dvc_dirs / "m1")
+    assert _files(dest) == redacted
+    # The branch's workspace was v1's for the write; restoring puts v2 back, and says so once.
+    assert storage.workspace_restore(project_slug=PROJECT, dataset_slug=DATASET, tag=v2.tag) is True
+    assert storage.workspace_restore(project_slug=PROJECT, dataset_slug=DATASET, tag=v2.tag) is False
+    assert _files(repo / "datasets" / DATASET / "data") == V2
+    assert _dvc_file(repo, "HEAD") == _dvc_file(repo, v2.tag)
+    assert _git(repo, "status", "--porcelain") == ""
+
+
+def test_purging_deletes_only_what_no_tag_needs_from_cache_and_remote(dvc_dirs):
+    v1 = _commit(dvc_dirs, 1, V1)
+    v2 = _commit(dvc_dirs, 2, V2)
+    repo = storage.repo_path(PROJECT)
+    remote = dvc_dirs / "remote"
+    # Another dataset shares a file with v1's a.txt: it must survive the purge.
+    _commit(dvc_dirs, 1, {"shared.txt": V1["a.txt"]}, dataset="other")
+    redacted = {**V1, "c.txt": b"gamma without its label\n"}
+    old, _ = storage.recommit_version(
+        project_slug=PROJECT, dataset_slug=DATASET, number=1, source_dir=_source(dvc_dirs, "r1", redacted),
+        message="again", expected_commit=v1.commit,
+    )
+    old_salt = json.loads(storage._cache_object(repo, old.dvc_md5.removesuffix(".dir")).with_suffix(".dir").read_text())
+    old_salt_md5 = next(e["md5"] for e in old_salt if e["relpath"] == storage.SALT_FILE)
+    gone = [hashlib.md5(V1["c.txt"]).hexdigest(), old_salt_md5, old.dvc_md5]
+
+    purged = storage.purge_unreferenced(project_slug=PROJECT, dataset_slug=DATASET)
+
+    assert purged == 3
+    for oid in gone:
+        assert not _remote_object(remote, oid).exists()
+        assert not storage._cache_object(repo, oid).exists()
+    for body in (V1["a.txt"], V1["sub/b.bin"], V2["d.txt"], redacted["c.txt"]):
+        assert _remote_object(remote, hashlib.md5(body).hexdigest()).is_file()
+    assert storage.purge_unreferenced(project_slug=PROJECT, dataset_slug=DATASET) == 0
+    # Every tag still comes back whole from the remote alone.
+    shutil.rmtree(repo / ".dvc" / "cache")
+    for tag, files in ((v1.tag, redacted), (v2.tag, V2)):
+        dest = storage.materialize_version(project_slug=PROJECT, dataset_slug=DATASET, tag=tag, dest=dvc_dirs / tag)
+        assert _files(dest) == files
