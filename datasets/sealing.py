@@ -27,6 +27,7 @@ from django.db.models import Q
 
 from datasets import hooks, ingest, sealed_store, storage
 from datasets.csv_safety import csv_line
+from datasets.ingest import layout
 from datasets.models import Dataset, DatasetVersion, Item, SealedItem, VersionRevision, VersionState
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.services import job_enqueue
@@ -116,9 +117,9 @@ def version_files_seal(*, dataset: Dataset, staged: ingest.StagedVersion) -> tup
 def _layout_rewrite(staged: ingest.StagedVersion) -> None:
     # The layout files are replaced, never written in place: a file materialised from the DVC
     # cache may be a hard link to the cached object.
-    for name in (ingest.layout.TABLE_FILE, ingest.layout.TEXTS_FILE, ingest.layout.LABELS_FILE):
+    for name in (layout.TABLE_FILE, layout.TEXTS_FILE, layout.LABELS_FILE):
         (staged.root / name).unlink(missing_ok=True)
-    ingest.write_layout(kind=staged.kind, root=staged.root, items=staged.items, columns=staged.columns)
+    layout.write_layout(kind=staged.kind, root=staged.root, items=staged.items, columns=staged.columns)
 
 
 def version_seal_state(version: DatasetVersion) -> str:

@@ -300,9 +300,20 @@ def test_split_derive_and_diff_keep_the_test_labels_sealed(project, engineer, vi
     assert client.get(f"{P}/datasets/forms/versions/1/").json()["sealed_count"] == 6
 
     visible = [i for i in items if not i["sealed"]]
+    # A derived version may not touch a sealed item in any way: each would make a diff that
+    # depends on its label.
+    for change in (
+        {"relabel": {sealed[0]["key"]: "hawk"}},
+        {"remove_keys": [sealed[0]["key"]]},
+        {"relabel": {visible[1]["key"]: "hawk"}, "remove_keys": [sealed[1]["key"]]},
+    ):
+        response = client.post(f"{P}/datasets/forms/versions/1/derive/", change, format="json")
+        assert response.status_code == 400, response.content
+        assert "sealed test split" in response.content.decode()
+    assert Job.objects.filter(kind="dataset_version_write").count() == 1
     body = {
         "remove_keys": [visible[0]["key"]],
-        "relabel": {visible[1]["key"]: "hawk", sealed[0]["key"]: "hawk"},
+        "relabel": {visible[1]["key"]: "hawk"},
         "message": "Cleaned",
     }
     response = client.post(f"{P}/datasets/forms/versions/1/derive/", body, format="json")
@@ -326,7 +337,7 @@ def test_split_derive_and_diff_keep_the_test_labels_sealed(project, engineer, vi
     assert diff["label_changes"] == [
         {"key": visible[1]["key"], "before": visible[1]["label"], "after": "hawk"}
     ]
-    assert diff["sealed_label_changes"] == 1
+    assert diff["sealed_items"] == 6 and "sealed_label_changes" not in diff
     assert diff["balance_after"]["hawk"] == 1
     assert sum(diff["balance_before"].values()) == 24  # sealed items are not counted
 
@@ -426,7 +437,7 @@ def test_text_spans_are_uploaded_respanned_by_a_derived_version_and_diffed(proje
         {"key": "t000001", "before": lines[0]["spans"], "after": None},
         {"key": "t000002", "before": None, "after": v2["t000002"]["spans"]},
     ]
-    assert diff["sealed_span_changes"] == 0
+    assert diff["sealed_items"] == 0
 
 
 @pytest.mark.django_db
