@@ -51,6 +51,8 @@ from datasets.serializers import (
 from prakriya.jobs.models import Job
 from prakriya.rest import CappedFormParser, CappedJSONParser, PayloadTooLarge
 from projects import permissions
+from projects import selectors as project_selectors
+from projects.access import can
 from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin, _authorise, _parse
 from projects.serializers import SLUG_TAKEN, JobDetailSerializer
 
@@ -291,7 +293,10 @@ class VersionViewSet(
         version.sealed_count = version.items.filter(
             key__in=selectors.sealed_keys(dataset=self.dataset)
         ).count()
-        version.reproduce = self._reproduce(version)
+        # Server paths (the repository, its remote) are for those who work with the data there.
+        role = project_selectors.role_of(user=request.user, project=self.project)
+        allowed = can(role, request.user, permissions.SEE_STORAGE)
+        version.reproduce = self._reproduce(version) if allowed else ""
         return Response(VersionDetailSerializer(version).data)
 
     def _reproduce(self, version: DatasetVersion) -> str:

@@ -40,7 +40,7 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
     )
     if version.state == VersionState.READY:
         return {"version_id": version.pk, "number": version.number, "tag": version.git_tag}
-    staging = Path(params["staging"])
+    staging = services.staging_path(params["staging"])
     try:
         ctx.progress(5, f"Reading {dataset.name} v{version.number}")
         staged = _staged_items(dataset, version, staging)

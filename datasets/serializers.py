@@ -114,7 +114,9 @@ class VersionSerializer(serializers.ModelSerializer):
 class VersionDetailSerializer(VersionSerializer):
     sealed_count = serializers.IntegerField(read_only=True, help_text="Items whose labels are sealed")
     reproduce = serializers.CharField(
-        read_only=True, help_text="How to get these exact bytes with git and dvc"
+        read_only=True,
+        help_text="How to get these exact bytes with git and dvc (leads and engineers; empty for others: it names "
+        "server paths)",
     )
 
     class Meta(VersionSerializer.Meta):

@@ -4,6 +4,7 @@ sealed test set, the data document. Heavy work happens in jobs (datasets/jobs.py
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -44,10 +45,25 @@ SKLEARN_DATASETS = {
 }
 
 
+def _staging_root() -> Path:
+    return Path(settings.DATA_DIR) / "staging"
+
+
 def staging_dir() -> Path:
-    path = Path(settings.DATA_DIR) / "staging" / uuid.uuid4().hex
+    path = _staging_root() / uuid.uuid4().hex
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def staging_path(name: str) -> Path:
+    """The staging folder a job parameter names (staging_dir's name); ValueError for anything
+    else. Jobs queued before parameters named folders by name carry the absolute path."""
+    if re.fullmatch(r"[0-9a-f]{32}", name):
+        return _staging_root() / name
+    path = Path(name)
+    if path.is_absolute() and path.parent.resolve() == _staging_root().resolve() and re.fullmatch(r"[0-9a-f]{32}", path.name):
+        return path
+    raise ValueError("not a staging folder")
 
 
 @transaction.atomic
@@ -105,7 +121,8 @@ def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion,
         target=dataset,
         created_by=actor,
         params={
-            "staging": str(staged.root),
+            # The folder's name under <data>/staging, never its path: jobs' parameters are shown.
+            "staging": staged.root.name,
             "message": message[:300],
             "parent_id": parent.pk if parent else None,
             "columns": staged.columns,

@@ -37,6 +37,7 @@ from datasets.models import DatasetVersion
 from experiments import mlflow_store
 from experiments import services as experiment_services
 from experiments.models import Run, RunSource
+from experiments.permissions import VIEW_PRIVATE_RUNS
 from experiments.sweeps import PARENT_PARAM
 from prakriya.jobs import registry
 from prakriya.jobs.models import TERMINAL_STATES, Job
@@ -360,7 +361,8 @@ def sweep_close_if_done(*, parent_run_id: str, current_job_id: int) -> bool:
     return True
 
 
+# Who reads a training job reads its run (run pages, /mlflow/): experiments.permissions.
 registry.register(registry.JobKind(name=TRAIN_KIND, label="Training", queue="training", run=_train,
-                                   on_ended_unrun=_ended_unrun))
+                                   on_ended_unrun=_ended_unrun, readers=VIEW_PRIVATE_RUNS))
 registry.register(registry.JobKind(name=OVERFIT_KIND, label="Overfit one batch", queue="training", run=_overfit,
-                                   on_ended_unrun=_ended_unrun))
+                                   on_ended_unrun=_ended_unrun, readers=VIEW_PRIVATE_RUNS))

@@ -124,4 +124,5 @@ def build_project_export(
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(document, handle, ensure_ascii=False, indent=2)
     os.replace(tmp, path)
-    return {"path": str(path), "bytes": path.stat().st_size, "sections": [name for name, _ in SECTIONS]}
+    # The file's name only: the download finds it by job id (export_path); no server path is shown.
+    return {"file": path.name, "bytes": path.stat().st_size, "sections": [name for name, _ in SECTIONS]}

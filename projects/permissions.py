@@ -12,6 +12,9 @@ REVIEW_DELIVERABLE = frozenset({Role.LEAD})
 MANAGE_PROJECT = frozenset({Role.LEAD})  # settings, visibility, members
 LAUNCH_JOBS = frozenset({Role.LEAD, Role.ENGINEER})
 SEE_MEMBER_EMAILS = frozenset({Role.LEAD})
+# Where the platform keeps a project's data on its server (the repository's path, the commands
+# that clone it): those who work with the data there, never the public.
+SEE_STORAGE = frozenset({Role.LEAD, Role.ENGINEER})
 # Labelling campaigns: engineers and the lead set them up; only the lead adjudicates. Annotating
 # also needs an assignment to the campaign (checked by the annotation services).
 MANAGE_CAMPAIGNS = frozenset({Role.LEAD, Role.ENGINEER})

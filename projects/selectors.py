@@ -6,7 +6,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from prakriya.jobs.models import Job
-from prakriya.jobs.selectors import job_list_for_projects
+from prakriya.jobs.selectors import job_list_for_roles
 from projects import permissions
 from projects.models import (
     DELIVERABLE_ORDER,
@@ -15,6 +15,7 @@ from projects.models import (
     Membership,
     Project,
     ProjectRevision,
+    Role,
     TimelineEvent,
     Visibility,
 )
@@ -100,9 +101,19 @@ def project_list_member(*, user: AnyUser) -> QuerySet[Project]:
 
 
 def job_list_visible(*, user: AnyUser) -> QuerySet[Job]:
-    """Jobs are the team's working machinery (logs, parameters): members of the project see
-    them, whatever the project's visibility; the public sees the results they publish."""
-    return job_list_for_projects(projects=project_list_member(user=user))
+    """Jobs are the team's working machinery (parameters, results, logs): a member sees the jobs
+    of their projects whose kind their role may read (JobKind.readers: the people who may read
+    what the job produces, on its own page; by default those who may launch jobs), whatever the
+    project's visibility. The public sees only the results pages publish."""
+    if not user.is_authenticated:
+        return Job.objects.none()
+    if user.is_superuser:
+        projects_by_role = {role: Project.objects.all() for role in Role.values}
+    else:
+        projects_by_role = {
+            role: Project.objects.filter(memberships__user=user, memberships__role=role) for role in Role.values
+        }
+    return job_list_for_roles(projects_by_role=projects_by_role, default_readers=permissions.LAUNCH_JOBS)
 
 
 def job_get_visible(*, user: AnyUser, job_id: int) -> Job:

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from prakriya.jobs.display import without_server_paths
 from prakriya.jobs.models import Job
 from projects.jobs import MAX_PAUSE_SECONDS
 from projects.models import (
@@ -333,6 +334,14 @@ class ProjectRevisionSerializer(serializers.ModelSerializer):
 class JobSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    def to_representation(self, instance):
+        # Parameters, results and logs name the platform's folders by role, not by path.
+        data = super().to_representation(instance)
+        for name in ("params", "result", "message", "log"):
+            if name in data:
+                data[name] = without_server_paths(data[name])
+        return data
 
     class Meta:
         model = Job

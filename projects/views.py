@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -19,11 +17,13 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from prakriya.jobs.display import without_server_paths
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_cancel
 from projects import hooks, permissions, selectors, services
 from projects.access import can, error_text, guard, project_for
 from projects.charts import value_estimates_figure
+from projects.export import export_path
 from projects.filters import ProjectFilter
 from projects.forms import (
     CharterForm,
@@ -37,6 +37,7 @@ from projects.forms import (
     ValueEstimateForm,
 )
 from projects.history import revision_diff
+from projects.jobs import PROJECT_EXPORT
 from projects.models import DeliverableKind, DeliverableState, Rating
 
 User = get_user_model()
@@ -446,12 +447,12 @@ def _job_payload(job: Job) -> dict:
         "state": job.state,
         "state_label": job.get_state_display(),
         "progress": round(job.progress, 1),
-        "message": job.message,
+        "message": without_server_paths(job.message),
         "attempts": job.attempts,
-        "log": job.log[-20000:],
+        "log": without_server_paths(job.log[-20000:]),
         "terminal": job.is_terminal,
         "download": reverse("projects:job_download", args=[job.pk])
-        if job.state == "succeeded" and job.result.get("path")
+        if job.state == "succeeded" and job.kind == PROJECT_EXPORT
         else None,
     }
 
@@ -497,10 +498,10 @@ def job_cancel_view(request, job_id: int):
 @require_GET
 def job_download(request, job_id: int):
     job = selectors.job_get_visible(user=request.user, job_id=job_id)
-    path = Path(job.result.get("path", "")) if job.state == "succeeded" else None
-    export_root = Path(settings.PRAKRIYA_EXPORT_DIR).resolve()
-    # Serve only files the export wrote under the export folder, whatever the stored result says.
-    if path is None or not path.is_file() or export_root not in path.resolve().parents:
+    # The file is where the export job writes it for this job id; nothing stored on the job names
+    # a path to serve.
+    path = export_path(job.project.slug, job.pk) if job.state == "succeeded" and job.kind == PROJECT_EXPORT else None
+    if path is None or not path.is_file():
         raise Http404("No file for this job")
     return FileResponse(
         path.open("rb"),

@@ -23,7 +23,7 @@ refused before anything is written.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,7 @@ from datasets.annotation.models import (
     TaskType,
     Tool,
 )
+from datasets.models import SealedItem
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.services import job_enqueue
 from projects import permissions
@@ -531,6 +532,24 @@ def labelstudio_sync_run(
         label_names=[label.name for label in label_schema(campaign)],
     )
     log(f"pulled {len(parsed.annotations)} annotations ({len(parsed.skipped)} left out) from {len(parsed.tasks)} tasks")
+    # Items sealed since they were pushed (a split of the campaign's dataset) must not stay in
+    # Label Studio to be labelled there: their tasks, and what was said on them, are deleted.
+    sealed = set(
+        SealedItem.objects.filter(
+            dataset_id=campaign.version.dataset_id, key__in=[t.key for t in parsed.tasks if t.key]
+        ).values_list("key", flat=True)
+    )
+    doomed = sorted({t.task_id for t in parsed.tasks if t.key in sealed and t.task_id is not None})
+    deleted = 0
+    if doomed:
+        deleted = labelstudio_sync.delete_tasks(base_url, api_key, doomed)
+        log(f"deleted {len(doomed)} task{'s' if len(doomed) != 1 else ''} of items sealed since they were pushed")
+        gone = set(doomed)
+        parsed = replace(
+            parsed,
+            tasks=[t for t in parsed.tasks if t.task_id not in gone],
+            annotations=[a for a in parsed.annotations if a.item.task_id not in gone],
+        )
     if Campaign.objects.filter(pk=campaign.pk, state=CampaignState.CLOSED).exists():
         log("the campaign was closed meanwhile: nothing imported")
         result = ImportResult(tasks=len(parsed.tasks), skipped=["the campaign is closed"])
@@ -556,6 +575,7 @@ def labelstudio_sync_run(
         "labelstudio_project_id": project_id,
         "labelstudio_url": f"{base_url}/projects/{project_id}/",
         "pushed": pushed,
+        "deleted_sealed": deleted,
         "tasks": LabelStudioTask.objects.filter(campaign_item__campaign=campaign).count(),
         "import": result.as_dict(),
     }

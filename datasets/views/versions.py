@@ -75,7 +75,7 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
         "figures": figures,
         # The profile draws the class balance itself; the page then shows the counts as a table only.
         "profile_has_balance": any(f["key"] == "class_balance" for f in figures),
-        "reproduce": _reproduce(dataset, version),
+        "reproduce": _reproduce(dataset, version) if can(role, request.user, permissions.SEE_STORAGE) else "",
         "split": split,
         "split_form": split_form or SplitForm(),
         "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),

@@ -29,6 +29,7 @@ from experiments.evaluation.recipe import (
     recipe_for,
 )
 from experiments.models import EvaluationState, TestEvaluation
+from experiments.permissions import VIEW_PRIVATE_RUNS
 from prakriya.jobs import registry
 from prakriya.jobs.runner import JobContext
 
@@ -169,4 +170,4 @@ def _done(job, result: dict[str, Any]) -> None:
 
 
 registry.register(registry.JobKind(name=EVALUATE_KIND, label="Test evaluation", queue="training", run=_run,
-                                   on_success=_done))
+                                   on_success=_done, readers=VIEW_PRIVATE_RUNS))

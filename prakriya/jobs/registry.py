@@ -27,6 +27,10 @@ class JobKind:
     # before it started, or given up as dead after its workers were lost. Whatever `run` tidies
     # up in a `finally` (an open MLflow run, a parent waiting for its children) is done here.
     on_ended_unrun: Callable[[Job], None] | None = None
+    # Project roles that may read jobs of this kind (parameters, result, log, progress): those
+    # who may read what the job produces, on its page. None: the roles that may launch jobs. The
+    # project's access policy maps roles to people; this module knows no roles.
+    readers: frozenset[str] | None = None
 
 
 QUEUES = ("default", "training", "export")
@@ -49,3 +53,7 @@ def get(name: str) -> JobKind:
 
 def names() -> list[str]:
     return sorted(_kinds)
+
+
+def all_kinds() -> list[JobKind]:
+    return [_kinds[name] for name in sorted(_kinds)]

@@ -276,3 +276,42 @@ def test_a_project_deleted_in_label_studio_is_made_again(campaign, lead, ls_sett
     assert again.result["pushed"] == 12
     assert set(ls_tasks(server, campaign.labelstudio_project_id)) == set(
         CampaignItem.objects.filter(campaign=campaign).values_list("item__key", flat=True))
+
+
+def test_tasks_of_items_sealed_after_they_were_pushed_are_deleted_from_label_studio(
+    project, lead, engineer, annotator, ls_settings
+):
+    from datasets import services as dataset_services
+    from datasets.models import SealedItem
+    from tests.fixtures_annotation import TEXTS as REVIEWS
+
+    server = ls_settings
+    version = make_version(project, slug="opinions", labels=["good", "bad", "meh"] * (len(REVIEWS) // 3))
+    campaign = services.campaign_create(
+        version=version, actor=lead, name="Opinions", task_type="single", labels=[{"name": "x"}, {"name": "y"}],
+        annotators=[annotator, engineer, lead],
+    )
+    first = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    assert job_execute(first.pk) == JobState.SUCCEEDED
+    campaign.refresh_from_db()
+    pushed = ls_tasks(server, campaign.labelstudio_project_id)
+    assert len(pushed) == len(REVIEWS)
+    # Someone labels every task in Label Studio, then the version is split.
+    member = as_user(server, annotator.email)
+    for task_id in pushed.values():
+        member.annotations.create(id=task_id, result=[
+            {"from_name": "label", "to_name": "text", "type": "choices", "origin": "manual", "value": {"choices": ["x"]}}
+        ])
+    dataset_services.split_create(version=version, actor=lead, seed=4, train=0.5, validation=0.25, test=0.25)
+    sealed = set(SealedItem.objects.values_list("key", flat=True))
+    assert sealed and sealed < set(pushed)
+
+    again = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    assert job_execute(again.pk) == JobState.SUCCEEDED
+
+    again.refresh_from_db()
+    assert again.result["deleted_sealed"] == len(sealed)
+    left = ls_tasks(server, campaign.labelstudio_project_id)
+    assert set(left) == set(pushed) - sealed
+    assert not Annotation.objects.filter(campaign=campaign, campaign_item__item__key__in=sealed).exists()
+    assert Annotation.objects.filter(campaign=campaign).count() == len(left)
