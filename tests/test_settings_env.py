@@ -28,6 +28,7 @@ print(json.dumps({
     "static_root": str(s.STATIC_ROOT), "beat_schedule": s.CELERY_BEAT_SCHEDULE_FILENAME,
     "allowed_hosts": s.ALLOWED_HOSTS, "max_attempts": s.PRAKRIYA_JOB_MAX_ATTEMPTS,
     "acks_late": s.CELERY_TASK_ACKS_LATE, "prefetch": s.CELERY_WORKER_PREFETCH_MULTIPLIER,
+    "sealed_keys": s.PRAKRIYA_SEALED_KEYS,
 }))
 """
 
@@ -76,6 +77,9 @@ def _settings(data_dir: Path, **overrides: str) -> dict:
         # The platform reads MLflow's store directly: a tracking server's address is not a store.
         ("PRAKRIYA_MLFLOW_BACKEND_URI", "http://mlflow:5000"),
         ("PRAKRIYA_MLFLOW_ARTIFACTS_DIR", "ftp://files.example/mlflow"),
+        # Not a Fernet key: too short, not base64.
+        ("PRAKRIYA_SEALED_KEY", "c2hvcnQ="),
+        ("PRAKRIYA_SEALED_KEY", "not base64 at all!"),
     ],
 )
 def test_bad_value_stops_start_up_with_improperly_configured(tmp_path, name, value):
@@ -92,9 +96,31 @@ def test_production_without_secret_key_refuses_to_start(tmp_path):
     assert not (tmp_path / "secret_key.txt").exists()
 
 
+SEALED_KEY = "aTH9cN8TL5fQ6L1g5r8sQy1t3bX7g0Jm2dH4kP6wZ0E="
+
+
 def test_production_with_secret_key_uses_it(tmp_path):
-    values = _settings(tmp_path, PRAKRIYA_REQUIRE_SECRET_KEY="true", SECRET_KEY="k" * 60)
+    values = _settings(
+        tmp_path, PRAKRIYA_REQUIRE_SECRET_KEY="true", SECRET_KEY="k" * 60, PRAKRIYA_SEALED_KEY=SEALED_KEY
+    )
     assert values["secret_key"] == "k" * 60
+    assert values["sealed_keys"] == [SEALED_KEY]
+
+
+def test_production_without_a_sealed_key_refuses_to_start(tmp_path):
+    result = _load_settings(tmp_path, PRAKRIYA_REQUIRE_SECRET_KEY="true", SECRET_KEY="k" * 60)
+    assert result.returncode != 0
+    assert "PRAKRIYA_SEALED_KEY must be set" in result.stderr
+    assert not (tmp_path / "sealed_key.txt").exists()
+
+
+def test_the_sealed_key_is_generated_once_apart_from_the_secret_key_and_rotates(tmp_path):
+    first = _settings(tmp_path)["sealed_keys"]
+    assert first == _settings(tmp_path)["sealed_keys"] and len(first) == 1
+    assert (tmp_path / "sealed_key.txt").stat().st_mode & 0o077 == 0
+    # Rotation: the new key encrypts, the old one still decrypts.
+    rotated = _settings(tmp_path, PRAKRIYA_SEALED_KEY=f"{SEALED_KEY}, {first[0]}")["sealed_keys"]
+    assert rotated == [SEALED_KEY, first[0]]
 
 
 def test_defaults_keep_database_and_broker_in_the_data_folder(tmp_path):

@@ -124,30 +124,51 @@ def _build_world(project, users) -> World:
     shapes = SimpleUploadedFile("shapes.zip", buffer.getvalue())
     _started(engineer.post(f"{P}/datasets/shapes/versions/upload/", {"file": shapes}, format="multipart"))
 
+    # Every label and span label as uploaded, before anything is sealed: the sealed ones are the
+    # secrets (the items give theirs up when sealed).
+    uploaded_labels = {
+        (dataset, key): (label, _span_labels_of(spans))
+        for dataset, key, label, spans in Item.objects.filter(version__dataset__project=project)
+        .values_list("version__dataset__slug", "key", "label", "spans")
+    }
+    # A campaign made before the split, with every item labelled: the split must take the sealed
+    # ones out of it.
+    early = _early_campaign(project, users)
+
     for slug in ("forms", "notes", "shapes"):
         body = {"seed": 11, "train": 0.6, "validation": 0.2, "test": 0.2}
         _started(engineer.post(f"{P}/datasets/{slug}/versions/1/split/", body, format="json"))
+    assert not early.items.filter(item__key__in=SealedItem.objects.values("key")).exists()
 
-    # A new version relabels a sealed item (its new label must stay sealed too) and a visible one.
+    # A new version relabels a visible item; relabelling, removing or respanning a sealed one is
+    # refused (a diff against it would tell the sealed label).
     sealed_keys = set(SealedItem.objects.filter(dataset__slug="forms").values_list("key", flat=True))
     keys = list(
         Item.objects.filter(version__dataset__slug="forms", version__number=1).values_list("key", flat=True)
     )
     sealed_key = sorted(sealed_keys)[0]
     visible_key, removed_key = [k for k in keys if k not in sealed_keys][:2]
-    body = {"remove_keys": [removed_key], "relabel": {sealed_key: _label(), visible_key: _label()}}
+    refused = engineer.post(
+        f"{P}/datasets/forms/versions/1/derive/", {"relabel": {sealed_key: _label()}}, format="json"
+    )
+    assert refused.status_code == 400, refused.content
+    body = {"remove_keys": [removed_key], "relabel": {visible_key: _label()}}
     _started(engineer.post(f"{P}/datasets/forms/versions/1/derive/", body, format="json"))
     _started(
         engineer.post(
             f"{P}/datasets/shapes/versions/1/derive/", {"remove_keys": [], "relabel": {}}, format="json"
         )
     )
-    # New spans for a sealed text item (they must stay sealed too) and a visible one.
+    # New spans for a visible text item; a sealed one's are refused.
     sealed_notes = sorted(SealedItem.objects.filter(dataset__slug="notes").values_list("key", flat=True))
     visible_note = sorted(
         set(Item.objects.filter(version__dataset__slug="notes").values_list("key", flat=True)) - set(sealed_notes)
     )[0]
-    body = {"respan": {sealed_notes[0]: [_span(5, 11)], visible_note: [_span(5, 11)]}}
+    refused = engineer.post(
+        f"{P}/datasets/notes/versions/1/derive/", {"respan": {sealed_notes[0]: [_span(5, 11)]}}, format="json"
+    )
+    assert refused.status_code == 400, refused.content
+    body = {"respan": {visible_note: [_span(5, 11)]}}
     _started(engineer.post(f"{P}/datasets/notes/versions/1/derive/", body, format="json"))
     _started(engineer.post(f"{P}/datasets/forms/versions/2/profile/"))
     # A real training run on the version whose test part is sealed: its pages, curves, params,
@@ -175,15 +196,13 @@ def _build_world(project, users) -> World:
 
     secrets: set[str] = set()
     span_secrets: set[str] = set()
-    for dataset in project.datasets.all():
-        keys = SealedItem.objects.filter(dataset=dataset).values("key")
-        secrets |= set(
-            Item.objects.filter(version__dataset=dataset, key__in=keys)
-            .exclude(label=None)
-            .values_list("label", flat=True)
-        )
-        span_secrets |= _span_labels(Item.objects.filter(version__dataset=dataset, key__in=keys))
+    for dataset, key in SealedItem.objects.values_list("dataset__slug", "key"):
+        label, span_labels = uploaded_labels[(dataset, key)]
+        secrets |= {label} if label else set()
+        span_secrets |= span_labels
     secrets |= span_secrets
+    # Nothing the platform keeps in the open holds them any more.
+    assert not Item.objects.filter(key__in=SealedItem.objects.values("key"), label__isnull=False).exists()
     visible = (
         set(
             Item.objects.filter(version__dataset__project=project)
@@ -192,8 +211,8 @@ def _build_world(project, users) -> World:
         )
         | _span_labels(Item.objects.filter(version__dataset__project=project))
     ) - secrets
-    assert len(secrets) >= 3 * 6 + 1, "every dataset's test part is sealed, plus the relabelled item"
-    assert len(span_secrets) >= 2 * 6 + 1, "the sealed texts' spans, plus the respanned sealed item's"
+    assert len(secrets) >= 3 * 6, "every dataset's test part is sealed"
+    assert len(span_secrets) >= 2 * 6, "the sealed texts' spans"
     assert not any(s in v or v in s for s in secrets for v in visible)
     return World(
         secrets=secrets,
@@ -206,6 +225,33 @@ def _build_world(project, users) -> World:
 
 def _span(start: int, end: int) -> dict:
     return {"start": start, "end": end, "label": _label()}
+
+
+def _span_labels_of(spans: list[dict] | None) -> set[str]:
+    return {span["label"] for span in spans or []}
+
+
+def _early_campaign(project, users):
+    """A campaign over the images before they are split, every item labelled by two people, one
+    adjudicated and used as a guideline example, a live claim."""
+    from datasets.annotation import services as annotation_services
+
+    version = Dataset.objects.get(project=project, slug="shapes").versions.get(number=1)
+    campaign = annotation_services.campaign_create(
+        version=version, actor=users["lead"], name="Early look", slug="early-look", task_type="single",
+        labels=[{"name": "good"}, {"name": "bad"}], overlap=3, order="sequential",
+        annotators=[users["annotator"], users["engineer"], users["lead"]],
+    )
+    for role, value in (("annotator", "good"), ("engineer", "bad")):
+        while (task := annotation_services.task_claim(campaign=campaign, annotator=users[role])) is not None:
+            annotation_services.annotation_submit(
+                campaign=campaign, annotator=users[role], campaign_item=task, value=value
+            )
+    annotation_services.task_claim(campaign=campaign, annotator=users["lead"])
+    last = campaign.items.order_by("position").last()
+    annotation_services.gold_set(campaign=campaign, actor=users["lead"], campaign_item=last, value="good")
+    annotation_services.guideline_add_example(campaign=campaign, actor=users["lead"], campaign_item=last, label="good")
+    return campaign
 
 
 def _span_labels(items) -> set[str]:
@@ -493,6 +539,24 @@ def _stored_bytes(project, dataset, tag: str, dest) -> bytes:
     return b"".join(p.read_bytes() + str(p).encode() for p in sorted(dest.rglob("*")) if p.is_file())
 
 
+def _repository_bytes(project, settings) -> bytes:
+    """Every git object of the project's repository (all refs and the history) and every object of
+    its DVC cache and remote."""
+    import subprocess
+
+    from datasets import storage
+
+    repo = storage.repo_path(project.slug)
+    found = [
+        subprocess.run(
+            ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo, capture_output=True, check=True
+        ).stdout
+    ]
+    for root in (Path(settings.PRAKRIYA_DVC_REMOTE_URL), repo / ".dvc" / "cache"):
+        found += [path.read_bytes() for path in root.rglob("*") if path.is_file()]
+    return b"".join(found)
+
+
 def _identities(users) -> dict[str, object]:
     admin = UserFactory(username="operator")
     admin.is_superuser = admin.is_staff = True
@@ -557,7 +621,7 @@ MUST_REACH = {
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(900)
 @pytest.mark.slow
-def test_no_sealed_label_leaves_through_any_page_api_download_or_export(project, users, tmp_path):
+def test_no_sealed_label_leaves_through_any_page_api_download_or_export(project, users, tmp_path, settings):
     world = _build_world(project, users)
     fillers = _fillers(project, world)
     seeds, unfillable = _seed_urls(fillers)
@@ -566,13 +630,17 @@ def test_no_sealed_label_leaves_through_any_page_api_download_or_export(project,
         + "; ".join(unfillable)
     )
 
-    # The stored versions really hold the sealed labels: what is served must be filtering them out.
+    # The repository holds no sealed label: not at any version's tag, not in the history, not in
+    # the DVC cache or remote (whoever can clone it gets none). It does hold the visible ones.
     stored = b"".join(
         _stored_bytes(project, dataset, version.git_tag, tmp_path / f"{dataset.slug}-{version.number}")
         for dataset in world.datasets
         for version in dataset.versions.all()
     )
-    assert all(s.encode() in stored for s in world.secrets)
+    everything = stored + _repository_bytes(project, settings)
+    leaks = [s for s in world.secrets if s.encode() in everything]
+    assert not leaks, f"the repository holds sealed labels: {leaks[:5]}"
+    assert all(v.encode() in stored for v in world.visible_labels)
 
     report = {}
     for identity, user in _identities(users).items():
@@ -699,7 +767,7 @@ def test_a_sealed_items_spans_are_withheld_by_selector_serializer_archive_diff_a
     assert diff["span_changes"] == [
         {"key": visible_key, "before": [{"start": 0, "end": 5, "label": seen}], "after": []}
     ]
-    assert diff["sealed_span_changes"] == 1 and diff["changed"] == []
+    assert diff["sealed_items"] == 1 and diff["changed"] == []
     shown = json.dumps(DiffSerializer({"old": 1, "new": 2, **diff}).data)
     assert canary not in shown and canary2 not in shown and seen in shown
 
