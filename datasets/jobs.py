@@ -138,8 +138,21 @@ def _seal(ctx: JobContext) -> dict[str, Any]:
 registry.register(registry.JobKind(
     name=VERSION_WRITE, label="Dataset version write", queue="default", run=_write_version, on_success=_version_written,
 ))
+def _sealed(job: Job, result: dict[str, Any]) -> None:
+    if not result.get("rewritten"):
+        return
+    dataset = Dataset.objects.select_related("project").get(pk=job.target_id)
+    versions = ", ".join(f"v{n}" for n in result["rewritten"])
+    timeline_record(
+        project=dataset.project, actor=job.created_by, verb="repository_sealed",
+        text=f"{dataset.name}: {versions} written again without the sealed test labels; "
+        f"{result['purged_objects']} old files deleted from the DVC cache and remote",
+        data={"dataset": dataset.slug, "versions": result["rewritten"]},
+    )
+
+
 registry.register(registry.JobKind(
-    name=sealing.SEAL_JOB, label="Sealing the repository", queue="default", run=_seal,
+    name=sealing.SEAL_JOB, label="Sealing the repository", queue="default", run=_seal, on_success=_sealed,
 ))
 registry.register(registry.JobKind(
     name=PROFILE, label="Data profile", queue="default", run=_profile, on_success=_profile_done,

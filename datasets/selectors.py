@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from datasets.models import Dataset, DatasetVersion, Item, Profile, SealedItem, VersionState
+from prakriya.jobs.models import Job, JobState
 from projects.models import Project
 
 SEALED_LABEL = None  # what a sealed item's label reads as, everywhere
@@ -109,6 +110,16 @@ def profile_current(*, version: DatasetVersion) -> Profile | None:
     may mention labels sealed since, so it is never shown."""
     fingerprint = sealed_fingerprint(sealed_keys(dataset=version.dataset))
     return version.profiles.filter(sealed_fingerprint=fingerprint).order_by("-created_at", "-id").first()
+
+
+def seal_job_active(*, dataset: Dataset):
+    """The job writing the dataset's versions again without sealed labels, while it waits or runs
+    (datasets.sealing.SEAL_JOB)."""
+    return (
+        Job.objects.filter(kind="dataset_seal", target_id=dataset.pk, project_id=dataset.project_id,
+                           state__in=[JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED])
+        .order_by("-id").first()
+    )
 
 
 def version_diff(*, old: DatasetVersion, new: DatasetVersion) -> dict:

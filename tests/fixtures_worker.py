@@ -156,6 +156,8 @@ def worker_env(**overrides: str) -> dict[str, str]:
         PRAKRIYA_DATA_DIR=str(settings.DATA_DIR),
         # One signing key for every process, as in a deployment (signed addresses, sessions).
         SECRET_KEY=settings.SECRET_KEY,
+        # And one sealed-label key: the worker decrypts what the test process sealed.
+        PRAKRIYA_SEALED_KEY=",".join(settings.PRAKRIYA_SEALED_KEYS),
         PRAKRIYA_EXPORT_DIR=str(settings.PRAKRIYA_EXPORT_DIR),
         PRAKRIYA_DVC_ROOT=str(settings.PRAKRIYA_DVC_ROOT),
         PRAKRIYA_DVC_REMOTE_URL=str(settings.PRAKRIYA_DVC_REMOTE_URL),

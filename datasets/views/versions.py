@@ -79,6 +79,7 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
         "split": split,
         "split_form": split_form or SplitForm(),
         "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),
+        "seal_job": selectors.seal_job_active(dataset=dataset) if ready and split is not None else None,
         "is_member": bool(role) or request.user.is_superuser,
         "parent": version.parent
         if version.parent_id and version.parent.state == VersionState.READY

@@ -1,6 +1,7 @@
 from django import template
 from django.utils.html import format_html
 
+from prakriya.jobs.display import without_server_paths
 from prakriya.lib.markdown import render_markdown
 
 register = template.Library()
@@ -9,6 +10,12 @@ register = template.Library()
 @register.filter(name="markdown")
 def markdown_filter(text):
     return render_markdown(text)
+
+
+@register.filter(name="no_server_paths")
+def no_server_paths_filter(text):
+    """An error or log line with the server's folders named by role (prakriya.jobs.display)."""
+    return without_server_paths(text)
 
 
 @register.simple_tag

@@ -139,6 +139,12 @@ def _build_world(project, users) -> World:
         body = {"seed": 11, "train": 0.6, "validation": 0.2, "test": 0.2}
         _started(engineer.post(f"{P}/datasets/{slug}/versions/1/split/", body, format="json"))
     assert not early.items.filter(item__key__in=SealedItem.objects.values("key")).exists()
+    # Its labels are released as a new version after the split: the release must leave every
+    # sealed label as it is (none, in the files and the items).
+    from datasets.annotation import release
+
+    release.release_start(campaign=early, actor=users["lead"])
+    _run_jobs()
 
     # A new version relabels a visible item; relabelling, removing or respanning a sealed one is
     # refused (a diff against it would tell the sealed label).
