@@ -48,10 +48,10 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
         # The files never carry a sealed key's label: it goes to the sealed store instead.
         # Kept before the commit: a re-run after a crash reads the committed files, which no longer
         # hold what was taken.
-        taken, fingerprint = sealing.version_files_seal(dataset=dataset, staged=staged)
-        sealed_store.records_write(version=version, records=taken)
-        if taken:
-            ctx.log(f"{len(taken)} items of the sealed test split: their labels are kept sealed, not in the files")
+        fingerprint = sealing.version_files_seal(version=version, staged=staged)
+        sealed = sealed_store.labelled_count(version=version)
+        if sealed:
+            ctx.log(f"{sealed} items of the sealed test split: their labels are kept sealed, not in the files")
         ctx.progress(15, "Adding the files to DVC and committing")
         committed = storage.commit_version(
             project_slug=dataset.project.slug, dataset_slug=dataset.slug, number=version.number,

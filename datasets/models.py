@@ -184,6 +184,8 @@ class SealedLabel(models.Model):
     key = models.CharField(max_length=200)
     source = models.CharField(max_length=40, default="dataset")
     token = models.TextField(help_text="Fernet token of the item's sealed fields (JSON)")
+    # Whether the item had a label (not which): versions count their labelled items.
+    labelled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

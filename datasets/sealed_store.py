@@ -52,7 +52,7 @@ def records_write(*, version: DatasetVersion, records: dict[str, dict], source: 
     cipher = _cipher()
     rows = [
         SealedLabel(
-            version=version, key=key, source=source,
+            version=version, key=key, source=source, labelled=fields.get("label") not in (None, ""),
             token=cipher.encrypt(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode("utf-8")).decode("ascii"),
         )
         for key, fields in records.items()
@@ -60,6 +60,27 @@ def records_write(*, version: DatasetVersion, records: dict[str, dict], source: 
     before = SealedLabel.objects.filter(version=version, source=source).count()
     SealedLabel.objects.bulk_create(rows, ignore_conflicts=True, batch_size=BATCH)
     return SealedLabel.objects.filter(version=version, source=source).count() - before
+
+
+def records_carry(*, parent: DatasetVersion, version: DatasetVersion, keys: Iterable[str]) -> int:
+    """A derived version keeps its parent's sealed records of the sealed items it keeps (derived
+    versions may not change them): the tokens are copied as they are, never decrypted."""
+    wanted = list(keys)
+    rows = []
+    for first in range(0, len(wanted), BATCH):
+        rows += [
+            SealedLabel(version=version, key=key, source=DATASET_SOURCE, token=token, labelled=labelled)
+            for key, token, labelled in SealedLabel.objects.filter(
+                version=parent, source=DATASET_SOURCE, key__in=wanted[first:first + BATCH]
+            ).values_list("key", "token", "labelled")
+        ]
+    SealedLabel.objects.bulk_create(rows, ignore_conflicts=True, batch_size=BATCH)
+    return len(rows)
+
+
+def labelled_count(*, version: DatasetVersion) -> int:
+    """How many of the version's sealed items have a label (in the store)."""
+    return SealedLabel.objects.filter(version=version, source=DATASET_SOURCE, labelled=True).count()
 
 
 def dataset_labels_read(*, version: DatasetVersion, keys: Iterable[str]) -> dict[str, str]:

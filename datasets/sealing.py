@@ -98,12 +98,12 @@ def _fingerprint(sealed_keys: Iterable[str], split_id: int | None) -> str:
     return digest.hexdigest()
 
 
-def version_files_seal(*, dataset: Dataset, staged: ingest.StagedVersion) -> tuple[dict[str, dict], str]:
+def version_files_seal(*, version: DatasetVersion, staged: ingest.StagedVersion) -> str:
     """Leaves the labels of the dataset's sealed keys out of a version about to be committed: the
-    staged items lose them and the layout file is written again. Returns what was taken (key →
-    fields) for the sealed store once the version's row exists, and the version's fingerprint
-    (what its files are written without; see version_seal_state)."""
-    sealed = _sealed_among(dataset, [i.key for i in staged.items])
+    staged items lose them (into the sealed store, for `version`) and the layout file is written
+    again; a derived version keeps its parent's sealed records of the sealed items it holds.
+    Returns the version's fingerprint (what its files are written without; version_seal_state)."""
+    sealed = _sealed_among(version.dataset, [i.key for i in staged.items])
     taken: dict[str, dict] = {}
     for item in staged.items:
         if item.key in sealed and (item.label is not None or item.spans is not None or item.original_name):
@@ -111,7 +111,10 @@ def version_files_seal(*, dataset: Dataset, staged: ingest.StagedVersion) -> tup
             item.label, item.spans, item.original_name = None, None, ""
     if taken:
         _layout_rewrite(staged)
-    return taken, _fingerprint(sealed, None)
+    sealed_store.records_write(version=version, records=taken)
+    if version.parent_id:
+        sealed_store.records_carry(parent=version.parent, version=version, keys=sorted(sealed - set(taken)))
+    return _fingerprint(sealed, None)
 
 
 def _layout_rewrite(staged: ingest.StagedVersion) -> None:

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from datasets import ingest, sealing
+from datasets import ingest, sealed_store, sealing
 from datasets.models import (
     CollectionMode,
     DataDocument,
@@ -289,7 +289,10 @@ def version_record(
     )
     version.git_commit, version.git_tag, version.dvc_md5 = committed.commit, committed.tag, committed.dvc_md5
     version.item_count = count
-    version.labelled_count = sum(1 for i in staged.items if i.label is not None)
+    # Sealed items count as labelled when they have a label, kept in the sealed store.
+    version.labelled_count = sum(1 for i in staged.items if i.label is not None) + sealed_store.labelled_count(
+        version=version
+    )
     version.size_bytes = sum(i.size_bytes for i in staged.items)
     version.columns = staged.columns
     version.sealed_fingerprint = sealed_fingerprint

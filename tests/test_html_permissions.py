@@ -86,13 +86,17 @@ PROJECT_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("member_remove", "POST", "member_remove", LEAD_ACTION),
 ]
 
-# --- Job routes (/jobs/<id>/…) for a job of the project: members only -----------------------
-# Anonymous visitors are sent to log in first (the URL says nothing about the project).
+# --- Job routes (/jobs/<id>/…) for an export job of the project -------------------------------
+# A job is read by the roles that read what it produces (JobKind.readers): an export, a copy of the
+# whole project, by those who may launch it; for everyone else it does not exist. Anonymous
+# visitors are sent to log in first (the URL says nothing about the project). Which role reads
+# which kind: tests/api/test_jobs_api.py.
+JOB_READERS_PAGE = row(LOGIN, 404, 404, 404, 200, 200)
 JOB_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
-    ("job", "GET", "job", MEMBERS_PAGE),
-    ("job_status", "GET", "job_status", MEMBERS_PAGE),
-    ("job_download", "GET", "job_download", MEMBERS_PAGE),
-    ("job_cancel", "POST", "job_cancel", MEMBER_EDITORS_ACTION),
+    ("job", "GET", "job", JOB_READERS_PAGE),
+    ("job_status", "GET", "job_status", JOB_READERS_PAGE),
+    ("job_download", "GET", "job_download", JOB_READERS_PAGE),
+    ("job_cancel", "POST", "job_cancel", row(LOGIN, 404, 404, 404, R, R)),
 ]
 
 # --- Routes that name no project ------------------------------------------------------------
@@ -415,7 +419,7 @@ def _dataset_versions(project: Project, lead, commits):
         version = DatasetVersion.objects.create(
             dataset=datasets[dataset_slug], number=number, parent=versions.get((dataset_slug, number - 1)),
             state=VersionState.READY, message="Matrix", git_tag=committed.tag, git_commit=committed.commit,
-            dvc_md5=committed.dvc_md5, item_count=6, labelled_count=6, size_bytes=committed.size_bytes,
+            dvc_md5=committed.dvc_md5, item_count=6, labelled_count=6, size_bytes=sum(i.size_bytes for i in _matrix_items(kind, number)),
             columns=["height"] if kind == "tabular" else [],
         )
         Item.objects.bulk_create(

@@ -28,7 +28,8 @@ def seal_existing(apps, schema_editor):
         for pk, version_id, key, label, spans, name in rows.iterator(chunk_size=5000):
             fields = {"label": label, "spans": spans, "original_name": name}
             token = cipher.encrypt(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode("utf-8"))
-            sealed.append(SealedLabel(version_id=version_id, key=key, source="dataset", token=token.decode("ascii")))
+            sealed.append(SealedLabel(version_id=version_id, key=key, source="dataset", token=token.decode("ascii"),
+                                      labelled=label not in (None, "")))
             ids.append(pk)
         SealedLabel.objects.bulk_create(sealed, ignore_conflicts=True, batch_size=5000)
         for first in range(0, len(ids), 5000):

@@ -181,7 +181,7 @@ def test_project_page_and_navigation_link_to_the_data(client, project, engineer)
 
 @pytest.mark.django_db(transaction=True)
 def test_upload_becomes_a_version_whose_page_shows_the_profile_warnings_and_charts(
-    client, project, engineer, viewer
+    client, project, engineer, viewer, settings
 ):
     login(client, engineer)
     create_dataset(client)
@@ -228,12 +228,17 @@ def test_upload_becomes_a_version_whose_page_shows_the_profile_warnings_and_char
     assert all("data" in f for f in figures.values())
     assert "/static/plotly/plotly.min.js" in html
     assert "/static/js/charts.js" in html
-    # Class balance from the selector, and reproduction instructions for people outside.
+    # Class balance from the selector; the commands that reproduce the bytes name the server's
+    # paths, so a viewer reads the tag and a note, the engineers the commands.
     assert re.search(r'<th scope="row" dir="auto">cat</th><td class="num">61</td>', html)
-    assert "dvc" in html.lower() and "<pre" in html
+    assert 'data-testid="reproduce-note"' in html and "<pre" not in html
+    assert str(settings.PRAKRIYA_DVC_ROOT) not in html
     # A viewer does not get the engineers' buttons.
     assert "Re-profile" not in html
     assert "Split and seal" not in html
+    login(client, engineer)
+    html = text(client.get(f"{DATA}forms/v1/"))
+    assert f"git checkout {version.git_tag}" in html and "dvc pull" in html and "<pre" in html
 
 
 @pytest.mark.django_db(transaction=True)

@@ -24,8 +24,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from datasets import services as dataset_services
-from datasets import storage
-from datasets.models import Item, SplitPart
+from datasets import sealed_store, storage
+from datasets.models import Item, SealedLabel, SplitPart
 from experiments import mlflow_store
 from experiments.evaluation import selectors
 from experiments.evaluation.services import evaluation_approve, evaluation_reject, evaluation_request
@@ -247,7 +247,10 @@ def _expected_on_test_part(version) -> tuple[float, float, int]:
         x_test = np.stack([np.asarray(Image.open(root / i.file_path).convert("L"), dtype=np.float32).reshape(-1)
                            for i in items])
     predicted = [data.classes[k] for k in model.predict(x_test)]
-    truth = [i.label for i in items]
+    # The test labels are in the sealed store, not on the items (they hold none once sealed).
+    assert all(i.label is None for i in items)
+    sealed = sealed_store.dataset_labels_read(version=version, keys=[i.key for i in items])
+    truth = [sealed[i.key] for i in items]
     return accuracy_score(truth, predicted), f1_score(truth, predicted, average="macro"), len(items)
 
 
@@ -320,11 +323,12 @@ def test_no_page_api_response_artifact_run_record_or_job_log_carries_a_sealed_la
     approve_gate(project)
     worker = start_worker()
     run = _trained_baseline(digits, engineer, worker)
-    canaries = []
-    for item in Item.objects.filter(version=digits, assignment__part=SplitPart.TEST):
-        item.label = f"CANARY{uuid.uuid4().hex}"
-        item.save(update_fields=["label"])
-        canaries.append(item.label)
+    # Every sealed label becomes a canary, where the sealed labels are kept.
+    keys = list(Item.objects.filter(version=digits, assignment__part=SplitPart.TEST).values_list("key", flat=True))
+    SealedLabel.objects.filter(version=digits, key__in=keys, source="dataset").delete()
+    planted = {key: {"label": f"CANARY{uuid.uuid4().hex}", "spans": None, "original_name": ""} for key in keys}
+    sealed_store.records_write(version=digits, records=planted)
+    canaries = [record["label"] for record in planted.values()]
     assert canaries
 
     evaluation = _evaluated(run, engineer, lead, worker)
