@@ -23,8 +23,8 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from datasets import services as dataset_services
 from datasets import sealed_store, storage
+from datasets import services as dataset_services
 from datasets.models import Item, SealedLabel, SplitPart
 from experiments import mlflow_store
 from experiments.evaluation import selectors
