@@ -80,6 +80,8 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
         "split_form": split_form or SplitForm(),
         "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),
         "seal_job": selectors.seal_job_active(dataset=dataset) if ready and split is not None else None,
+        # A run may have recorded a commit the tag named before the version was written again.
+        "revisions": list(version.revisions.all()),
         "is_member": bool(role) or request.user.is_superuser,
         "parent": version.parent
         if version.parent_id and version.parent.state == VersionState.READY

@@ -62,6 +62,8 @@ def test_a_split_in_the_browser_seals_the_repository_and_says_so(new_page, proje
     expect(commands).to_contain_text(f"git checkout {version.git_tag}")
     expect(page.locator("main")).to_contain_text("split.csv")
     expect(page.locator(".facts")).to_contain_text(version.dvc_md5)
+    revision = version.revisions.get()
+    expect(page.get_by_test_id("revisions")).to_contain_text(revision.old_commit[:12])
     # The tag now names the commit without the test labels.
     assert storage.tag_commit(project_slug="digits", tag=version.git_tag) == version.git_commit
     table = storage.read_file(project_slug="digits", dataset_slug="boxes", tag=version.git_tag, relpath="table.csv")
