@@ -398,7 +398,7 @@ class VersionViewSet(
         _authorise(request, self.project, permissions.LAUNCH_JOBS, "launch jobs")
         if version.state != VersionState.READY:
             raise ValidationError("Only a ready version can be profiled.")
-        return _started(request, services.profile_start(version=version, actor=request.user))
+        return _started(request, services.profile_recompute(version=version, actor=request.user))
 
     # -- Split --
 

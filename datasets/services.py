@@ -268,6 +268,15 @@ def version_record(*, version: DatasetVersion, staged: ingest.StagedVersion, com
 
 
 def profile_start(*, version: DatasetVersion, actor=None) -> Job:
+    """The profile the platform computes by itself (after a version is written, after a split
+    seals items): the follow-up of work already accepted, so never refused by the caps on active
+    jobs (see prakriya.jobs.services.job_enqueue)."""
+    return job_enqueue(kind="dataset_profile", project=version.dataset.project, target=version, created_by=actor,
+                       system=True)
+
+
+def profile_recompute(*, version: DatasetVersion, actor) -> Job:
+    """A profile someone asks for again: held to the caps on active jobs like any launch."""
     return job_enqueue(kind="dataset_profile", project=version.dataset.project, target=version, created_by=actor)
 
 

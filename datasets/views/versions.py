@@ -99,7 +99,7 @@ def version_detail(request, slug: str, ds: str, number: int):
 @guard
 def version_reprofile(request, slug: str, ds: str, number: int):
     project, _, dataset, version = version_for(request, slug, ds, number, permissions.LAUNCH_JOBS, ready=True)
-    job = services.profile_start(version=version, actor=request.user)
+    job = services.profile_recompute(version=version, actor=request.user)
     return to_job(request, job, f"Profiling {dataset.name} v{version.number}.")
 
 

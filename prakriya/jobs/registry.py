@@ -27,6 +27,9 @@ class JobKind:
     # before it started, or given up as dead after its workers were lost. Whatever `run` tidies
     # up in a `finally` (an open MLflow run, a parent waiting for its children) is done here.
     on_ended_unrun: Callable[[Job], None] | None = None
+    # The kind's soft time limit in seconds (None: settings.PRAKRIYA_JOB_TIME_LIMIT_SECONDS), the
+    # longest an honest run of it should take; PRAKRIYA_JOB_TIME_LIMITS overrides it by name.
+    time_limit: int | None = None
 
 
 QUEUES = ("default", "training", "export")
@@ -49,3 +52,17 @@ def get(name: str) -> JobKind:
 
 def names() -> list[str]:
     return sorted(_kinds)
+
+
+def time_limits(name: str) -> tuple[int, int]:
+    """(soft, hard) time limits in seconds of one run of a job kind. At the soft limit the job is
+    stopped and ends failed, its clean-up run; the hard limit, a grace later, kills the worker
+    process in case the work does not stop (a C extension that never returns to Python)."""
+    from django.conf import settings
+
+    try:
+        own = get(name).time_limit
+    except LookupError:
+        own = None
+    soft = settings.PRAKRIYA_JOB_TIME_LIMITS.get(name) or own or settings.PRAKRIYA_JOB_TIME_LIMIT_SECONDS
+    return soft, soft + settings.PRAKRIYA_JOB_TIME_LIMIT_GRACE_SECONDS
