@@ -265,6 +265,7 @@ class VersionViewSet(
 ):
     lookup_field = "number"
     lookup_value_regex = VERSION_NUMBER_PATTERN
+    rate_limits = {"upload": "uploads", "import_bundled": "uploads", "derive": "uploads", "profile": "profiles"}
 
     def get_queryset(self) -> QuerySet[DatasetVersion]:
         if self.dataset is None:

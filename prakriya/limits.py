@@ -12,8 +12,8 @@ the same allowance. Scopes and their rates are settings.PRAKRIYA_RATE_LIMITS:
 - signups:  creating an account, per address.
 
 Only requests that change something count (POST and the like), refused ones included: asking is
-what costs. HTML views take `@rate_limited(scope)`; API views take the `RateLimitedMixin` and
-name their scopes by action. A refusal is a 429 with Retry-After, as a page (LimitsMiddleware)
+what costs. HTML views take `@rate_limited(scope)`; API views (prakriya.rest.ApiViewMixin) name
+their scopes by action in `rate_limits`. A refusal is a 429 with Retry-After, as a page (LimitsMiddleware)
 or as the API's JSON error.
 """
 
@@ -125,20 +125,6 @@ class ScopedRateLimit(BaseThrottle):
         if wait is not None:
             raise exceptions.Throttled(wait=wait, detail=rate_limit_message(self.scope, wait))
         return True
-
-
-class RateLimitedMixin:
-    """For API views: `rate_limits = {action or method: scope}` ('create', 'upload', 'post'…)."""
-
-    rate_limits: dict[str, str] = {}
-
-    def get_throttles(self):
-        throttles = list(super().get_throttles())
-        name = getattr(self, "action", None) or self.request.method.lower()
-        scope = self.rate_limits.get(name)
-        if scope is not None:
-            throttles.append(ScopedRateLimit(scope))
-        return throttles
 
 
 def _limit_page(request: HttpRequest, *, title: str, message: str, retry_after: int) -> HttpResponse:
