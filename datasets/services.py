@@ -29,7 +29,7 @@ from datasets.models import (
     VersionState,
 )
 from prakriya.jobs.models import Job
-from prakriya.jobs.services import job_enqueue
+from prakriya.jobs.services import JobLimitReached, job_enqueue
 from prakriya.lib.bulk import bulk_insert
 from projects import permissions
 from projects.models import DeliverableKind, DeliverableState, Project
@@ -99,18 +99,24 @@ def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion,
         shutil.rmtree(staged.root, ignore_errors=True)
         raise ValidationError("The upload holds no items.")
     staged_manifest_write(staged)
-    return job_enqueue(
-        kind="dataset_version_write",
-        project=dataset.project,
-        target=dataset,
-        created_by=actor,
-        params={
-            "staging": str(staged.root),
-            "message": message[:300],
-            "parent_id": parent.pk if parent else None,
-            "columns": staged.columns,
-        },
-    )
+    try:
+        return job_enqueue(
+            kind="dataset_version_write",
+            project=dataset.project,
+            target=dataset,
+            created_by=actor,
+            params={
+                "staging": str(staged.root),
+                "message": message[:300],
+                "parent_id": parent.pk if parent else None,
+                "columns": staged.columns,
+            },
+        )
+    except JobLimitReached:
+        # Over a cap on active jobs: the staged files would wait for a job that never comes.
+        shutil.rmtree(staged.root, ignore_errors=True)
+        staged_manifest_path(staged.root).unlink(missing_ok=True)
+        raise
 
 
 def version_start_from_upload(

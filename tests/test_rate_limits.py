@@ -125,3 +125,21 @@ def test_the_third_sign_up_from_one_address_is_a_429_and_other_addresses_sign_up
     assert _sign_up(Client(), "chen", "198.51.100.4").status_code == 302
     # The form itself is shown to anyone.
     assert Client().get(reverse("sign_up"), REMOTE_ADDR="203.0.113.7").status_code == 200
+
+
+def test_an_upload_over_a_cap_on_active_jobs_is_a_429_and_leaves_no_staged_files(settings, project, engineer):
+    from projects.services import project_export_start
+
+    make_version(project, kind="tabular", slug="forms", count=2)
+    settings.PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT = 1
+    project_export_start(project=project, actor=engineer)
+    url = reverse("api:dataset-version-upload", kwargs={"project_slug": project.slug, "dataset_slug": "forms"})
+
+    response = signed_in(engineer, api=True).post(
+        url, {"file": SimpleUploadedFile("forms.csv", b"a,label\n1,x\n2,y\n")}, format="multipart"
+    )
+
+    assert response.status_code == 429, response.content
+    assert "This project has 1 jobs queued or running" in response.json()["detail"]
+    assert Job.objects.count() == 1
+    assert not list((settings.DATA_DIR / "staging").glob("*"))
