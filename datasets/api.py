@@ -267,6 +267,7 @@ class VersionViewSet(
 ):
     lookup_field = "number"
     lookup_value_regex = VERSION_NUMBER_PATTERN
+    rate_limits = {"upload": "uploads", "import_bundled": "uploads", "derive": "uploads", "profile": "profiles"}
 
     def get_queryset(self) -> QuerySet[DatasetVersion]:
         if self.dataset is None:
@@ -403,7 +404,7 @@ class VersionViewSet(
         _authorise(request, self.project, permissions.LAUNCH_JOBS, "launch jobs")
         if version.state != VersionState.READY:
             raise ValidationError("Only a ready version can be profiled.")
-        return _started(request, services.profile_start(version=version, actor=request.user))
+        return _started(request, services.profile_recompute(version=version, actor=request.user))
 
     # -- Split --
 

@@ -30,7 +30,7 @@ from datasets.models import (
     VersionState,
 )
 from prakriya.jobs.models import Job
-from prakriya.jobs.services import job_enqueue
+from prakriya.jobs.services import JobLimitReached, job_enqueue
 from prakriya.lib.bulk import bulk_insert
 from projects import permissions
 from projects.models import DeliverableKind, DeliverableState, Project
@@ -115,19 +115,25 @@ def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion,
         shutil.rmtree(staged.root, ignore_errors=True)
         raise ValidationError("The upload holds no items.")
     staged_manifest_write(staged)
-    return job_enqueue(
-        kind="dataset_version_write",
-        project=dataset.project,
-        target=dataset,
-        created_by=actor,
-        params={
-            # The folder's name under <data>/staging, never its path: jobs' parameters are shown.
-            "staging": staged.root.name,
-            "message": message[:300],
-            "parent_id": parent.pk if parent else None,
-            "columns": staged.columns,
-        },
-    )
+    try:
+        return job_enqueue(
+            kind="dataset_version_write",
+            project=dataset.project,
+            target=dataset,
+            created_by=actor,
+            params={
+                # The folder's name under <data>/staging, never its path: jobs' parameters are shown.
+                "staging": staged.root.name,
+                "message": message[:300],
+                "parent_id": parent.pk if parent else None,
+                "columns": staged.columns,
+            },
+        )
+    except JobLimitReached:
+        # Over a cap on active jobs: the staged files would wait for a job that never comes.
+        shutil.rmtree(staged.root, ignore_errors=True)
+        staged_manifest_path(staged.root).unlink(missing_ok=True)
+        raise
 
 
 def version_start_from_upload(
@@ -301,6 +307,15 @@ def version_record(
 
 
 def profile_start(*, version: DatasetVersion, actor=None) -> Job:
+    """The profile the platform computes by itself (after a version is written, after a split
+    seals items): the follow-up of work already accepted, so never refused by the caps on active
+    jobs (see prakriya.jobs.services.job_enqueue)."""
+    return job_enqueue(kind="dataset_profile", project=version.dataset.project, target=version, created_by=actor,
+                       system=True)
+
+
+def profile_recompute(*, version: DatasetVersion, actor) -> Job:
+    """A profile someone asks for again: held to the caps on active jobs like any launch."""
     return job_enqueue(kind="dataset_profile", project=version.dataset.project, target=version, created_by=actor)
 
 

@@ -63,6 +63,7 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     lookup_field = "mlflow_run_id"
     lookup_url_kwarg = "run_id"
     lookup_value_regex = RUN_ID_PATTERN
+    rate_limits = {"create": "jobs", "overfit": "jobs", "sweeps": "jobs"}
     serializer_class = RunSerializer
 
     def initial(self, request, *args, **kwargs):

@@ -62,6 +62,8 @@ class DecisionSerializer(StrictSerializer):
 )
 class EvaluationViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     serializer_class = EvaluationSerializer
+    # Approving starts the evaluation job.
+    rate_limits = {"approve": "jobs"}
     lookup_value_regex = r"[0-9]+"
 
     def initial(self, request, *args, **kwargs):

@@ -11,9 +11,13 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings as django_settings
+from django.core.validators import MaxValueValidator
 
 from experiments import selectors
 from experiments.checkpoints import STAGE_CHOICES
+from experiments.launch import MAX_LOSS_THRESHOLD, MAX_OVERFIT_BATCH, MAX_OVERFIT_STEPS
+from experiments.training.limits import MAX_LAYERS, UPPER_BOUNDS
 
 MAX_SETTINGS_CHARS = 5000
 
@@ -28,6 +32,12 @@ def trainer_choices() -> list[tuple[str, str]]:
     from experiments.training import TRAINERS
 
     return [(spec.name, f"{spec.label} — {', '.join(spec.kinds)}") for spec in TRAINERS.values()]
+
+
+def _bound(field: forms.Field, maximum: int | float) -> None:
+    """Holds a field to a bound read at request time (a setting), as its max_value would."""
+    field.validators.append(MaxValueValidator(maximum))
+    field.widget.attrs["max"] = maximum
 
 
 def _json_object(text: str, example: str) -> dict[str, Any]:
@@ -58,10 +68,14 @@ class TrainForm(forms.Form):
     trainer = forms.ChoiceField(choices=(), help_text="Each trainer lists the kinds of data it trains on.")
     name = forms.CharField(max_length=200, required=False, help_text="Optional; names the MLflow run.")
     stage = _stage_field()
-    epochs = forms.IntegerField(min_value=1, max_value=10_000, required=False, help_text="Neural networks only.")
-    lr = forms.FloatField(label="Learning rate", min_value=0, required=False, help_text="Neural networks only.")
-    batch_size = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, help_text="Neural networks only.")
-    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, required=False, help_text="Default 0.")
+    # The bounds are experiments/training/limits.py's, which the launch checks again (the API's
+    # and the JSON box's settings only meet them there).
+    epochs = forms.IntegerField(min_value=1, required=False, help_text="Neural networks only.")
+    lr = forms.FloatField(label="Learning rate", min_value=0, max_value=UPPER_BOUNDS["lr"], required=False,
+                          help_text="Neural networks only.")
+    batch_size = forms.IntegerField(min_value=1, max_value=UPPER_BOUNDS["batch_size"], required=False,
+                                    help_text="Neural networks only.")
+    seed = forms.IntegerField(min_value=0, max_value=UPPER_BOUNDS["seed"], required=False, help_text="Default 0.")
     hidden_sizes = forms.CharField(
         max_length=200, required=False, label="Hidden layer sizes",
         help_text="The MLP's layers, e.g. 128, 64.",
@@ -79,6 +93,10 @@ class TrainForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["version"].queryset = selectors.trainable_versions(project=project)
         self.fields["trainer"].choices = trainer_choices()
+        _bound(self.fields["epochs"], django_settings.PRAKRIYA_TRAINING_MAX_EPOCHS)
+        self.fields["epochs"].help_text = (
+            f"Neural networks only; at most {django_settings.PRAKRIYA_TRAINING_MAX_EPOCHS}."
+        )
 
     def clean_hidden_sizes(self) -> list[int] | None:
         text = self.cleaned_data.get("hidden_sizes", "").strip()
@@ -88,8 +106,11 @@ class TrainForm(forms.Form):
             sizes = [int(part) for part in text.replace(" ", ",").split(",") if part]
         except ValueError:
             raise forms.ValidationError("Write whole numbers separated by commas, e.g. 128, 64.") from None
-        if not sizes or any(size < 1 or size > 100_000 for size in sizes):
-            raise forms.ValidationError("Each layer needs between 1 and 100000 units.")
+        widest = UPPER_BOUNDS["hidden_sizes"]
+        if not sizes or any(size < 1 or size > widest for size in sizes):
+            raise forms.ValidationError(f"Each layer needs between 1 and {widest} units.")
+        if len(sizes) > MAX_LAYERS:
+            raise forms.ValidationError(f"At most {MAX_LAYERS} layers.")
         return sizes
 
     def clean_settings(self) -> dict[str, Any]:
@@ -127,11 +148,11 @@ class OverfitForm(forms.Form):
     version = _VersionChoice(queryset=None, label="Dataset version", empty_label=None)
     trainer = forms.ChoiceField(choices=(), help_text="Networks only: baselines are fitted in one shot.")
     name = forms.CharField(max_length=200, required=False, help_text="Optional; names the MLflow run.")
-    batch_size = forms.IntegerField(min_value=1, max_value=4096, required=False, label="Batch size",
+    batch_size = forms.IntegerField(min_value=1, max_value=MAX_OVERFIT_BATCH, required=False, label="Batch size",
                                     help_text="Examples in the one batch; default the trainer's batch size.")
-    loss_threshold = forms.FloatField(min_value=1e-12, initial=0.01, label="Loss threshold",
-                                      help_text="Passed once the loss falls below this.")
-    max_steps = forms.IntegerField(min_value=1, max_value=10_000, initial=500, label="Step budget",
+    loss_threshold = forms.FloatField(min_value=1e-12, max_value=MAX_LOSS_THRESHOLD, initial=0.01,
+                                      label="Loss threshold", help_text="Passed once the loss falls below this.")
+    max_steps = forms.IntegerField(min_value=1, max_value=MAX_OVERFIT_STEPS, initial=500, label="Step budget",
                                    help_text="Failed if the loss is still above the threshold after this many steps.")
     settings = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}), required=False,
@@ -158,7 +179,8 @@ class SweepForm(forms.Form):
     grid = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}), max_length=MAX_SETTINGS_CHARS,
         label="Grid (JSON)", help_text='Each setting with its values, e.g. {"lr": [0.01, 0.1], "epochs": [2, 4]}; '
-        "at most 64 combinations, one training job each.",
+        "at most 64 combinations (and no more than the caps on jobs queued or running allow), one training job "
+        "each.",
     )
     settings = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}), required=False,

@@ -361,8 +361,10 @@ def sweep_close_if_done(*, parent_run_id: str, current_job_id: int) -> bool:
     return True
 
 
-# Who reads a training job reads its run (run pages, /mlflow/): experiments.permissions.
+# Who reads a training job reads its run (run pages, /mlflow/): experiments.permissions. Two hours
+# for a training run (the built-in models on CPU; PRAKRIYA_JOB_TIME_LIMITS lengthens it on GPU
+# machines), half an hour for the overfit-one-batch check (at most 10,000 steps on one batch).
 registry.register(registry.JobKind(name=TRAIN_KIND, label="Training", queue="training", run=_train,
-                                   on_ended_unrun=_ended_unrun, readers=VIEW_PRIVATE_RUNS))
+                                   on_ended_unrun=_ended_unrun, readers=VIEW_PRIVATE_RUNS, time_limit=2 * 3600))
 registry.register(registry.JobKind(name=OVERFIT_KIND, label="Overfit one batch", queue="training", run=_overfit,
-                                   on_ended_unrun=_ended_unrun, readers=VIEW_PRIVATE_RUNS))
+                                   on_ended_unrun=_ended_unrun, readers=VIEW_PRIVATE_RUNS, time_limit=30 * 60))

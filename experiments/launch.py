@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -21,7 +22,7 @@ from experiments.jobs import OVERFIT_KIND, TRAIN_KIND
 from experiments.models import Run, RunSource
 from experiments.sweeps import PARENT_PARAM
 from prakriya.jobs.models import Job
-from prakriya.jobs.services import job_enqueue
+from prakriya.jobs.services import job_capacity_check, job_enqueue
 from projects import permissions
 from projects.selectors import require_role
 
@@ -56,12 +57,18 @@ def _check_trainable(*, version: DatasetVersion, actor: AbstractBaseUser, traine
 
 
 def _resolve(trainer: str, config: dict[str, Any] | None) -> dict[str, Any]:
+    """The trainer's full config, checked by its parser (types, lower bounds) and against the most
+    one launch may ask for (experiments/training/limits.py): the one check of a training's settings
+    for the pages, the API and every combination of a sweep."""
     from experiments.training import TrainingInputError, make_config
+    from experiments.training.limits import check_launch_bounds
 
     try:
-        return make_config(trainer, config or {}).as_params()
+        resolved = make_config(trainer, config or {})
+        check_launch_bounds(resolved, max_epochs=settings.PRAKRIYA_TRAINING_MAX_EPOCHS)
     except TrainingInputError as exc:
         raise ValidationError(str(exc)) from exc
+    return resolved.as_params()
 
 
 def _check_stage(stage: str) -> None:
@@ -95,8 +102,13 @@ def training_start(
     )
 
 
+# Overfit-one-batch: a network that cannot fit one batch in 10,000 steps will not in more, and a
+# batch is a few dozen to a few thousand examples (the check is about one batch, not the data).
 MAX_OVERFIT_STEPS = 10_000
 MAX_OVERFIT_BATCH = 4096
+# A fresh network's cross-entropy is about ln(classes), a few units: a threshold above 100 passes
+# before the first step, which is a typo, not a check.
+MAX_LOSS_THRESHOLD = 100.0
 
 
 @transaction.atomic
@@ -113,12 +125,15 @@ def overfit_start(
 ) -> Job:
     """Queues an overfit-one-batch check of a torch trainer on the version's training part."""
     _check_trainable(version=version, actor=actor, trainer=trainer, what="train models", torch_only=True)
-    if not (isinstance(loss_threshold, int | float) and math.isfinite(loss_threshold) and loss_threshold > 0):
-        raise ValidationError("The loss threshold must be a number above 0.")
+    if not (isinstance(loss_threshold, int | float) and math.isfinite(loss_threshold)
+            and 0 < loss_threshold <= MAX_LOSS_THRESHOLD):
+        raise ValidationError(
+            {"loss_threshold": [f"The loss threshold must be a number above 0 and at most {MAX_LOSS_THRESHOLD:g}."]}
+        )
     if not 1 <= max_steps <= MAX_OVERFIT_STEPS:
-        raise ValidationError(f"The step budget is between 1 and {MAX_OVERFIT_STEPS} steps.")
+        raise ValidationError({"max_steps": [f"The step budget is between 1 and {MAX_OVERFIT_STEPS} steps."]})
     if batch_size is not None and not 1 <= batch_size <= MAX_OVERFIT_BATCH:
-        raise ValidationError(f"The batch has between 1 and {MAX_OVERFIT_BATCH} examples.")
+        raise ValidationError({"batch_size": [f"The batch has between 1 and {MAX_OVERFIT_BATCH} examples."]})
     params = {
         "trainer": trainer, "config": _resolve(trainer, config), "name": name[:200], "batch_size": batch_size,
         "loss_threshold": float(loss_threshold), "max_steps": int(max_steps),
@@ -162,6 +177,7 @@ def sweep_start(
     if both:
         raise ValidationError(f"{', '.join(both)}: set in the grid or in the fixed settings, not both.")
     combinations = sweeps.combinations(parsed)
+    _check_sweep_size(len(combinations))
     for combination in combinations:
         try:
             _resolve(trainer, {**base, **combination})
@@ -169,9 +185,14 @@ def sweep_start(
             raise ValidationError(f"{sweeps.combination_label(combination)}: {' '.join(exc.messages)}") from None
     project = version.dataset.project
     name = (name or f"grid search · {trainer} on {version.dataset.slug}@v{version.number}")[:200]
+    # A sweep is queued whole or not at all: checked once before its parent run is written to
+    # MLflow (a refusal leaves nothing behind), and again, binding, where its jobs are created.
+    with transaction.atomic():
+        job_capacity_check(project=project, user=actor, adding=len(combinations))
     parent_id = _sweep_parent_run(project=project, actor=actor, trainer=trainer, grid=parsed, base=base,
                                   name=name, version=version, stage=stage)
     with transaction.atomic():
+        job_capacity_check(project=project, user=actor, adding=len(combinations))
         parent = experiment_services.run_record(
             project=project, mlflow_run_id=parent_id, source=RunSource.PLATFORM, name=name, created_by=actor,
         )
@@ -184,6 +205,18 @@ def sweep_start(
             for combination in combinations
         ]
     return SweepStarted(parent=parent, jobs=jobs)
+
+
+def _check_sweep_size(count: int) -> None:
+    """A grid larger than a cap on active jobs could never be queued whole: a 400, not a 429."""
+    caps = [(settings.PRAKRIYA_JOBS_MAX_ACTIVE_PER_USER, "one person"),
+            (settings.PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT, "a project")]
+    for cap, whom in caps:
+        if cap and count > cap:
+            raise ValidationError({"grid": [
+                f"The grid makes {count} combinations, one training job each; {whom} may have at most {cap} jobs "
+                f"queued or running at once, so a grid search here runs at most {cap} combinations."
+            ]})
 
 
 def _sweep_parent_run(*, project, actor, trainer: str, grid: dict, base: dict, name: str,

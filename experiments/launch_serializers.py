@@ -6,7 +6,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from experiments.checkpoints import STAGES
+from experiments.launch import MAX_LOSS_THRESHOLD, MAX_OVERFIT_BATCH, MAX_OVERFIT_STEPS
 from experiments.serializers import MAX_NAME, TrainSerializer
+from experiments.sweeps import MAX_COMBINATIONS
 from projects.serializers import StrictSerializer
 
 STAGE_HELP = f"The checkpoint stage the run works towards: {', '.join(STAGES)}"
@@ -26,16 +28,19 @@ class _VersionFields(StrictSerializer):
 
 class OverfitSerializer(_VersionFields):
     trainer = serializers.CharField(max_length=100, help_text="A torch trainer: mlp, cnn, embedding_bag…")
-    batch_size = serializers.IntegerField(min_value=1, max_value=4096, required=False, allow_null=True, default=None,
+    batch_size = serializers.IntegerField(min_value=1, max_value=MAX_OVERFIT_BATCH, required=False, allow_null=True,
+                                          default=None,
                                           help_text="Examples in the one batch; default the trainer's batch size")
-    loss_threshold = serializers.FloatField(required=False, default=0.01, help_text="Passed below this loss")
-    max_steps = serializers.IntegerField(min_value=1, max_value=10_000, required=False, default=500,
+    loss_threshold = serializers.FloatField(required=False, default=0.01, max_value=MAX_LOSS_THRESHOLD,
+                                            help_text="Passed below this loss (above 0)")
+    max_steps = serializers.IntegerField(min_value=1, max_value=MAX_OVERFIT_STEPS, required=False, default=500,
                                          help_text="Failed if still above the threshold after this many steps")
 
 
 class SweepLaunchSerializer(_VersionFields):
     grid = serializers.JSONField(help_text='{setting: [values]}, e.g. {"lr": [0.01, 0.1], "epochs": [2, 4]}; '
-                                 "at most 64 combinations")
+                                 f"at most {MAX_COMBINATIONS} combinations, and no more than the caps on active "
+                                 "jobs allow")
     config = serializers.DictField(required=False, default=dict, help_text="Settings every combination shares")
     stage = serializers.ChoiceField(choices=STAGES, required=False, default="", allow_blank=True, help_text=STAGE_HELP)
 

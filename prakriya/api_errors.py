@@ -7,9 +7,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from prakriya.jobs.services import JobLimitReached
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, JobLimitReached):
+        # A cap on active jobs: nothing wrong with the request, only its timing.
+        set_rollback()
+        return Response({"detail": exc.message}, status=status.HTTP_429_TOO_MANY_REQUESTS,
+                        headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail=detail)

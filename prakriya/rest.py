@@ -68,6 +68,18 @@ class ApiViewMixin:
     # Token first: an anonymous write is answered 401 with a WWW-Authenticate header.
     authentication_classes = [StrictTokenAuthentication, SessionAuthentication]
     parser_classes = [CappedJSONParser, CappedFormParser]
+    # Expensive requests by action ("create", "upload") or method ("post") → their rate-limit
+    # scope (prakriya/limits.py); only requests that change something count.
+    rate_limits: dict[str, str] = {}
+
+    def get_throttles(self):
+        from prakriya.limits import ScopedRateLimit
+
+        throttles = list(super().get_throttles())
+        scope = self.rate_limits.get(getattr(self, "action", None) or self.request.method.lower())
+        if scope is not None:
+            throttles.append(ScopedRateLimit(scope))
+        return throttles
 
     def handle_exception(self, exc):
         if isinstance(exc, RequestDataTooBig):

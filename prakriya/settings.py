@@ -306,6 +306,86 @@ PRAKRIYA_JOB_MAX_ATTEMPTS = _env_int("PRAKRIYA_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # Sealed test evaluations a project may spend (approved, running or done ones count; 0 disables them).
 PRAKRIYA_EVALUATION_BUDGET = _env_int("PRAKRIYA_EVALUATION_BUDGET", 3, minimum=0)
 
+# --- Fair use: job time limits, caps on active jobs, rate limits, who creates projects -------
+# (docs/jobs.md "Limits"; every default below is in the README's configuration table.)
+
+
+def _env_int_map(name: str, *, minimum: int = 1) -> dict[str, int]:
+    """`kind=seconds,kind=seconds` → {kind: seconds}; a malformed entry stops start-up."""
+    raw = os.environ.get(name, "").strip()
+    found: dict[str, int] = {}
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip() or not re.fullmatch(r"\d+", value.strip()) or int(value) < minimum:
+            raise ImproperlyConfigured(f"{name} must list name=integer (>= {minimum}) pairs, got {entry!r}")
+        found[key.strip()] = int(value)
+    return found
+
+
+def _env_rate(name: str, default: str) -> str:
+    """A rate as django-ratelimit reads it: <count>/<period>, the period in s, m, h or d with an
+    optional multiple (`5/h`, `100/d`, `10/15m`)."""
+    value = _env_str(name, default)
+    if not re.fullmatch(r"\d+/\d*[smhd]", value) or int(value.split("/")[0]) < 1:
+        raise ImproperlyConfigured(f"{name} must be a rate such as 10/h or 100/d (at least 1), got {value!r}")
+    return value
+
+
+# Soft time limit of a job kind that names none of its own (JobKind.time_limit); at the soft limit
+# the job is told to stop and ends failed ("ran out of time"), at soft + grace its worker process
+# is killed. PRAKRIYA_JOB_TIME_LIMITS overrides kinds by name: experiments_train=14400,...
+PRAKRIYA_JOB_TIME_LIMIT_SECONDS = _env_int("PRAKRIYA_JOB_TIME_LIMIT_SECONDS", 3600, minimum=1)
+PRAKRIYA_JOB_TIME_LIMITS = _env_int_map("PRAKRIYA_JOB_TIME_LIMITS")
+PRAKRIYA_JOB_TIME_LIMIT_GRACE_SECONDS = _env_int("PRAKRIYA_JOB_TIME_LIMIT_GRACE_SECONDS", 60, minimum=1)
+# Jobs queued or running at once (waiting for their turn included), per project and per person
+# who started them; a request over either cap is answered 429. 0 turns a cap off.
+PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT = _env_int("PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT", 32, minimum=0)
+PRAKRIYA_JOBS_MAX_ACTIVE_PER_USER = _env_int("PRAKRIYA_JOBS_MAX_ACTIVE_PER_USER", 16, minimum=0)
+# The one training bound an operator plausibly moves (long runs on GPU machines); the others are
+# constants in experiments/training/limits.py.
+PRAKRIYA_TRAINING_MAX_EPOCHS = _env_int("PRAKRIYA_TRAINING_MAX_EPOCHS", 1000, minimum=1)
+# Who may create projects: anyone signed in (the community default), or staff only.
+PRAKRIYA_PROJECT_CREATORS = _env_str("PRAKRIYA_PROJECT_CREATORS", "anyone").lower()
+if PRAKRIYA_PROJECT_CREATORS not in {"anyone", "staff"}:
+    raise ImproperlyConfigured(f"PRAKRIYA_PROJECT_CREATORS must be anyone or staff, got {PRAKRIYA_PROJECT_CREATORS!r}")
+
+# Rate limits (django-ratelimit, prakriya/limits.py): per person signed in (per address for
+# sign-up), counted in the default cache, which every process of a deployment must share.
+PRAKRIYA_RATE_LIMITS = {
+    "uploads": _env_rate("PRAKRIYA_RATE_LIMIT_UPLOADS", "30/h"),
+    "jobs": _env_rate("PRAKRIYA_RATE_LIMIT_JOBS", "60/h"),
+    "profiles": _env_rate("PRAKRIYA_RATE_LIMIT_PROFILES", "10/h"),
+    "signups": _env_rate("PRAKRIYA_RATE_LIMIT_SIGNUPS", "5/h"),
+}
+RATELIMIT_ENABLE = _env_bool("PRAKRIYA_RATE_LIMIT_ENABLED", True)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_VIEW = "prakriya.limits.rate_limited_view"
+INSTALLED_APPS += ["django_ratelimit"]
+# Innermost: turns a rate limit or a job cap raised by an HTML view into a readable 429 page.
+MIDDLEWARE += ["prakriya.limits.LimitsMiddleware"]
+
+# The cache holds the rate-limit counters, so it must be one for all processes: Redis in compose
+# (a database of its own: clearing a Django cache flushes its whole Redis database), and on one
+# machine a diskcache folder in the data folder (SQLite underneath: shared by the web server and
+# the worker, with atomic increments).
+_cache_url = _env_str("PRAKRIYA_CACHE_URL", f"file://{DATA_DIR / 'cache'}")
+if _cache_url.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+elif _cache_url.startswith("file://") and _cache_url[len("file://"):].startswith("/"):
+    CACHES = {"default": {"BACKEND": "diskcache.DjangoCache", "LOCATION": _cache_url[len("file://"):],
+                          "OPTIONS": {"size_limit": 256 * 1024**2}}}
+else:
+    raise ImproperlyConfigured(
+        f"PRAKRIYA_CACHE_URL must be redis://host:6379/1 or file:///absolute/folder, got {_cache_url!r}"
+    )
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit vouches only for django-redis and memcached, and warns about any other
+    # backend; Django's own Redis backend increments with INCR and diskcache's increments are
+    # transactions, both atomic across processes, which is what the check is about.
+    "django_ratelimit.W001",
+]
+# --- end of fair use --------------------------------------------------------------------------
+
 # --- MLflow: the experiment store (experiments/mlflow_store.py) ----------------------------
 # The platform reads and writes MLflow's backend store directly (a SQLAlchemy database URI,
 # never an http:// tracking server) and serves it to MLflow clients at /mlflow/.

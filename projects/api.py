@@ -140,6 +140,8 @@ class ProjectViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         request=ProjectCreateSerializer, responses={201: ProjectDetailSerializer},
     )
     def create(self, request: Request) -> Response:
+        if not permissions.can_create_projects(request.user):
+            raise exceptions.PermissionDenied(permissions.STAFF_ONLY_PROJECTS)
         data = _parse(ProjectCreateSerializer, request)
         try:
             project = services.project_create(creator=request.user, **data)
@@ -435,6 +437,7 @@ class JobFilter(django_filters.FilterSet):
 @extend_schema(parameters=[PROJECT_SLUG_PARAMETER])
 class ProjectExportViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     serializer_class = ExportStartSerializer
+    rate_limits = {"create": "jobs"}
 
     def get_queryset(self) -> QuerySet[Job]:
         return Job.objects.none()  # nothing is listed here; jobs are read at /api/jobs/

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import validate_slug
 
+from projects.jobs import MAX_PAUSE_SECONDS
 from projects.models import Project, Role, Target, ValueEstimate, Visibility
 from projects.services import CHARTER_FIELDS
 
@@ -150,4 +151,4 @@ class TransitionForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    pause_seconds = forms.FloatField(required=False, min_value=0, max_value=5, initial=0)
+    pause_seconds = forms.FloatField(required=False, min_value=0, max_value=MAX_PAUSE_SECONDS, initial=0)

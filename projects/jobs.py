@@ -43,5 +43,7 @@ registry.register(
         queue="export",
         run=_run_export,
         on_success=_record_export,
+        # One project's JSON: minutes at the very most.
+        time_limit=600,
     )
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from projects.models import Role
 
 # Seeing a private project needs any membership; seeing a public one needs nothing.
@@ -23,3 +25,17 @@ ADJUDICATE = frozenset({Role.LEAD})
 
 def allows(role: str | None, action: frozenset) -> bool:
     return role is not None and role in action
+
+
+# Who may create projects, the one project action no role answers: anyone signed in (the default:
+# a community platform where anyone may start a project, the caps and rate limits keeping one
+# person from starving the others), or staff only (settings.PRAKRIYA_PROJECT_CREATORS).
+STAFF_ONLY_PROJECTS = "On this platform only staff may create projects: ask an administrator to create yours."
+
+
+def can_create_projects(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    if settings.PRAKRIYA_PROJECT_CREATORS == "staff":
+        return user.is_staff or user.is_superuser
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 
@@ -97,8 +97,13 @@ def project_create(
     summary: str = "",
     visibility: str = "public",
     tags: list[str] | None = None,
+    by_operator: bool = False,
     **charter: Any,
 ) -> Project:
+    """A new project led by `creator`, who must be allowed to create projects
+    (PRAKRIYA_PROJECT_CREATORS), unless an operator's command creates it for them (seed_demo)."""
+    if not by_operator and not permissions.can_create_projects(creator):
+        raise PermissionDenied(permissions.STAFF_ONLY_PROJECTS)
     unknown = set(charter) - set(CHARTER_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown charter fields: {', '.join(sorted(unknown))}")

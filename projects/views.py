@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from prakriya.jobs.display import without_server_paths
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_cancel
+from prakriya.limits import rate_limited
 from projects import hooks, permissions, selectors, services
 from projects.access import can, error_text, guard, project_for
 from projects.charts import value_estimates_figure
@@ -59,6 +60,8 @@ def directory(request):
 def project_create(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    if not permissions.can_create_projects(request.user):
+        raise PermissionDenied(permissions.STAFF_ONLY_PROJECTS)
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -430,6 +433,7 @@ def deliverable_transition(request, slug: str, kind: str):
 
 
 @require_POST
+@rate_limited("jobs")
 @guard
 def export_start(request, slug: str):
     project, _ = project_for(request, slug, permissions.LAUNCH_JOBS)

@@ -71,6 +71,14 @@ def _data_dir(tmp_path_factory, settings):
     return root
 
 
+@pytest.fixture(autouse=True)
+def _cache(_data_dir, settings):
+    # The rate-limit counters live in the cache: each test gets a cache of its own, of the
+    # embedded default's kind (a diskcache folder), so counts never leak between tests or between
+    # the suite's processes.
+    settings.CACHES = {"default": {"BACKEND": "diskcache.DjangoCache", "LOCATION": str(_data_dir / "cache")}}
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

@@ -202,14 +202,16 @@ def start_worker(transactional_db, settings, tmp_path) -> Iterator[Callable[...,
     broker_purge()  # messages left by earlier tests name rows that are gone
     started: list[WorkerHandle] = []
 
-    def start(**env_overrides: str) -> WorkerHandle:
+    def start(*, pool: str = "solo", **env_overrides: str) -> WorkerHandle:
+        # solo runs the task in the worker's main process (a SIGKILL lands on the job); prefork,
+        # the pool of a deployment, is the one that enforces Celery's time limits.
         name = f"jobs-test-{len(started) + 1}-{uuid.uuid4().hex[:6]}"
         log_path = tmp_path / f"{name}.log"
         log_file = open(log_path, "w")  # closed when the worker stops
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "prakriya", "worker",
-                "-Q", ",".join(QUEUES), "--pool", "solo", "--concurrency", "1",
+                "-Q", ",".join(QUEUES), "--pool", pool, "--concurrency", "1",
                 "--without-gossip", "--without-mingle", "--loglevel", "INFO",
                 "-n", f"{name}@%h",
             ],

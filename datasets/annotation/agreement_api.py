@@ -74,6 +74,7 @@ class CampaignAgreementView(CampaignScopedMixin, APIView):
     annotations as they are now."""
 
     permission_classes = [IsAuthenticatedOrReadOnly]
+    rate_limits = {"post": "jobs"}
 
     @extend_schema(
         operation_id="campaign_agreement_retrieve",

@@ -160,6 +160,8 @@ class CampaignLabelStudioImportView(CampaignScopedMixin, APIView):
 
 @extend_schema(parameters=[PROJECT_SLUG_PARAMETER, CAMPAIGN_SLUG_PARAMETER])
 class CampaignLabelStudioSyncView(CampaignScopedMixin, APIView):
+    rate_limits = {"post": "jobs"}
+
     @extend_schema(
         operation_id="campaign_labelstudio_sync",
         tags=["campaigns"],

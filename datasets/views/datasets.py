@@ -18,6 +18,7 @@ from datasets.forms import (
 )
 from datasets.upload_handlers import UploadOnDisk, capped_upload
 from datasets.views.common import add_errors, to_job
+from prakriya.limits import rate_limited
 from projects import permissions
 from projects.access import can, error_text, guard, project_for
 
@@ -78,6 +79,7 @@ def dataset_detail(request, slug: str, ds: str):
 
 
 @require_POST
+@rate_limited("uploads")
 @capped_upload
 @guard
 def version_upload(request, slug: str, ds: str):
@@ -112,6 +114,7 @@ def version_upload(request, slug: str, ds: str):
 
 
 @require_POST
+@rate_limited("uploads")
 @guard
 def sklearn_import(request, slug: str, ds: str):
     project, role = project_for(request, slug, permissions.LAUNCH_JOBS)

@@ -18,6 +18,7 @@ from datasets.forms import DeriveForm, SplitForm
 from datasets.models import VersionState
 from datasets.upload_handlers import UploadOnDisk, capped_upload
 from datasets.views.common import to_job, version_for
+from prakriya.limits import rate_limited
 from projects import permissions
 from projects.access import can, error_text, guard
 
@@ -99,10 +100,11 @@ def version_detail(request, slug: str, ds: str, number: int):
 
 
 @require_POST
+@rate_limited("profiles")
 @guard
 def version_reprofile(request, slug: str, ds: str, number: int):
     project, _, dataset, version = version_for(request, slug, ds, number, permissions.LAUNCH_JOBS, ready=True)
-    job = services.profile_start(version=version, actor=request.user)
+    job = services.profile_recompute(version=version, actor=request.user)
     return to_job(request, job, f"Profiling {dataset.name} v{version.number}.")
 
 
@@ -130,6 +132,7 @@ def split_create(request, slug: str, ds: str, number: int):
     return render(request, "datasets/version_detail.html", context, status=400)
 
 
+@rate_limited("uploads")
 @capped_upload
 @guard
 def version_derive(request, slug: str, ds: str, number: int):

@@ -18,6 +18,7 @@ from experiments.evaluation import selectors, services
 from experiments.evaluation.figures import confusion_heatmap
 from experiments.evaluation.forms import DecisionForm, EvaluationRequestForm
 from experiments.views.runs import run_job, runs_project
+from prakriya.limits import rate_limited
 from projects.access import can, error_text, guard
 
 PER_PAGE = 50
@@ -94,6 +95,7 @@ def _decide(request, slug: str, pk: int, decide, done: str):
 
 
 @require_POST
+@rate_limited("jobs")
 @guard
 def evaluation_approve(request, slug: str, pk: int):
     return _decide(request, slug, pk, services.evaluation_approve, "Approved: the evaluation job is queued.")

@@ -25,6 +25,7 @@ from experiments.forms import OverfitForm, SweepForm, TrainForm
 from experiments.jobs import TAG_OVERFIT, TAG_OVERFIT_FINAL_LOSS, TAG_OVERFIT_THRESHOLD
 from experiments.launch import overfit_start, sweep_start, training_start
 from prakriya.jobs.models import Job
+from prakriya.limits import rate_limited
 from projects import permissions
 from projects import selectors as project_selectors
 from projects.access import can, error_text, guard, project_for
@@ -113,6 +114,7 @@ def _launch(request, slug: str, launch: str, start):
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("jobs")
 @guard
 def run_list(request, slug: str):
     if request.method != "POST":
@@ -134,6 +136,7 @@ def run_list(request, slug: str):
 
 
 @require_POST
+@rate_limited("jobs")
 @guard
 def overfit_launch(request, slug: str):
     def start(project, data, form):
@@ -149,6 +152,7 @@ def overfit_launch(request, slug: str):
 
 
 @require_POST
+@rate_limited("jobs")
 @guard
 def sweep_launch(request, slug: str):
     def start(project, data, form):

@@ -86,3 +86,11 @@ def job_label(kind: str) -> str:
         return registry.get(kind).label
     except LookupError:
         return kind.replace("_", " ").capitalize()
+
+
+@register.filter
+def can_create_projects(user) -> bool:
+    """{% if user|can_create_projects %}: the "New project" links follow PRAKRIYA_PROJECT_CREATORS."""
+    from projects.permissions import can_create_projects as allowed
+
+    return allowed(user)

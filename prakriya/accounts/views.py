@@ -6,8 +6,10 @@ from django.views.decorators.http import require_POST
 
 from prakriya.accounts import selectors, services
 from prakriya.accounts.forms import ProfileForm, SignUpForm, TokenCreateForm
+from prakriya.limits import rate_limited
 
 
+@rate_limited("signups")
 def sign_up(request):
     if request.user.is_authenticated:
         return redirect("profile")

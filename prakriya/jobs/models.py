@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -54,6 +56,8 @@ class Job(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the current attempt's hard time limit kills its worker process (set at each claim).
+    deadline_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -74,3 +78,13 @@ class Job(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    def hit_hard_limit(self, now) -> bool:
+        """A running job whose heartbeat stopped right at its attempt's hard time limit: its
+        worker process was killed for running too long, not lost by accident. (The heartbeat
+        beats every PRAKRIYA_JOB_HEARTBEAT_SECONDS, so its last beat falls within a beat or two
+        of the kill.)"""
+        if self.state != JobState.RUNNING or self.deadline_at is None or self.heartbeat_at is None:
+            return False
+        margin = timedelta(seconds=2 * settings.PRAKRIYA_JOB_HEARTBEAT_SECONDS + 5)
+        return now >= self.deadline_at and self.heartbeat_at >= self.deadline_at - margin

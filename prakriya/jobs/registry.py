@@ -31,6 +31,9 @@ class JobKind:
     # who may read what the job produces, on its page. None: the roles that may launch jobs. The
     # project's access policy maps roles to people; this module knows no roles.
     readers: frozenset[str] | None = None
+    # The kind's soft time limit in seconds (None: settings.PRAKRIYA_JOB_TIME_LIMIT_SECONDS), the
+    # longest an honest run of it should take; PRAKRIYA_JOB_TIME_LIMITS overrides it by name.
+    time_limit: int | None = None
 
 
 QUEUES = ("default", "training", "export")
@@ -57,3 +60,17 @@ def names() -> list[str]:
 
 def all_kinds() -> list[JobKind]:
     return [_kinds[name] for name in sorted(_kinds)]
+
+
+def time_limits(name: str) -> tuple[int, int]:
+    """(soft, hard) time limits in seconds of one run of a job kind. At the soft limit the job is
+    stopped and ends failed, its clean-up run; the hard limit, a grace later, kills the worker
+    process in case the work does not stop (a C extension that never returns to Python)."""
+    from django.conf import settings
+
+    try:
+        own = get(name).time_limit
+    except LookupError:
+        own = None
+    soft = settings.PRAKRIYA_JOB_TIME_LIMITS.get(name) or own or settings.PRAKRIYA_JOB_TIME_LIMIT_SECONDS
+    return soft, soft + settings.PRAKRIYA_JOB_TIME_LIMIT_GRACE_SECONDS

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 import uuid
 from datetime import timedelta
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from prakriya.jobs import registry
 from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
-from prakriya.jobs.services import job_ended_unrun
+from prakriya.jobs.services import hard_limit_message, job_ended_unrun, out_of_time_message
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,33 @@ class JobCancelled(Exception):
     pass
 
 
+class JobOutOfTime(Exception):
+    """The job ran past its soft time limit. Raised at its next progress report (any worker pool),
+    as Celery's SoftTimeLimitExceeded is raised asynchronously by a prefork worker."""
+
+
+def _ran_out_of_time(exc: BaseException) -> bool:
+    """The failure is the time limit, however the work wrapped it (raise … from, or raised while
+    handling it in a clean-up)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, JobOutOfTime | SoftTimeLimitExceeded):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class JobContext:
-    def __init__(self, job: Job, run_token: str) -> None:
+    def __init__(self, job: Job, run_token: str, *, soft_limit: int | None = None) -> None:
         self.job = job
         self.run_token = run_token
         self.params: dict[str, Any] = dict(job.params)
+        self.soft_limit = soft_limit
+        self._stop_at = time.monotonic() + soft_limit if soft_limit else None
 
     def _mine(self):
         return Job.objects.filter(pk=self.job.pk, run_token=self.run_token, state=JobState.RUNNING)
@@ -47,6 +70,8 @@ class JobContext:
             raise LostClaim(f"job {self.job.pk} is no longer ours")
         if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             raise JobCancelled()
+        if self._stop_at is not None and time.monotonic() >= self._stop_at:
+            raise JobOutOfTime(out_of_time_message(self.soft_limit))
 
     def log(self, line: str) -> None:
         stamp = timezone.now().strftime("%H:%M:%S")
@@ -77,7 +102,7 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
 
-def _claim(job_id: int) -> tuple[Job, str] | None:
+def _claim(job_id: int, time_limits: tuple[int, int] | None) -> tuple[Job, str, int] | None:
     stale_before = timezone.now() - timedelta(seconds=settings.PRAKRIYA_JOB_STALE_SECONDS)
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
@@ -85,6 +110,13 @@ def _claim(job_id: int) -> tuple[Job, str] | None:
             return None
         if job.state == JobState.RUNNING and job.heartbeat_at and job.heartbeat_at >= stale_before:
             return None  # a live worker has it; this message is a duplicate
+        if job.hit_hard_limit(timezone.now()):
+            # Its last attempt was killed at the hard limit: starting it again would only use up
+            # another worker for as long.
+            job.state, job.finished_at, job.message = JobState.FAILED, timezone.now(), hard_limit_message()
+            job.save(update_fields=["state", "finished_at", "message"])
+            job_ended_unrun(job=job)
+            return None
         if job.cancel_requested:
             job.state, job.finished_at, job.message = JobState.CANCELLED, timezone.now(), "Cancelled"
             job.save(update_fields=["state", "finished_at", "message"])
@@ -99,13 +131,16 @@ def _claim(job_id: int) -> tuple[Job, str] | None:
         token = str(uuid.uuid4())
         now = timezone.now()
         resumed = job.attempts > 0
+        # The limits the message was sent with (the worker enforces those), else the kind's now.
+        soft, hard = time_limits or registry.time_limits(job.kind)
         job.state, job.run_token, job.heartbeat_at = JobState.RUNNING, token, now
+        job.deadline_at = now + timedelta(seconds=hard)
         job.attempts += 1
         job.started_at = job.started_at or now
         job.message = "Restarted after an interruption" if resumed else "Started"
         job.log += f"[{now:%H:%M:%S}] attempt {job.attempts} started\n"
         job.save()
-        return job, token
+        return job, token, soft
 
 
 def _finish(job_id: int, token: str, **fields: Any) -> None:
@@ -119,16 +154,17 @@ def _finish(job_id: int, token: str, **fields: Any) -> None:
         job.save()
 
 
-def job_execute(job_id: int) -> str | None:
-    """Returns the state the job ended in, or None when this call had nothing to do."""
+def job_execute(job_id: int, *, time_limits: tuple[int, int] | None = None) -> str | None:
+    """Returns the state the job ended in, or None when this call had nothing to do.
+    `time_limits` (soft, hard) are those the Celery message carries; default the kind's."""
     close_old_connections()
-    claimed = _claim(job_id)
+    claimed = _claim(job_id, time_limits)
     if claimed is None:
         return None
-    job, token = claimed
+    job, token, soft_limit = claimed
     heartbeat = _Heartbeat(job.pk, token, settings.PRAKRIYA_JOB_HEARTBEAT_SECONDS)
     heartbeat.start()
-    context = JobContext(job, token)
+    context = JobContext(job, token, soft_limit=soft_limit)
     try:
         # Looked up inside the try: an unknown kind fails the job at once instead of leaving it
         # 'running' without a heartbeat until the sweeper gives up on it as a lost worker.
@@ -154,14 +190,21 @@ def job_execute(job_id: int) -> str | None:
             return None
         return JobState.CANCELLED
     except Exception as exc:  # noqa: BLE001 - any failure of the work is recorded on the job
-        logger.exception("job %s failed", job_id)
-        tail = traceback.format_exc(limit=8)
+        out_of_time = _ran_out_of_time(exc)
+        if out_of_time:
+            logger.warning("job %s ran out of time (%s s)", job_id, soft_limit)
+            message = out_of_time_message(soft_limit)
+            tail = f"[{timezone.now():%H:%M:%S}] {message}\n"
+        else:
+            logger.exception("job %s failed", job_id)
+            message = str(exc)[:500] or type(exc).__name__
+            tail = traceback.format_exc(limit=8)
         try:
             _finish(
                 job.pk,
                 token,
                 state=JobState.FAILED,
-                message=str(exc)[:500] or type(exc).__name__,
+                message=message,
                 log=Job.objects.get(pk=job.pk).log + tail,
             )
         except LostClaim:

@@ -2,19 +2,100 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from prakriya.jobs import registry
 from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
+
+# Jobs that hold (or wait for) a worker: what the caps on active jobs count.
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED)
+# What a refusal suggests to wait before asking again: jobs end on their own time, so this is a
+# polite pause, not a promise.
+RETRY_AFTER_SECONDS = 60
+# Namespaces of the PostgreSQL advisory locks that serialise the cap check per project and per
+# person (any two constants; the second key is the row's id).
+_LOCK_PROJECT, _LOCK_USER = 0x4A4F4250, 0x4A4F4255
+
+
+class JobLimitReached(Exception):
+    """Starting the job(s) would take the project or the person over their cap on jobs queued or
+    running at once. The API answers 429 with Retry-After, the pages a 429 page; the message says
+    which cap and what to do."""
+
+    retry_after = RETRY_AFTER_SECONDS
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def out_of_time_message(soft_limit: int) -> str:
+    return f"Ran out of time: stopped at its time limit of {_duration(soft_limit)}"
+
+
+def hard_limit_message() -> str:
+    return "Ran out of time: still running at its hard time limit, so its worker process was stopped"
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def _send(job: Job) -> None:
     # Imported here: tasks import the runner, which imports this module.
     from prakriya.jobs.tasks import run_job
 
-    run_job.apply_async(args=[job.pk], queue=job.queue)
+    # The worker enforces these: at the soft limit the job is told to stop (and ends failed, its
+    # clean-up run), at the hard limit its process is killed (prefork pool; see docs/jobs.md).
+    soft, hard = registry.time_limits(job.kind)
+    run_job.apply_async(args=[job.pk], queue=job.queue, soft_time_limit=soft, time_limit=hard)
+
+
+def _lock_for_cap(namespace: int, pk: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Held until the transaction ends, so the job rows it creates are committed (and
+            # counted by the next request) before another request may count.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, pk & 0x7FFFFFFF])
+    # SQLite: every write transaction is IMMEDIATE (settings.py), which serialises writers already.
+
+
+def job_capacity_check(*, project: models.Model | None, user, adding: int = 1) -> None:
+    """Raises JobLimitReached unless `adding` more jobs fit under the project's and the person's
+    caps on active jobs (PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT / _PER_USER; 0 turns a cap off).
+    Call it inside the transaction that creates the jobs: on PostgreSQL it takes advisory locks
+    on the project and the person (always in that order), so two requests cannot both take the
+    last place; on SQLite writers are serialised by IMMEDIATE transactions."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("job_capacity_check must run inside the transaction that creates the jobs")
+    project_cap = settings.PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT
+    user_cap = settings.PRAKRIYA_JOBS_MAX_ACTIVE_PER_USER
+    adding_text = f" and this would add {adding}" if adding > 1 else ""
+    if project is not None and project_cap:
+        _lock_for_cap(_LOCK_PROJECT, project.pk)
+        active = Job.objects.filter(project=project, state__in=ACTIVE_STATES).count()
+        if active + adding > project_cap:
+            raise JobLimitReached(
+                f"This project has {active} jobs queued or running{adding_text}; a project may have at most "
+                f"{project_cap} at once, so that every project gets its turn on the workers. Start it again "
+                "once some of them have finished, or cancel some."
+            )
+    if user is not None and getattr(user, "pk", None) is not None and user_cap:
+        _lock_for_cap(_LOCK_USER, user.pk)
+        active = Job.objects.filter(created_by=user, state__in=ACTIVE_STATES).count()
+        if active + adding > user_cap:
+            raise JobLimitReached(
+                f"You have {active} jobs queued or running{adding_text}; one person may have at most {user_cap} "
+                "at once, so that everyone gets a turn on the workers. Start it again once some of them have "
+                "finished, or cancel some."
+            )
 
 
 def job_enqueue(
@@ -26,11 +107,15 @@ def job_enqueue(
     created_by=None,
     idempotency_key: str | None = None,
     max_attempts: int | None = None,
+    system: bool = False,
 ) -> Job:
     """Write the job row, then send the message once the row is committed. With an
-    idempotency key, asking twice returns the first job instead of running the work twice."""
-    from django.conf import settings
+    idempotency key, asking twice returns the first job instead of running the work twice.
 
+    A job someone asks for is held to the caps on active jobs (JobLimitReached). A job the
+    platform starts by itself as the follow-up of work it already accepted (`system=True`: the
+    profile of a version just written, the re-profiles after a split) counts towards the caps but
+    is never refused, or a flow would stop half-way."""
     job_kind = registry.get(kind)
     if idempotency_key:
         existing = Job.objects.filter(idempotency_key=idempotency_key).first()
@@ -38,6 +123,8 @@ def job_enqueue(
             return existing
     try:
         with transaction.atomic():
+            if not system:
+                job_capacity_check(project=project, user=created_by)
             job = Job.objects.create(
                 kind=job_kind.name,
                 queue=job_kind.queue,

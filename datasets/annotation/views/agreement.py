@@ -20,6 +20,7 @@ from datasets.annotation import agreement_job, selectors
 from datasets.annotation.agreement_charts import agreement_figures
 from datasets.annotation.models import AgreementReport, Campaign, CampaignItem, TaskType
 from datasets.views.common import add_errors, to_job
+from prakriya.limits import rate_limited
 from projects import permissions
 from projects.access import LoginRequired, can, guard, project_for
 from projects.selectors import require_role
@@ -53,6 +54,7 @@ def _campaign_for(request, slug: str, campaign_slug: str):
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("jobs")
 @guard
 def agreement(request, slug: str, campaign: str):
     project, role, campaign = _campaign_for(request, slug, campaign)

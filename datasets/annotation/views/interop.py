@@ -23,6 +23,7 @@ from datasets.annotation import interop, selectors
 from datasets.annotation.models import CampaignItem, LabelStudioTask
 from datasets.upload_handlers import capped_upload
 from datasets.views.common import to_job
+from prakriya.limits import rate_limited
 from projects import permissions
 from projects.access import LoginRequired, error_text, guard, project_for
 from projects.selectors import require_role
@@ -112,6 +113,7 @@ def labelstudio_import(request, slug: str, campaign: str):
 
 
 @require_POST
+@rate_limited("jobs")
 @guard
 def labelstudio_sync(request, slug: str, campaign: str):
     project, _, campaign = _campaign_for(request, slug, campaign, "sync a campaign with Label Studio")

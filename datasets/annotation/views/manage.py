@@ -27,6 +27,7 @@ from datasets.annotation.forms import (
 )
 from datasets.annotation.models import Annotation, Campaign, CampaignItem, CampaignState, TaskType
 from datasets.views.common import add_errors, to_job
+from prakriya.limits import rate_limited
 from projects import permissions
 from projects.access import LoginRequired, can, error_text, guard, project_for
 from projects.selectors import require_role
@@ -239,6 +240,7 @@ def campaign_close(request, slug: str, campaign: str):
 
 
 @require_POST
+@rate_limited("jobs")
 @guard
 def campaign_release(request, slug: str, campaign: str):
     project, _, campaign = _campaign_for(request, slug, campaign, permissions.MANAGE_CAMPAIGNS)
@@ -251,6 +253,7 @@ def campaign_release(request, slug: str, campaign: str):
 
 
 @require_POST
+@rate_limited("jobs")
 @guard
 def active_labelling(request, slug: str, campaign: str):
     project, role, campaign = _campaign_for(request, slug, campaign, permissions.MANAGE_CAMPAIGNS)

@@ -243,7 +243,7 @@ class Command(BaseCommand):
             return
         lead, engineer = users["lead"], users["engineer"]
         project = services.project_create(
-            creator=lead, slug=DIGITS_SLUG, title="Handwritten digit recognition",
+            by_operator=True, creator=lead, slug=DIGITS_SLUG, title="Handwritten digit recognition",
             summary="Read the handwritten digits on paper survey forms so clerks confirm instead of type.",
             visibility="public", tags=["vision", "digits", "demo"],
         )
@@ -278,7 +278,7 @@ class Command(BaseCommand):
             return
         lead = users["lead"]
         project = services.project_create(
-            creator=lead, slug=INVOICES_SLUG, title="Invoice field extraction",
+            by_operator=True, creator=lead, slug=INVOICES_SLUG, title="Invoice field extraction",
             summary="Pre-fill the ledger from scanned supplier invoices.",
             visibility="private", tags=["documents", "demo"],
         )
