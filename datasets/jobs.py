@@ -153,6 +153,9 @@ def _sealed(job: Job, result: dict[str, Any]) -> None:
 
 registry.register(registry.JobKind(
     name=sealing.SEAL_JOB, label="Sealing the repository", queue="default", run=_seal, on_success=_sealed,
+    # Each version of the dataset is materialised and added to DVC again (about 40 s per 100,000
+    # files here): six hours covers a large dataset with many versions.
+    time_limit=6 * 3600,
 ))
 registry.register(registry.JobKind(
     name=PROFILE, label="Data profile", queue="default", run=_profile, on_success=_profile_done,
