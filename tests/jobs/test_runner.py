@@ -8,7 +8,6 @@ import json
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -19,7 +18,7 @@ from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import JobContext, LostClaim, job_execute
 from prakriya.jobs.services import job_cancel, job_enqueue
 from projects import services
-from projects.export import SECTIONS
+from projects.export import SECTIONS, export_path
 from projects.models import TimelineEvent
 from tests.jobs import fast_password_hashing  # noqa: F401 - autouse
 
@@ -166,7 +165,8 @@ def test_export_job_succeeds_with_full_progress_result_and_one_timeline_event(pr
     assert job.message == "Done"
     assert job.finished_at is not None and job.started_at is not None
     assert job.result["sections"] == [name for name, _ in SECTIONS]
-    path = Path(job.result["path"])
+    assert job.result["file"] == f"export-{job.pk}.json"
+    path = export_path(project.slug, job.pk)
     assert path.is_relative_to(settings.PRAKRIYA_EXPORT_DIR)
     document = json.loads(path.read_text())
     assert {name for name, _ in SECTIONS} <= set(document)
@@ -182,14 +182,14 @@ def test_running_a_finished_job_again_does_nothing(project, engineer):
     job = services.project_export_start(project=project, actor=engineer)
     job_execute(job.pk)
     before = _reload(job)
-    mtime = Path(before.result["path"]).stat().st_mtime_ns
+    mtime = export_path(project.slug, job.pk).stat().st_mtime_ns
 
     assert job_execute(job.pk) is None
 
     after = _reload(job)
     assert (after.state, after.attempts, after.run_token, after.finished_at, after.result, after.log) == (
         before.state, before.attempts, before.run_token, before.finished_at, before.result, before.log)
-    assert Path(after.result["path"]).stat().st_mtime_ns == mtime
+    assert export_path(project.slug, job.pk).stat().st_mtime_ns == mtime
     assert _exported(project).count() == 1
 
 
