@@ -71,10 +71,13 @@ def project_create(request):
                 tags=data["tags"],
                 unguessable_private_slug=True,
             )
-        except (ValidationError, IntegrityError) as exc:
-            form.add_error(
-                None, error_text(exc) if isinstance(exc, ValidationError) else services.SLUG_UNAVAILABLE
-            )
+        except IntegrityError:
+            form.add_error("slug", services.SLUG_UNAVAILABLE)  # lost a race for the slug
+        except ValidationError as exc:
+            if "slug" in getattr(exc, "error_dict", {}):
+                form.add_error("slug", exc.error_dict["slug"])
+            else:
+                form.add_error(None, error_text(exc))
         else:
             messages.success(request, "Project created. Start with its charter.")
             if project.slug != data["slug"]:
