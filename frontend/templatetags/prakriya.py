@@ -1,5 +1,9 @@
+import functools
+import re
+
 from django import template
-from django.utils.html import format_html
+from django.contrib.staticfiles import finders
+from django.utils.html import format_html, format_html_join
 
 from prakriya.lib.markdown import render_markdown
 
@@ -24,6 +28,29 @@ def plotly_figure(figure_json: str | None, element_id: str, label: str = "Chart"
         element_id,
         _escape_json(figure_json),
     )
+
+
+@functools.cache
+def _plotly_style_ids() -> tuple[str, ...]:
+    """The ids of the style elements plotly.js makes for itself unless the page has them already:
+    its global sheet (which it then fills with CSSOM rules) and the map library's CSS (left out:
+    the platform draws no maps). Read from the bundled file, so a new plotly.js brings its own."""
+    ids = ["plotly.js-style-global"]
+    path = finders.find("plotly/plotly.min.js")
+    if path:
+        with open(path, encoding="utf-8") as bundle:
+            ids += re.findall(r'getElementById\("([0-9a-f]{64})"\)\)\{var \w+=document\.createElement\("style"\)',
+                              bundle.read())
+    return tuple(dict.fromkeys(ids))
+
+
+@register.simple_tag(takes_context=True)
+def plotly_style_sheets(context) -> str:
+    """Empty style elements carrying the page's Content-Security-Policy nonce, under the ids plotly.js
+    looks for: it uses them instead of making style elements the policy would refuse."""
+    request = context.get("request")
+    nonce = getattr(request, "csp_nonce", "") if request is not None else ""
+    return format_html_join("", '<style id="{}" nonce="{}"></style>', ((i, nonce) for i in _plotly_style_ids()))
 
 
 def _escape_json(text: str):
