@@ -117,7 +117,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response, error pages of the middleware below included.
-    "csp.middleware.CSPMiddleware",
+    "prakriya.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -405,7 +405,7 @@ PRAKRIYA_SIGNUP_LINK_HOURS = _env_int("PRAKRIYA_SIGNUP_LINK_HOURS", 48, minimum=
 # rules); style attributes are allowed because plotly.js writes some on its SVG and labels carry
 # their colour in one. Images from the platform and data: URIs only, so Markdown pointing at
 # another host loads nothing. The API's ReDoc page loosens styles and workers for itself only
-# (prakriya/api_docs.py).
+# (prakriya/api_docs.py); a page drawing a WebGL chart allows eval for itself only (prakriya/csp.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [_CSP_SELF],

@@ -168,9 +168,68 @@ def test_no_template_holds_an_inline_script_or_event_handler():
 def test_the_checker_itself_flags_what_is_missing():
     assert csp_problem(HttpResponse("<p>hi</p>")) == "no Content-Security-Policy header"
     loose = HttpResponse("<p>hi</p>")
-    loose["Content-Security-Policy"] = "default-src 'self'; script-src 'self' 'unsafe-inline'"
+    strict = (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; style-src 'self'"
+    )
+    loose["Content-Security-Policy"] = strict + "; script-src 'self' 'unsafe-inline'"
     assert "script-src" in csp_problem(loose)
+    loose["Content-Security-Policy"] = strict + "; script-src 'self' https://cdn.example"
+    assert "script-src" in csp_problem(loose)
+    loose["Content-Security-Policy"] = strict + "; script-src 'self'"
+    assert csp_problem(loose) is None
+    loose["Content-Security-Policy"] = strict.replace("img-src 'self' data:", "img-src *") + "; script-src 'self'"
+    assert "img-src" in csp_problem(loose)
     report_only = HttpResponse("<p>hi</p>")
     report_only["Content-Security-Policy-Report-Only"] = "default-src 'self'"
     assert csp_problem(report_only) == "the Content-Security-Policy is report-only"
     assert csp_problem(HttpResponse("{}", content_type="application/json")) is None
+
+
+def _render_figure(figure: dict):
+    import json
+
+    from django.template import RequestContext, Template
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    Template("{% plotly_figure figure 'chart' %}").render(RequestContext(request, {"figure": json.dumps(figure)}))
+    return request
+
+
+@pytest.mark.parametrize(
+    ("figure", "allows_eval"),
+    [
+        ({"data": [{"type": "scatter", "y": [1, 2]}], "layout": {}}, False),
+        ({"data": [{"y": [1, 2]}], "layout": {}}, False),  # scatter by default
+        ({"data": [{"type": "bar", "y": [1]}, {"type": "heatmap", "z": [[1]]}]}, False),
+        ({"data": [{"type": "scattergl", "y": [1, 2]}], "layout": {}}, True),
+        ({"data": [{"type": "parcoords", "dimensions": []}], "layout": {}}, True),
+        ({"data": "not a list"}, False),
+    ],
+)
+def test_only_a_webgl_chart_asks_its_page_to_allow_eval(figure, allows_eval):
+    assert getattr(_render_figure(figure), "csp_allows_eval", False) is allows_eval
+
+
+def test_a_page_that_asked_gets_eval_and_nothing_more():
+    from django.test import RequestFactory
+
+    from prakriya.csp import ContentSecurityPolicyMiddleware
+
+    def view(request):
+        request.csp_allows_eval = True
+        return HttpResponse("<p>chart</p>")
+
+    middleware = ContentSecurityPolicyMiddleware(view)
+    widened = policy_of(middleware(RequestFactory().get("/")))
+    assert widened["script-src"] == ["'self'", "'unsafe-eval'"]
+    assert widened["img-src"] == ["'self'", "data:"] and widened["object-src"] == ["'none'"]
+    plain = policy_of(ContentSecurityPolicyMiddleware(lambda request: HttpResponse("<p>x</p>"))(RequestFactory().get("/")))
+    assert plain["script-src"] == ["'self'"]
+
+
+def test_live_chart_pages_allow_eval_from_the_start():
+    """Pages whose charts runs.js redraws as data arrives may turn to WebGL after loading."""
+    for name in ("run_detail", "run_compare", "sweep_detail"):
+        assert "{% block content %}{% webgl_charts %}" in (TEMPLATES / "experiments" / f"{name}.html").read_text()

@@ -1,4 +1,5 @@
 import functools
+import json
 import re
 
 from django import template
@@ -15,11 +16,22 @@ def markdown_filter(text):
     return render_markdown(text)
 
 
-@register.simple_tag
-def plotly_figure(figure_json: str | None, element_id: str, label: str = "Chart"):
-    """A container the charts script fills from the figure JSON embedded beside it."""
+# Trace types plotly.js draws with WebGL through code it compiles at run time (regl, stack.gl).
+_EVAL_TRACES = frozenset({
+    "scattergl", "scatterpolargl", "splom", "parcoords", "scatter3d", "surface", "mesh3d", "cone",
+    "streamtube", "volume", "isosurface",
+})
+
+
+@register.simple_tag(takes_context=True)
+def plotly_figure(context, figure_json: str | None, element_id: str, label: str = "Chart"):
+    """A container the charts script fills from the figure JSON embedded beside it. A WebGL chart
+    widens its page's Content-Security-Policy to allow eval (prakriya/csp.py)."""
     if not figure_json:
         return ""
+    request = context.get("request")
+    if request is not None and _EVAL_TRACES & _trace_types(figure_json):
+        request.csp_allows_eval = True
     return format_html(
         '<div class="chart" id="{}" role="img" aria-label="{}"></div>'
         '<script type="application/json" data-plotly-for="{}">{}</script>',
@@ -51,6 +63,25 @@ def plotly_style_sheets(context) -> str:
     request = context.get("request")
     nonce = getattr(request, "csp_nonce", "") if request is not None else ""
     return format_html_join("", '<style id="{}" nonce="{}"></style>', ((i, nonce) for i in _plotly_style_ids()))
+
+
+@register.simple_tag(takes_context=True)
+def webgl_charts(context) -> str:
+    """Marks a page whose live charts may turn to WebGL after it loaded (runs.js redraws them as
+    data arrives: a long curve becomes scattergl, a grid search's first result a parcoords):
+    its Content-Security-Policy allows eval from the start (prakriya/csp.py)."""
+    request = context.get("request")
+    if request is not None:
+        request.csp_allows_eval = True
+    return ""
+
+
+def _trace_types(figure_json: str) -> set[str]:
+    try:
+        data = json.loads(figure_json).get("data") or []
+    except (ValueError, AttributeError):
+        return set()
+    return {trace.get("type", "scatter") for trace in data if isinstance(trace, dict)}
 
 
 def _escape_json(text: str):
