@@ -170,7 +170,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # The axes backend first: it refuses a locked-out account or address before any password is checked.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "prakriya.accounts.backends.SignInThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"

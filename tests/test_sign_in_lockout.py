@@ -403,3 +403,13 @@ def test_a_forged_forwarded_address_does_not_escape_the_address_lock(settings, e
     response = Client().post("/accounts/login/", {"username": "lead", "password": PASSWORD},
                              REMOTE_ADDR="172.16.0.2", HTTP_X_FORWARDED_FOR="9.9.9.9, 1.2.3.4")
     assert response.status_code == 429
+
+
+def test_a_password_check_without_a_request_is_not_throttled_and_never_crashes(engineer):
+    from django.contrib.auth import authenticate
+
+    _fail("engineer", LIMIT)
+    # A management command or a shell has no client to count; the lock guards requests.
+    assert authenticate(username="engineer", password=PASSWORD) == engineer
+    assert authenticate(username="engineer", password="wrong") is None
+    assert _login("engineer", PASSWORD, address=ELSEWHERE)[1].status_code == 429
