@@ -27,11 +27,12 @@ TEST_WORKERS ?= 2
 TEST_ENV = DATABASE_URL='$(DATABASE_URL)' CELERY_BROKER_URL='$(CELERY_BROKER_URL)' \
 	PRAKRIYA_DATA_DIR='$(TEST_DATA_DIR)'
 
-.PHONY: help run serve test lint checks clean-venv
+.PHONY: help run serve test lint checks deploy-check clean-venv
 
 help:
 	@echo "make run    install into $(VENV), migrate, load the demo, start web + worker on http://$(HOST):$(PORT)/"
-	@echo "make test   install with test extras, ensure Chromium and Label Studio (own venv), ruff, Django checks, pytest"
+	@echo "make test   install with test extras, ensure Chromium and Label Studio (own venv), ruff, Django checks"
+	@echo "            (check --deploy under production settings too), pytest"
 	@echo "            (DATABASE_URL=$(DATABASE_URL) CELERY_BROKER_URL=$(CELERY_BROKER_URL))"
 
 $(BIN)/python:
@@ -66,12 +67,20 @@ checks: $(VENV)/.installed-test
 	$(TEST_ENV) $(BIN)/python manage.py check
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 
+# `manage.py check --deploy` under production settings (HTTPS on, DEBUG off, a real SECRET_KEY):
+# any warning fails it.
+deploy-check: $(VENV)/.installed-test
+	$(TEST_ENV) PRAKRIYA_HTTPS=true DEBUG=false PRAKRIYA_REQUIRE_SECRET_KEY=true ALLOWED_HOSTS=prakriya.example.org \
+		SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
 test: $(VENV)/.installed-test
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_label_studio.sh
 	$(BIN)/ruff check .
 	$(TEST_ENV) $(BIN)/python manage.py check
 	$(TEST_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(MAKE) --no-print-directory deploy-check
 	$(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean-venv:

@@ -51,6 +51,14 @@ class RateLimitExceeded(Ratelimited):
         super().__init__(rate_limit_message(scope, self.retry_after))
 
 
+def client_address(request) -> str:
+    """The address per-address limits count by (RATELIMIT_IP_META_KEY): the sign-in throttle's
+    (prakriya.accounts.lockout.client_ip), or one shared bucket for requests without one."""
+    from prakriya.accounts.lockout import client_ip
+
+    return client_ip(getattr(request, "_request", request)) or "0.0.0.0"
+
+
 def _group(scope: str) -> str:
     return f"prakriya.{scope}"
 

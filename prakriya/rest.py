@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
-from rest_framework import exceptions, status
+from rest_framework import exceptions, renderers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, JSONParser
 
@@ -88,3 +88,10 @@ class ApiViewMixin:
             exc = PayloadTooLarge(f"Request body exceeds {limit} bytes.")
         return super().handle_exception(exc)
 
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, with its code-highlighting style rules admitted by the
+    Content-Security-Policy nonce (frontend/templates/api_docs/browsable_api.html)."""
+
+    template = "api_docs/browsable_api.html"

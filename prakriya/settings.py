@@ -14,6 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE as _CSP_NONCE
+from csp.constants import NONE as _CSP_NONE
+from csp.constants import SELF as _CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -134,6 +137,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Sign-in throttling and the Content-Security-Policy header (see their blocks below).
+    "axes",
+    "csp",
     "prakriya",
     "prakriya.accounts",
     "prakriya.jobs",
@@ -147,6 +153,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response, error pages of the middleware below included.
+    "prakriya.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -154,6 +162,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lock-out found during authenticate() into the lock-out answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "prakriya.urls"
@@ -194,6 +204,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# The axes backend first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "prakriya.accounts.backends.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:directory"
@@ -238,6 +253,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PARSER_CLASSES": ["prakriya.rest.CappedJSONParser", "prakriya.rest.CappedFormParser"],
+    # The browsable API's page under the Content-Security-Policy (prakriya/rest.py).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "prakriya.rest.BrowsableAPIRenderer"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
@@ -360,6 +377,9 @@ PRAKRIYA_RATE_LIMITS = {
 RATELIMIT_ENABLE = _env_bool("PRAKRIYA_RATE_LIMIT_ENABLED", True)
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "prakriya.limits.rate_limited_view"
+# Per-address limits (sign-up) see the client as the sign-in throttle does: behind
+# PRAKRIYA_PROXY_COUNT reverse proxies, the address the outermost one appended.
+RATELIMIT_IP_META_KEY = "prakriya.limits.client_address"
 INSTALLED_APPS += ["django_ratelimit"]
 # Innermost: turns a rate limit or a job cap raised by an HTML view into a readable 429 page.
 MIDDLEWARE += ["prakriya.limits.LimitsMiddleware"]
@@ -442,14 +462,86 @@ PRAKRIYA_PUBLIC_URL = _env_str("PRAKRIYA_PUBLIC_URL", "http://127.0.0.1:8000").r
 # --- Production hardening (python manage.py check --deploy) -------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", not DEBUG and _env_bool("PRAKRIYA_HTTPS", False))
+# --- HTTPS: secure cookies, redirect and HSTS follow PRAKRIYA_HTTPS (each overridable) ------
+_https = not DEBUG and _env_bool("PRAKRIYA_HTTPS", False)
+SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", _https)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0)
+# Behind a proxy that ends TLS, USE_X_FORWARDED_PROTO must be on, or every request looks like
+# plain HTTP and is redirected again.
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", _https)
+# A year once the site says it is on HTTPS: browsers then refuse plain HTTP to it for that long.
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 31_536_000 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# --- end HTTPS ----------------------------------------------------------------------------
 if _env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Sign-in throttling (django-axes) ------------------------------------------------------
+# Failed sign-ins are counted per account (the username typed) and per client address, each on
+# its own: either reaching the limit locks it for the cool-off, during which even the right
+# password is refused. Used by the login pages, the API login and token creation
+# (prakriya/accounts/lockout.py). Lifted by staff or, for their projects' members, by a lead.
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = _env_int("PRAKRIYA_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("PRAKRIYA_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success must not wipe the failures: it would wipe its address's count too, letting an attacker
+# with an account of their own interleave successes and keep guessing.
+AXES_RESET_ON_SUCCESS = False
+# Attempts while locked are refused without being counted: the lock ends when it says it does.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Only failures are kept (username, address, time); no log of every successful sign-in.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "prakriya.accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "prakriya.accounts.lockout.lockout_response"
+# Reverse proxies in front of the platform that append the client's address to X-Forwarded-For
+# (0: the address is the connection's own).
+PRAKRIYA_PROXY_COUNT = _env_int("PRAKRIYA_PROXY_COUNT", 0)
+
+# --- E-mail: sign-up confirmations ---------------------------------------------------------
+# Without EMAIL_HOST, messages are written to the server's console log (one machine, no mail).
+EMAIL_HOST = _env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = _env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = _env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true (SSL: set EMAIL_USE_TLS=false)")
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = _env_str("DEFAULT_FROM_EMAIL", "Prakriya <noreply@localhost>")
+# How long a sign-up confirmation link stays valid.
+PRAKRIYA_SIGNUP_LINK_HOURS = _env_int("PRAKRIYA_SIGNUP_LINK_HOURS", 48, minimum=1)
+
+# --- Content-Security-Policy (django-csp), enforced on every response ----------------------
+# Scripts only from the platform's own static files: no inline script, no eval. Style elements
+# need the page's nonce (the empty sheet plotly.js fills with CSSOM rules, Swagger UI's few
+# rules); style attributes are allowed because plotly.js writes some on its SVG and labels carry
+# their colour in one. Images from the platform and data: URIs only, so Markdown pointing at
+# another host loads nothing. The API's ReDoc page loosens styles and workers for itself only
+# (prakriya/api_docs.py); a page drawing a WebGL chart allows eval for itself only (prakriya/csp.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_CSP_SELF],
+        "script-src": [_CSP_SELF],
+        "style-src": [_CSP_SELF, _CSP_NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": [_CSP_SELF, "data:"],
+        "font-src": [_CSP_SELF],
+        "connect-src": [_CSP_SELF],
+        "object-src": [_CSP_NONE],
+        "base-uri": [_CSP_SELF],
+        "frame-ancestors": [_CSP_NONE],
+        "form-action": [_CSP_SELF],
+    },
+}
+# --- end Content-Security-Policy ----------------------------------------------------------
 
 LOGGING = {
     "version": 1,

@@ -37,7 +37,6 @@ from projects.models import (
     ValueEstimate,
 )
 from projects.serializers import (
-    SLUG_TAKEN,
     DeliverableActionSerializer,
     DeliverableBodySerializer,
     DeliverableSerializer,
@@ -144,10 +143,10 @@ class ProjectViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
             raise exceptions.PermissionDenied(permissions.STAFF_ONLY_PROJECTS)
         data = _parse(ProjectCreateSerializer, request)
         try:
-            project = services.project_create(creator=request.user, **data)
+            project = services.project_create(creator=request.user, unguessable_private_slug=True, **data)
         except IntegrityError as exc:
             # Two requests raced for the same slug; the loser gets the same answer as a late one.
-            raise exceptions.ValidationError({"slug": [SLUG_TAKEN]}) from exc
+            raise exceptions.ValidationError({"slug": [services.SLUG_UNAVAILABLE]}) from exc
         return Response(self._detail(project.slug), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -227,6 +226,17 @@ class MembershipViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.Gene
         _authorise(request, self.project, permissions.MANAGE_PROJECT, "manage members")
         membership = self.get_object()
         services.membership_remove(project=self.project, actor=request.user, membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Lift the member's sign-in lock-out (lead; not for staff accounts; once a day per account)",
+        request=None, responses={204: None},
+    )
+    @action(detail=True, methods=["post"])
+    def unlock(self, request: Request, project_slug: str, pk: str) -> Response:
+        _authorise(request, self.project, permissions.UNLOCK_MEMBER_SIGN_IN, "lift a member's sign-in lock-out")
+        membership = self.get_object()
+        services.member_lockout_lift(project=self.project, actor=request.user, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

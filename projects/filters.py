@@ -15,6 +15,13 @@ class ProjectFilter(django_filters.FilterSet):
         model = Project
         fields = ["q", "stage", "tag"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the tags of projects the requester can see (the queryset given is already scoped
+        # by selectors.project_list_visible): a tag used only by private projects is no choice,
+        # and filtering by it is the same error as filtering by a tag nobody uses.
+        self.filters["tag"].queryset = Tag.objects.filter(projects__in=self.queryset).distinct().order_by("name")
+
     def search(self, queryset, name, value):
         value = value.strip()
         if not value:

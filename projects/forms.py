@@ -39,10 +39,18 @@ class ProjectCreateForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = ("title", "slug", "summary", "visibility")
-        help_texts = {"slug": "The project's address: letters, digits and hyphens."}
+        help_texts = {
+            "slug": "The project's address: letters, digits and hyphens. A private project's address gets a "
+            "random ending, so that nobody can guess it."
+        }
 
     def clean_slug(self) -> str:
         return self.cleaned_data["slug"].lower()
+
+    def validate_unique(self) -> None:
+        # Whether a slug is free is the service's to answer, in words that say nothing about
+        # private projects (services._available_slug); the model form would say "already exists".
+        pass
 
     def clean_tags(self) -> list[str]:
         return _tag_list(self.cleaned_data.get("tags", ""))

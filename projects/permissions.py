@@ -17,6 +17,9 @@ SEE_MEMBER_EMAILS = frozenset({Role.LEAD})
 # Where the platform keeps a project's data on its server (the repository's path, the commands
 # that clone it): those who work with the data there, never the public.
 SEE_STORAGE = frozenset({Role.LEAD, Role.ENGINEER})
+# Lifting a member's sign-in lock-out (not a staff account's, and once a day per account:
+# prakriya.accounts.services.lockout_lift_for_member); staff lift any lock-out.
+UNLOCK_MEMBER_SIGN_IN = frozenset({Role.LEAD})
 # Labelling campaigns: engineers and the lead set them up; only the lead adjudicates. Annotating
 # also needs an assignment to the campaign (checked by the annotation services).
 MANAGE_CAMPAIGNS = frozenset({Role.LEAD, Role.ENGINEER})

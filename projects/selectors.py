@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
+from prakriya.accounts import selectors as account_selectors
 from prakriya.jobs.models import Job
 from prakriya.jobs.selectors import job_list_for_roles
 from projects import permissions
@@ -66,6 +69,18 @@ def require_role(*, user: AnyUser, project: Project, action: frozenset, what: st
 
 def membership_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user", "user__profile").order_by("role", "user__username")
+
+
+def membership_list_for_lead(*, project: Project) -> list[Membership]:
+    """The members, each with `sign_in_locked_until` (None unless their sign-in is locked out now):
+    for the project's leads, who may lift those lock-outs (services.member_lockout_lift)."""
+    members = list(membership_list(project=project))
+    locked: dict[str, datetime] = account_selectors.locked_usernames(
+        usernames=[m.user.get_username() for m in members]
+    )
+    for membership in members:
+        membership.sign_in_locked_until = locked.get(membership.user.get_username())
+    return members
 
 
 def deliverable_list(*, project: Project) -> list[Deliverable]:

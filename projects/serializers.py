@@ -38,6 +38,7 @@ from projects.selectors import role_of
 # still accepts any model-valid slug, for projects created elsewhere.
 SLUG_PATTERN = r"^[a-z0-9][-a-z0-9_]*$"
 SLUG_MESSAGE = "Use lower-case letters, digits, hyphens and underscores, starting with a letter or digit."
+# For slugs within a project (datasets): a project's own names are no secret to its members.
 SLUG_TAKEN = "This slug is already taken; choose another."
 MAX_TAGS = 20
 # Form posts from the browsable API carry the CSRF token alongside the fields.
@@ -188,13 +189,7 @@ class ProjectCreateSerializer(_CharterInputSerializer):
     title = StrictCharField(max_length=200)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
     tags = _tags_field(required=False)
-
-    def validate_slug(self, slug: str) -> str:
-        # Slugs are unique across all projects, private ones included, so the message cannot
-        # avoid saying the slug is taken; it says no more than that.
-        if Project.objects.filter(slug__iexact=slug).exists():
-            raise serializers.ValidationError(SLUG_TAKEN)
-        return slug
+    # Whether the slug is free is the service's to answer (services._available_slug).
 
 
 class ProjectUpdateSerializer(_CharterInputSerializer):

@@ -8,7 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils.crypto import get_random_string
 
+from prakriya.accounts import services as account_services
 from projects import hooks, permissions
 from projects.models import (
     DELIVERABLE_ORDER,
@@ -25,6 +27,7 @@ from projects.models import (
     Target,
     TimelineEvent,
     ValueEstimate,
+    Visibility,
 )
 from projects.selectors import require_role
 
@@ -88,6 +91,30 @@ def _set_tags(project: Project, tag_names: list[str]) -> None:
     project.tags.set(tags)
 
 
+# Addresses the platform's own pages use (/projects/new/).
+RESERVED_SLUGS = frozenset({"new"})
+SLUG_UNAVAILABLE = "This address is not available; choose another."
+_SLUG_ENDING_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _available_slug(requested: str, *, random_ending: bool) -> str:
+    """The slug a new project gets. Slugs are unique across all projects, private ones included,
+    so asking for one is a question about projects you may not see. A private project made on a
+    page or through the API gets a random ending (`ocr-k3x9q2mb`): nobody guesses its address, and
+    asking for a plain slug never runs into it. A plain slug that is in use (by a project you see
+    or a private one made otherwise, e.g. public at first) or reserved gets one answer for all."""
+    if random_ending:
+        base = requested[: 80 - 9]
+        while True:
+            candidate = f"{base}-{get_random_string(8, _SLUG_ENDING_CHARS)}"
+            if not Project.objects.filter(slug__iexact=candidate).exists():
+                return candidate
+    # Addresses differ by more than case: /projects/Digits/ and /projects/digits/ are one project.
+    if requested.lower() in RESERVED_SLUGS or Project.objects.filter(slug__iexact=requested).exists():
+        raise ValidationError({"slug": [SLUG_UNAVAILABLE]})
+    return requested
+
+
 @transaction.atomic
 def project_create(
     *,
@@ -98,18 +125,19 @@ def project_create(
     visibility: str = "public",
     tags: list[str] | None = None,
     by_operator: bool = False,
+    unguessable_private_slug: bool = False,
     **charter: Any,
 ) -> Project:
     """A new project led by `creator`, who must be allowed to create projects
-    (PRAKRIYA_PROJECT_CREATORS), unless an operator's command creates it for them (seed_demo)."""
+    (PRAKRIYA_PROJECT_CREATORS), unless an operator's command creates it for them (seed_demo).
+    With `unguessable_private_slug` (the pages and the API), a private project's slug gets a
+    random ending (_available_slug)."""
     if not by_operator and not permissions.can_create_projects(creator):
         raise PermissionDenied(permissions.STAFF_ONLY_PROJECTS)
     unknown = set(charter) - set(CHARTER_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown charter fields: {', '.join(sorted(unknown))}")
-    # Addresses differ by more than case: /projects/Digits/ and /projects/digits/ are one project.
-    if Project.objects.filter(slug__iexact=slug).exists():
-        raise ValidationError({"slug": ["A project with this address already exists."]})
+    slug = _available_slug(slug, random_ending=unguessable_private_slug and visibility == Visibility.PRIVATE)
     project = Project(slug=slug, title=title, summary=summary, visibility=visibility, **charter)
     project.full_clean()
     project.save()
@@ -200,6 +228,15 @@ def membership_remove(*, project: Project, actor: AbstractBaseUser, membership: 
     user = membership.user
     membership.delete()
     timeline_record(project=project, actor=actor, verb="member_removed", text=f"{user} left the project")
+
+
+@transaction.atomic
+def member_lockout_lift(*, project: Project, actor: AbstractBaseUser, membership: Membership) -> int:
+    """Lifts the sign-in lock-out of a member's account at the request of the project's lead."""
+    _require(actor, project, permissions.UNLOCK_MEMBER_SIGN_IN, "lift a member's sign-in lock-out")
+    if membership.project_id != project.pk:
+        raise ValidationError("Not a member of this project.")
+    return account_services.lockout_lift_for_member(actor=actor, user=membership.user, project_slug=project.slug)
 
 
 # --- Targets and value estimates --------------------------------------------------------------

@@ -21,6 +21,9 @@ urlpatterns = [
     path(
         "projects/<slug:slug>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"
     ),
+    path(
+        "projects/<slug:slug>/members/<int:membership_id>/unlock/", views.member_unlock, name="member_unlock"
+    ),
     path("projects/<slug:slug>/history/", views.history, name="history"),
     path("projects/<slug:slug>/history/<int:number>/", views.revision_detail, name="revision"),
     path("projects/<slug:slug>/timeline/", views.timeline, name="timeline"),

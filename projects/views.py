@@ -73,13 +73,19 @@ def project_create(request):
                 summary=data["summary"],
                 visibility=data["visibility"],
                 tags=data["tags"],
+                unguessable_private_slug=True,
             )
-        except (ValidationError, IntegrityError) as exc:
-            form.add_error(
-                None, error_text(exc) if isinstance(exc, ValidationError) else "That address is taken."
-            )
+        except IntegrityError:
+            form.add_error("slug", services.SLUG_UNAVAILABLE)  # lost a race for the slug
+        except ValidationError as exc:
+            if "slug" in getattr(exc, "error_dict", {}):
+                form.add_error("slug", exc.error_dict["slug"])
+            else:
+                form.add_error(None, error_text(exc))
         else:
             messages.success(request, "Project created. Start with its charter.")
+            if project.slug != data["slug"]:
+                messages.info(request, f"Being private, its address ends in a random part: /projects/{project.slug}/.")
             return redirect("projects:charter_edit", slug=project.slug)
     return render(request, "projects/project_create.html", {"form": form})
 
@@ -279,7 +285,7 @@ def project_settings(request, slug: str):
             "role": role,
             "settings_form": settings_form,
             "member_form": member_form,
-            "members": selectors.membership_list(project=project),
+            "members": selectors.membership_list_for_lead(project=project),
         },
     )
 
@@ -295,6 +301,20 @@ def member_remove(request, slug: str, membership_id: int):
         messages.error(request, error_text(exc))
     else:
         messages.success(request, "Member removed.")
+    return redirect("projects:settings", slug=slug)
+
+
+@require_POST
+@guard
+def member_unlock(request, slug: str, membership_id: int):
+    project, _ = project_for(request, slug, permissions.UNLOCK_MEMBER_SIGN_IN)
+    membership = get_object_or_404(project.memberships.select_related("user"), pk=membership_id)
+    try:
+        services.member_lockout_lift(project=project, actor=request.user, membership=membership)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, f"{membership.user.get_username()} can sign in again.")
     return redirect("projects:settings", slug=slug)
 
 

@@ -8,6 +8,8 @@ them when a request changed them, the cache is emptied, and every role gets a fr
 session or token). Callbacks registered with `transaction.on_commit` never run, as in any test on
 pytest-django's `db` fixture: the rolled-back savepoint drops them.
 
+Every HTML answer must also carry the platform's Content-Security-Policy (tests/csp.py).
+
 Every cell is checked, and one assertion at the end lists every mismatching cell with what came
 back, so a failure reads as well as one test per cell did.
 
@@ -37,6 +39,8 @@ from django.db import transaction
 from django.http import HttpResponseBase
 from django.test import Client
 from rest_framework.test import APIClient
+
+from tests.csp import csp_problem
 
 EXCERPT = 300  # characters of the body shown for a mismatching cell
 
@@ -102,6 +106,8 @@ def check_matrix(
                     got = status_of(response)
                     if got != want:
                         mismatches.append(Mismatch(role, got, want, _describe(response)))
+                    elif problem := csp_problem(response):  # every page, whatever its status
+                        mismatches.append(Mismatch(role, got, want, f"{problem}; {_describe(response)}"))
                     elif also is not None and (problem := also(role, response, want)):
                         mismatches.append(Mismatch(role, got, want, f"{problem}; {_describe(response)}"))
                     transaction.set_rollback(True)

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from knox.models import AuthToken
 from PIL import Image
 
+from prakriya.accounts import services as account_services
 from prakriya.jobs.models import Job, JobState
 from projects import services
 from projects.export import build_project_export
@@ -84,6 +86,8 @@ PROJECT_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("settings", "POST", "settings-save", LEAD_ACTION),
     ("settings", "POST", "settings-add-member", LEAD_ACTION),
     ("member_remove", "POST", "member_remove", LEAD_ACTION),
+    # The viewer is not locked out: the lead is sent back with a message (tests/test_sign_in_lockout.py).
+    ("member_unlock", "POST", "member_unlock", LEAD_ACTION),
 ]
 
 # --- Job routes (/jobs/<id>/…) for an export job of the project -------------------------------
@@ -107,6 +111,10 @@ GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("login", "GET", "login", EVERYONE),
     ("logout", "POST", "logout", row(R, R, R, R, R, R)),
     ("sign_up", "GET", "sign_up", row(200, R, R, R, R, R)),
+    ("sign_up_sent", "GET", "sign_up_sent", EVERYONE),
+    ("sign_up_confirm", "GET", "sign_up_confirm", row(200, R, R, R, R, R)),
+    # Staff only; no role of a project is staff.
+    ("lockouts", "GET", "lockouts", row(LOGIN, 403, 403, 403, 403, 403)),
     ("profile", "GET", "profile", row(LOGIN, 200, 200, 200, 200, 200)),
     ("profile", "POST", "profile-save", row(LOGIN, R, R, R, R, R)),
     ("token_create", "POST", "token_create", row(LOGIN, R, R, R, R, R)),
@@ -304,6 +312,7 @@ def _project_call(which: str, project: Project, lead) -> Call:
         "settings-add-member": Call(url("settings"), {"form": "member", "username": "outsider",
                                                        "role": "viewer"}),
         "member_remove": Call(url("member_remove", viewer_membership.pk), {}),
+        "member_unlock": Call(url("member_unlock", viewer_membership.pk), {}),
     }
     return calls[which]
 
@@ -536,6 +545,12 @@ def _global_call(which: str, user) -> Call:
         "login": Call(reverse("login")),
         "logout": Call(reverse("logout"), {}),
         "sign_up": Call(reverse("sign_up")),
+        "sign_up_sent": Call(reverse("sign_up_sent")),
+        "sign_up_confirm": Call(reverse("sign_up_confirm", args=[signing.dumps(
+            {"u": "newcomer", "e": "newcomer@example.org", "d": ""}, salt=account_services._SIGN_UP_SALT,
+            compress=True,
+        )])),
+        "lockouts": Call(reverse("lockouts")),
         "profile": Call(reverse("profile")),
         "profile-save": Call(reverse("profile"), {
             "display_name": "Someone", "affiliation": "", "languages": "English", "expertise": "",
@@ -702,7 +717,8 @@ def test_refused_charter_edit_changes_nothing(client, users, project, lead, role
 
 
 @pytest.mark.parametrize(
-    "route", ["target_delete", "value_delete", "member_remove", "export", "deliverable_transition", "job_cancel"]
+    "route",
+    ["target_delete", "value_delete", "member_remove", "member_unlock", "export", "deliverable_transition", "job_cancel"],
 )
 def test_action_routes_refuse_get(client, project, lead, route):
     client.force_login(lead)
@@ -710,7 +726,7 @@ def test_action_routes_refuse_get(client, project, lead, route):
         url = reverse("projects:job_cancel", args=[_succeeded_job(project, lead).pk])
     elif route == "deliverable_transition":
         url = reverse("projects:deliverable_transition", args=[project.slug, "data_document"])
-    elif route in ("target_delete", "value_delete", "member_remove"):
+    elif route in ("target_delete", "value_delete", "member_remove", "member_unlock"):
         url = reverse(f"projects:{route}", args=[project.slug, 1])
     else:
         url = reverse(f"projects:{route}", args=[project.slug])

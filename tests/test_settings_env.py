@@ -35,6 +35,8 @@ print(json.dumps({
 _READ_BY_SETTINGS = {
     "DATABASE_URL", "DATABASE_CONN_MAX_AGE", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
     "MLFLOW_TRACKING_URI", "SESSION_COOKIE_SECURE", "USE_X_FORWARDED_PROTO", "LOG_LEVEL", "STATIC_ROOT",
+    "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS", "EMAIL_USE_SSL",
+    "DEFAULT_FROM_EMAIL",
 }
 
 
@@ -193,3 +195,125 @@ def test_default_broker_settings_work_with_the_embedded_sqlite_broker(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "broker"
     assert (tmp_path / "broker.sqlite3").exists()
+
+
+# --- HTTPS, HSTS, sign-in throttling, e-mail ----------------------------------------------------
+
+_SECURITY_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings as s
+from django.test import Client
+response = Client().get("/accounts/login/", secure=True)
+print(json.dumps({
+    "hsts_seconds": s.SECURE_HSTS_SECONDS, "hsts_subdomains": s.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+    "hsts_preload": s.SECURE_HSTS_PRELOAD, "ssl_redirect": s.SECURE_SSL_REDIRECT,
+    "session_secure": s.SESSION_COOKIE_SECURE, "csrf_secure": s.CSRF_COOKIE_SECURE,
+    "hsts_header": response.headers.get("Strict-Transport-Security"),
+    "csp_header": response.headers.get("Content-Security-Policy"),
+    "failure_limit": s.AXES_FAILURE_LIMIT, "cooloff_seconds": s.AXES_COOLOFF_TIME.total_seconds(),
+    "proxy_count": s.PRAKRIYA_PROXY_COUNT, "link_hours": s.PRAKRIYA_SIGNUP_LINK_HOURS,
+    "email_backend": s.EMAIL_BACKEND, "email_port": s.EMAIL_PORT, "from": s.DEFAULT_FROM_EMAIL,
+}))
+"""
+
+
+def _security(data_dir: Path, **overrides: str) -> dict:
+    env = _clean_env(data_dir, **overrides)
+    env.setdefault("ALLOWED_HOSTS", "testserver")
+    result = subprocess.run(
+        [sys.executable, "-c", _SECURITY_PROBE], cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_plain_http_by_default_no_hsts(tmp_path):
+    values = _security(tmp_path)
+    assert values["hsts_seconds"] == 0 and values["hsts_header"] is None
+    assert values["ssl_redirect"] is False and values["session_secure"] is False
+    assert values["csp_header"] is not None  # the policy holds with or without HTTPS
+
+
+def test_https_turns_on_a_years_hsts_the_redirect_and_secure_cookies(tmp_path):
+    values = _security(tmp_path, PRAKRIYA_HTTPS="true")
+    assert values["hsts_seconds"] == 31_536_000
+    assert values["hsts_header"] == "max-age=31536000; includeSubDomains; preload"
+    assert values["ssl_redirect"] is True
+    assert values["session_secure"] is True and values["csrf_secure"] is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "header", "redirect"),
+    [
+        ({"SECURE_HSTS_SECONDS": "600"}, "max-age=600; includeSubDomains; preload", True),
+        ({"SECURE_HSTS_SECONDS": "0"}, None, True),  # an operator may turn HSTS off
+        ({"SECURE_SSL_REDIRECT": "false"}, "max-age=31536000; includeSubDomains; preload", False),
+        ({"DEBUG": "true"}, None, False),  # never while debugging
+    ],
+)
+def test_https_defaults_can_be_overridden(tmp_path, overrides, header, redirect):
+    values = _security(tmp_path, PRAKRIYA_HTTPS="true", **overrides)
+    assert values["hsts_header"] == header
+    assert values["ssl_redirect"] is redirect
+
+
+def test_hsts_can_be_sent_without_prakriya_https_if_asked(tmp_path):
+    assert _security(tmp_path, SECURE_HSTS_SECONDS="300")["hsts_header"] == "max-age=300; includeSubDomains; preload"
+
+
+def test_sign_in_throttling_and_email_defaults(tmp_path):
+    values = _security(tmp_path)
+    assert values["failure_limit"] == 5 and values["cooloff_seconds"] == 15 * 60
+    assert values["proxy_count"] == 0 and values["link_hours"] == 48
+    # Without a mail server, messages go to the console log.
+    assert values["email_backend"] == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_sign_in_throttling_and_email_from_the_environment(tmp_path):
+    values = _security(
+        tmp_path, PRAKRIYA_LOGIN_FAILURE_LIMIT="10", PRAKRIYA_LOGIN_COOLOFF_MINUTES="60", PRAKRIYA_PROXY_COUNT="1",
+        PRAKRIYA_SIGNUP_LINK_HOURS="2", EMAIL_HOST="smtp.example.org", EMAIL_PORT="465", EMAIL_USE_TLS="false",
+        EMAIL_USE_SSL="true", DEFAULT_FROM_EMAIL="Prakriya <noreply@example.org>",
+    )
+    assert values["failure_limit"] == 10 and values["cooloff_seconds"] == 3600
+    assert values["proxy_count"] == 1 and values["link_hours"] == 2
+    assert values["email_backend"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert values["email_port"] == 465 and values["from"] == "Prakriya <noreply@example.org>"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "others"),
+    [
+        ("PRAKRIYA_LOGIN_FAILURE_LIMIT", "0", {}),
+        ("PRAKRIYA_LOGIN_FAILURE_LIMIT", "five", {}),
+        ("PRAKRIYA_LOGIN_COOLOFF_MINUTES", "0", {}),
+        ("PRAKRIYA_PROXY_COUNT", "-1", {}),
+        ("PRAKRIYA_SIGNUP_LINK_HOURS", "0", {}),
+        ("PRAKRIYA_HTTPS", "sure", {}),
+        ("SECURE_SSL_REDIRECT", "perhaps", {}),
+        ("EMAIL_PORT", "smtp", {}),
+        ("EMAIL_USE_SSL", "true", {"EMAIL_USE_TLS": "true"}),
+    ],
+)
+def test_bad_security_values_stop_start_up(tmp_path, name, value, others):
+    result = _load_settings(tmp_path, **{name: value, **others})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr
+
+
+def test_check_deploy_is_clean_under_production_settings(tmp_path):
+    """What `make test` runs as a step (Makefile: deploy-check): HTTPS on, DEBUG off, a real key."""
+    env = _clean_env(
+        tmp_path, PRAKRIYA_HTTPS="true", DEBUG="false", PRAKRIYA_REQUIRE_SECRET_KEY="true",
+        SECRET_KEY="a-real-secret-key-of-fifty-or-more-characters-0123456789-abcdefghij",
+        ALLOWED_HOSTS="prakriya.example.org",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout

@@ -1,5 +1,10 @@
+import functools
+import json
+import re
+
 from django import template
-from django.utils.html import format_html
+from django.contrib.staticfiles import finders
+from django.utils.html import format_html, format_html_join
 
 from prakriya.jobs.display import without_server_paths
 from prakriya.lib.markdown import render_markdown
@@ -18,11 +23,22 @@ def no_server_paths_filter(text):
     return without_server_paths(text)
 
 
-@register.simple_tag
-def plotly_figure(figure_json: str | None, element_id: str, label: str = "Chart"):
-    """A container the charts script fills from the figure JSON embedded beside it."""
+# Trace types plotly.js draws with WebGL through code it compiles at run time (regl, stack.gl).
+_EVAL_TRACES = frozenset({
+    "scattergl", "scatterpolargl", "splom", "parcoords", "scatter3d", "surface", "mesh3d", "cone",
+    "streamtube", "volume", "isosurface",
+})
+
+
+@register.simple_tag(takes_context=True)
+def plotly_figure(context, figure_json: str | None, element_id: str, label: str = "Chart"):
+    """A container the charts script fills from the figure JSON embedded beside it. A WebGL chart
+    widens its page's Content-Security-Policy to allow eval (prakriya/csp.py)."""
     if not figure_json:
         return ""
+    request = context.get("request")
+    if request is not None and _EVAL_TRACES & _trace_types(figure_json):
+        request.csp_allows_eval = True
     return format_html(
         '<div class="chart" id="{}" role="img" aria-label="{}"></div>'
         '<script type="application/json" data-plotly-for="{}">{}</script>',
@@ -31,6 +47,48 @@ def plotly_figure(figure_json: str | None, element_id: str, label: str = "Chart"
         element_id,
         _escape_json(figure_json),
     )
+
+
+@functools.cache
+def _plotly_style_ids() -> tuple[str, ...]:
+    """The ids of the style elements plotly.js makes for itself unless the page has them already:
+    its global sheet (which it then fills with CSSOM rules) and the map library's CSS (left out:
+    the platform draws no maps). Read from the bundled file, so a new plotly.js brings its own."""
+    ids = ["plotly.js-style-global"]
+    path = finders.find("plotly/plotly.min.js")
+    if path:
+        with open(path, encoding="utf-8") as bundle:
+            ids += re.findall(r'getElementById\("([0-9a-f]{64})"\)\)\{var \w+=document\.createElement\("style"\)',
+                              bundle.read())
+    return tuple(dict.fromkeys(ids))
+
+
+@register.simple_tag(takes_context=True)
+def plotly_style_sheets(context) -> str:
+    """Empty style elements carrying the page's Content-Security-Policy nonce, under the ids plotly.js
+    looks for: it uses them instead of making style elements the policy would refuse."""
+    request = context.get("request")
+    nonce = getattr(request, "csp_nonce", "") if request is not None else ""
+    return format_html_join("", '<style id="{}" nonce="{}"></style>', ((i, nonce) for i in _plotly_style_ids()))
+
+
+@register.simple_tag(takes_context=True)
+def webgl_charts(context) -> str:
+    """Marks a page whose live charts may turn to WebGL after it loaded (runs.js redraws them as
+    data arrives: a long curve becomes scattergl, a grid search's first result a parcoords):
+    its Content-Security-Policy allows eval from the start (prakriya/csp.py)."""
+    request = context.get("request")
+    if request is not None:
+        request.csp_allows_eval = True
+    return ""
+
+
+def _trace_types(figure_json: str) -> set[str]:
+    try:
+        data = json.loads(figure_json).get("data") or []
+    except (ValueError, AttributeError):
+        return set()
+    return {trace.get("type", "scatter") for trace in data if isinstance(trace, dict)}
 
 
 def _escape_json(text: str):

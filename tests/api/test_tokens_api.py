@@ -73,5 +73,7 @@ def test_anonymous_write_gets_401_with_token_challenge(project):
 
 def test_session_sign_in_also_works(project, lead, password):
     client = APIClient()
-    assert client.login(username="lead", password=password)
+    # The browsable API's login page (the platform's throttled login form).
+    response = client.post("/api/auth/login/", {"username": "lead", "password": password}, format="multipart")
+    assert response.status_code == 302
     assert client.get("/api/projects/digits/").json()["my_role"] == "lead"

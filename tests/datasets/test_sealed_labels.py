@@ -49,8 +49,9 @@ MAX_URLS_PER_IDENTITY = 4000
 # Never crawled: the admin is the operators' database console (no role of a project reaches it),
 # static files are the platform's own code, and logging out would end the crawl's session.
 SKIPPED_PREFIXES = ("/admin/", "/static/", "/accounts/logout/", "/api/auth/logout/")
-# Routes whose parameters are not the project's data and which answer only POST anyway.
-UNFILLABLE_OK = {"token_revoke"}
+# Routes whose parameters are not the project's data: a token to revoke (POST only) and a signed
+# sign-up link (a page about the newcomer's own username and e-mail address).
+UNFILLABLE_OK = {"token_revoke", "sign_up_confirm"}
 
 
 @pytest.fixture(autouse=True)

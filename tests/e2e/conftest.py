@@ -60,15 +60,40 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+# Reports every Content-Security-Policy violation a page of the platform sees to the test.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__prakriyaCspViolation({
+    page: document.location.href, directive: event.effectiveDirective, blocked: event.blockedURI,
+    source: event.sourceFile, line: event.lineNumber, sample: event.sample,
+  });
+});
+"""
+
+
 @pytest.fixture
-def new_page(browser, request, live_server) -> Iterator[Callable[..., Page]]:
+def csp_violations() -> list[dict]:
+    """Content-Security-Policy violations reported by the platform's pages during the test. Any
+    left at the end fails the test: a test that provokes one on purpose takes it out of the list."""
+    return []
+
+
+@pytest.fixture
+def new_page(browser, request, live_server, csp_violations) -> Iterator[Callable[..., Page]]:
     """Factory: a page in a fresh browser context (its own cookies, so its own person). Every page
-    is screenshotted into /tmp/e2e-shots/ if the test fails, then closed."""
+    is screenshotted into /tmp/e2e-shots/ if the test fails, then closed. Content-Security-Policy
+    violations on the platform's pages are collected in csp_violations and fail the test."""
     contexts = []
+
+    def report(violation: dict) -> None:
+        if violation["page"].startswith(live_server.url):
+            csp_violations.append(violation)
 
     def make(**context_options) -> Page:
         context = browser.new_context(base_url=live_server.url, **context_options)
         context.set_default_timeout(TIMEOUT_MS)
+        context.expose_function("__prakriyaCspViolation", report)
+        context.add_init_script(_CSP_LISTENER)
         contexts.append(context)
         return context.new_page()
 
@@ -88,6 +113,8 @@ def new_page(browser, request, live_server) -> Iterator[Callable[..., Page]]:
                     pass
     for context in contexts:
         context.close()
+    if not failed:
+        assert csp_violations == [], "Content-Security-Policy violations on the platform's pages"
 
 
 @pytest.fixture

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
 import pytest
+from django.core import mail
 from playwright.sync_api import Page, expect
 
 from projects import services
@@ -36,6 +38,15 @@ def test_sign_up_profile_and_an_api_token_until_revoked(page: Page, live_server,
     page.get_by_label("Username").fill("asha")
     page.get_by_label("Email").fill("asha@example.org")
     page.get_by_label("Display name").fill("Asha Kumar")
+    page.get_by_role("button", name="Create account").click()
+
+    # The page says only "check your e-mail"; the link in the e-mail finishes the sign-up.
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    expect(page.get_by_text("asha@example.org")).to_be_visible()
+    [message] = mail.outbox
+    [link] = re.findall(r"https?://\S+/accounts/signup/confirm/\S+/", message.body)
+    page.goto(link)
+    expect(page.get_by_text("You are signing up as @asha")).to_be_visible()
     page.locator("#id_password1").fill("census-digits-2024!")
     page.locator("#id_password2").fill("census-digits-2024!")
     page.get_by_role("button", name="Create account").click()
@@ -53,8 +64,12 @@ def test_sign_up_profile_and_an_api_token_until_revoked(page: Page, live_server,
     expect(page.get_by_label("Languages")).to_have_value("English, Hindi, Tamil")
     expect(page.get_by_label("Expertise")).to_have_value("Reads doctors' handwriting for a living.")
 
-    # A token: shown once.
+    # A token: it needs the password again, and is shown once.
     expect(page.get_by_test_id("new-token")).to_have_count(0)
+    page.get_by_label("Your password").fill("not-my-password")
+    page.get_by_role("button", name="Create a token").click()
+    expect(page.locator("ul.messages .message")).to_have_text(["No token created: That is not your password."])
+    page.get_by_label("Your password").fill("census-digits-2024!")
     page.get_by_role("button", name="Create a token").click()
     secret = page.get_by_test_id("new-token").inner_text().strip()
     assert len(secret) > 20

@@ -19,8 +19,11 @@
 
   function replaceForm(form, html) {
     // The server answered with the page and its form errors: show that form in place of ours.
-    var doc = new DOMParser().parseFromString(html, "text/html");
-    var fresh = doc.querySelector("form[data-upload-form]");
+    // Parsed in a <template>, whose content is inert and in no document: the answer's style
+    // elements carry another page's nonce, which this page's Content-Security-Policy would refuse.
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    var fresh = holder.content.querySelector("form[data-upload-form]");
     if (!fresh) {
       show(form, null, "The upload failed. Reload the page and try again.");
       return;
