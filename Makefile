@@ -72,6 +72,7 @@ checks: $(VENV)/.installed-test
 deploy-check: $(VENV)/.installed-test
 	$(TEST_ENV) PRAKRIYA_HTTPS=true DEBUG=false PRAKRIYA_REQUIRE_SECRET_KEY=true ALLOWED_HOSTS=prakriya.example.org \
 		SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		PRAKRIYA_SEALED_KEY="$$($(BIN)/python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test: $(VENV)/.installed-test
