@@ -207,6 +207,7 @@ import json, django
 django.setup()
 from django.conf import settings as s
 from django.test import Client
+s.ROOT_URLCONF = "tests.settings_probe_urls"  # the headers are the middleware's, whatever the page
 response = Client().get("/accounts/login/", secure=True)
 print(json.dumps({
     "hsts_seconds": s.SECURE_HSTS_SECONDS, "hsts_subdomains": s.SECURE_HSTS_INCLUDE_SUBDOMAINS,
