@@ -167,6 +167,10 @@ def worker_env(**overrides: str) -> dict[str, str]:
         PRAKRIYA_JOB_STALE_SECONDS=str(WORKER_STALE_SECONDS),
         CELERY_VISIBILITY_TIMEOUT=str(WORKER_VISIBILITY_TIMEOUT),
         PYTHONUNBUFFERED="1",
+        # Celery runs Django's system checks when a worker starts, and the URL check imports every
+        # view (torch and scikit-learn with them): 10 s or more of every test worker's start. `make
+        # test` runs the same checks once (manage.py check); the tasks import what they use.
+        CELERY_SKIP_CHECKS="1",
     )
     env.update(overrides)
     return env

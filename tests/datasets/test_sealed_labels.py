@@ -364,8 +364,10 @@ def _fillers(project, world: World) -> list[dict[str, list[str]]]:
                 .values_list("key", flat=True)
             )
         )
-        # Every sealed item's pages, and a few others so that pages of visible items are read too.
-        keys = sealed + others[:2] + others[-2:]
+        # Three sealed items' pages (the first, a middle and the last key: one item's pages are
+        # made by the same code as another's, and every sealed label is looked for in every
+        # answer, lists, diffs and downloads included), and a few visible items' pages too.
+        keys = sorted({*sealed[:1], *sealed[len(sealed) // 2:][:1], *sealed[-1:]}) + others[:2] + others[-2:]
         scopes.append(
             {
                 **common,
@@ -388,7 +390,8 @@ def _fillers(project, world: World) -> list[dict[str, list[str]]]:
                 "item": items,
                 "annotation": annotations,
                 "campaign_item_id": items,
-                "pk": sorted(set(common["pk"]) | set(items) | set(annotations)),
+                # A campaign's own routes take its items' and annotations' ids.
+                "pk": sorted(set(items) | set(annotations)),
             }
         )
     return scopes
@@ -403,7 +406,13 @@ def _seed_urls(scopes: list[dict[str, list[str]]]) -> tuple[list[str], list[str]
         if path.startswith(SKIPPED_PREFIXES):
             continue
         groups = _groups(regex)
-        fitting = [scope for scope in scopes if all(g in scope for _, _, g in groups)]
+        names = {g for _, _, g in groups}
+        # A dataset's or a campaign's scope fills only the routes that name a dataset or a
+        # campaign; the project's own routes are filled by the project's scope (the first).
+        fitting = [
+            scope for scope in scopes
+            if names <= set(scope) and (scope is scopes[0] or names & (set(scope) - set(scopes[0])))
+        ]
         if not fitting:
             if name.split(":")[-1] not in UNFILLABLE_OK:
                 known = set().union(*scopes)
