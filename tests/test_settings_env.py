@@ -306,20 +306,3 @@ def test_bad_security_values_stop_start_up(tmp_path, name, value, others):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr
-
-
-def test_check_deploy_is_clean_under_production_settings(tmp_path):
-    """What `make test` runs as a step (Makefile: deploy-check): HTTPS on, DEBUG off, a real key."""
-    env = _clean_env(
-        tmp_path, PRAKRIYA_HTTPS="true", DEBUG="false", PRAKRIYA_REQUIRE_SECRET_KEY="true",
-        SECRET_KEY="a-real-secret-key-of-fifty-or-more-characters-0123456789-abcdefghij",
-        ALLOWED_HOSTS="prakriya.example.org", PRAKRIYA_SEALED_KEY=SEALED_KEY,
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=REPO, env=env,
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    # One check is silenced in settings, with its reason: django-ratelimit's warning about the
-    # embedded default's file cache.
-    assert "System check identified no issues (1 silenced)." in result.stdout
