@@ -35,9 +35,6 @@ print(json.dumps({
 _READ_BY_SETTINGS = {
     "DATABASE_URL", "DATABASE_CONN_MAX_AGE", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
     "MLFLOW_TRACKING_URI", "SESSION_COOKIE_SECURE", "USE_X_FORWARDED_PROTO", "LOG_LEVEL", "STATIC_ROOT",
-    # Set by the browser tests' conftest for Playwright; a test process that ran them first would
-    # hand it on, and check --deploy rightly refuses it.
-    "DJANGO_ALLOW_ASYNC_UNSAFE",
     "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS", "EMAIL_USE_SSL",
     "DEFAULT_FROM_EMAIL",
 }

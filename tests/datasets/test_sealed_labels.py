@@ -367,7 +367,8 @@ def _fillers(project, world: World) -> list[dict[str, list[str]]]:
         # Three sealed items' pages (the first, a middle and the last key: one item's pages are
         # made by the same code as another's, and every sealed label is looked for in every
         # answer, lists, diffs and downloads included), and a few visible items' pages too.
-        keys = sorted({*sealed[:1], *sealed[len(sealed) // 2:][:1], *sealed[-1:]}) + others[:2] + others[-2:]
+        middle = sealed[len(sealed) // 2:][:1]
+        keys = sorted(set(sealed[:1] + middle + sealed[-1:])) + others[:2] + others[-2:]
         scopes.append(
             {
                 **common,
