@@ -26,7 +26,6 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
 from datasets import selectors, services
 from datasets.ingest.limits import Limits, human_bytes
@@ -48,13 +47,11 @@ from datasets.serializers import (
     VersionDetailSerializer,
     VersionSerializer,
 )
-from prakriya.jobs.models import Job
-from prakriya.rest import CappedFormParser, CappedJSONParser, PayloadTooLarge
-from projects import permissions
-from projects import selectors as project_selectors
-from projects.access import can
-from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin, _authorise, _parse
-from projects.serializers import SLUG_TAKEN, JobDetailSerializer
+from prakriya.jobs.serializers import JobDetailSerializer
+from prakriya.rest import CappedFormParser, CappedJSONParser, PayloadTooLarge, job_accepted, parse
+from projects import policy
+from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
+from projects.serializers import SLUG_TAKEN
 
 # Dataset slugs as the model accepts them; version numbers are digits; item keys any path segment.
 DATASET_SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
@@ -92,12 +89,6 @@ def _number(value: str) -> int:
         raise Http404("No such version")
     return number
 
-
-def _started(request: Request, job: Job) -> Response:
-    location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
-    return Response(
-        JobDetailSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location}
-    )
 
 
 class _SavedUpload:
@@ -178,8 +169,8 @@ class DatasetViewSet(
         responses={201: DatasetSerializer},
     )
     def create(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, permissions.EDIT_DELIVERABLE, "add datasets")
-        data = _parse(DatasetCreateSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.EDIT_DELIVERABLE, what="add datasets")
+        data = parse(DatasetCreateSerializer, request)
         try:
             dataset = services.dataset_create(project=self.project, actor=request.user, **data)
         except IntegrityError as exc:
@@ -232,13 +223,13 @@ class DatasetViewSet(
             if existing is None:
                 raise Http404("No data document yet")
             return self._document_response(existing)
-        _authorise(request, self.project, permissions.EDIT_DELIVERABLE, "edit the data document")
+        policy.require(user=request.user, project=self.project, action=policy.EDIT_DELIVERABLE, what="edit the data document")
         partial = request.method == "PATCH"
         if partial and existing is None:
             raise exceptions.ValidationError(
                 {"detail": ["There is no data document yet; PUT the whole document."]}
             )
-        fields = _parse(DataDocumentWriteSerializer, request, partial=partial)
+        fields = parse(DataDocumentWriteSerializer, request, partial=partial)
         if partial:
             number = fields.pop("version", existing.version.number)
         else:
@@ -295,8 +286,7 @@ class VersionViewSet(
             key__in=selectors.sealed_keys(dataset=self.dataset)
         ).count()
         # Server paths (the repository, its remote) are for those who work with the data there.
-        role = project_selectors.role_of(user=request.user, project=self.project)
-        allowed = can(role, request.user, permissions.SEE_STORAGE)
+        allowed = policy.can(user=request.user, project=self.project, action=policy.SEE_STORAGE)
         version.reproduce = self._reproduce(version) if allowed else ""
         return Response(VersionDetailSerializer(version).data)
 
@@ -322,8 +312,8 @@ class VersionViewSet(
     )
     @action(detail=False, methods=["post"], parser_classes=_UPLOAD_PARSERS)
     def upload(self, request: Request, project_slug: str, dataset_slug: str) -> Response:
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "upload data")
-        data = _parse(UploadSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="upload data")
+        data = parse(UploadSerializer, request)
         uploaded = data["file"]
         with _SavedUpload(uploaded) as path:
             job = services.version_start_from_upload(
@@ -335,7 +325,7 @@ class VersionViewSet(
                 label_column=data["label_column"],
                 text_column=data["text_column"],
             )
-        return _started(request, job)
+        return job_accepted(request, job)
 
     @extend_schema(
         summary="Import one of scikit-learn's bundled datasets as a new version (lead, engineer)",
@@ -344,10 +334,10 @@ class VersionViewSet(
     )
     @action(detail=False, methods=["post"], url_path="import", url_name="import")
     def import_bundled(self, request: Request, project_slug: str, dataset_slug: str) -> Response:
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "import data")
-        data = _parse(ImportSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="import data")
+        data = parse(ImportSerializer, request)
         job = services.version_start_from_sklearn(dataset=self.dataset, actor=request.user, name=data["name"])
-        return _started(request, job)
+        return job_accepted(request, job)
 
     @extend_schema(
         summary="A new version from this one: items removed, relabelled, or added from a file (lead, engineer)",
@@ -358,8 +348,8 @@ class VersionViewSet(
     @action(detail=True, methods=["post"], parser_classes=_UPLOAD_PARSERS)
     def derive(self, request: Request, project_slug: str, dataset_slug: str, number: str) -> Response:
         version = self.get_object()
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "create versions")
-        data = _parse(DeriveSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="create versions")
+        data = parse(DeriveSerializer, request)
         uploaded = data.get("file")
         common = {
             "version": version,
@@ -376,7 +366,7 @@ class VersionViewSet(
                 job = services.version_start_derived(
                     **common, add_path=path, add_name=uploaded.name or "upload"
                 )
-        return _started(request, job)
+        return job_accepted(request, job)
 
     # -- Profile --
 
@@ -401,10 +391,10 @@ class VersionViewSet(
             if profile is None:
                 raise Http404("No profile yet")
             return Response(ProfileSerializer(profile).data)
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "launch jobs")
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="launch jobs")
         if version.state != VersionState.READY:
             raise ValidationError("Only a ready version can be profiled.")
-        return _started(request, services.profile_recompute(version=version, actor=request.user))
+        return job_accepted(request, services.profile_recompute(version=version, actor=request.user))
 
     # -- Split --
 
@@ -429,8 +419,8 @@ class VersionViewSet(
             if split is None:
                 raise Http404("This version is not split")
             return Response(SplitSerializer(split).data)
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "split datasets")
-        data = _parse(SplitCreateSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="split datasets")
+        data = parse(SplitCreateSerializer, request)
         split = services.split_create(version=version, actor=request.user, **data)
         return Response(SplitSerializer(split).data, status=status.HTTP_201_CREATED)
 

@@ -32,9 +32,8 @@ from datasets.models import (
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import JobLimitReached, job_enqueue
 from prakriya.lib.bulk import bulk_insert
-from projects import permissions
+from projects import policy
 from projects.models import DeliverableKind, DeliverableState, Project
-from projects.selectors import require_role
 from projects.services import deliverable_move, timeline_record
 
 SKLEARN_DATASETS = {
@@ -70,7 +69,7 @@ def staging_path(name: str) -> Path:
 def dataset_create(
     *, project: Project, actor: AbstractBaseUser, slug: str, name: str, kind: str, description: str = ""
 ) -> Dataset:
-    require_role(user=actor, project=project, action=permissions.EDIT_DELIVERABLE, what="add datasets")
+    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="add datasets")
     if project.datasets.filter(slug__iexact=slug).exists():
         raise ValidationError({"slug": ["This project already has a dataset with this address."]})
     dataset = Dataset(project=project, slug=slug, name=name, kind=kind, description=description, created_by=actor)
@@ -148,7 +147,7 @@ def version_start_from_upload(
 ) -> Job:
     """Validates and normalises the upload now (a bad file is refused here, with nothing left
     behind), then writes the version in a job."""
-    require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="upload data")
+    policy.require(user=actor, project=dataset.project, action=policy.LAUNCH_JOBS, what="upload data")
     dest = staging_dir()
     try:
         staged = ingest.stage_upload(
@@ -162,7 +161,7 @@ def version_start_from_upload(
 
 
 def version_start_from_sklearn(*, dataset: Dataset, actor: AbstractBaseUser, name: str) -> Job:
-    require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="import data")
+    policy.require(user=actor, project=dataset.project, action=policy.LAUNCH_JOBS, what="import data")
     if name not in SKLEARN_DATASETS:
         raise ValidationError(f"Unknown bundled dataset {name!r}; choose one of {', '.join(SKLEARN_DATASETS)}.")
     staged = ingest.stage_sklearn(name=name, dest=staging_dir())
@@ -187,7 +186,7 @@ def version_start_derived(
 
     respan = respan or {}
     dataset = version.dataset
-    require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="create versions")
+    policy.require(user=actor, project=dataset.project, action=policy.LAUNCH_JOBS, what="create versions")
     if version.state != VersionState.READY:
         raise ValidationError("Only a ready version can be the base of a new one.")
     if respan and dataset.kind != DatasetKind.TEXT:
@@ -340,7 +339,7 @@ def split_create(
     from sklearn.model_selection import train_test_split
 
     dataset = version.dataset
-    require_role(user=actor, project=dataset.project, action=permissions.LAUNCH_JOBS, what="split datasets")
+    policy.require(user=actor, project=dataset.project, action=policy.LAUNCH_JOBS, what="split datasets")
     if version.state != VersionState.READY:
         raise ValidationError("Only a ready version can be split.")
     if Split.objects.filter(version=version).exists():
@@ -417,14 +416,14 @@ def _data_deliverable(project: Project):
 @transaction.atomic
 def data_document_save(*, dataset: Dataset, actor: AbstractBaseUser, version: DatasetVersion, **fields) -> DataDocument:
     project = dataset.project
-    require_role(user=actor, project=project, action=permissions.EDIT_DELIVERABLE, what="edit the data document")
+    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="edit the data document")
     unknown = set(fields) - set(DOCUMENT_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
     if version.dataset_id != dataset.pk or version.state != VersionState.READY:
         raise ValidationError("Pin the data document to a ready version of this dataset.")
     deliverable = _data_deliverable(project)
-    if deliverable.state in (DeliverableState.SUBMITTED, DeliverableState.APPROVED):
+    if policy.deliverable_frozen(deliverable.state):
         raise ValidationError(
             f"The data document is {deliverable.get_state_display().lower()}; it can be edited again once a lead "
             "requests changes or reopens it."

@@ -19,6 +19,7 @@ from experiments import selectors
 from experiments.analysis import reading, report
 from experiments.api import RUN_ID_PARAMETER
 from prakriya.api_errors import error_response
+from projects import policy
 from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
 
 
@@ -132,7 +133,7 @@ RUN_PARAMETERS = [
 class _AnalysisView(ProjectScopedMixin, GenericAPIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if not selectors.can_view_runs(user=request.user, project=self.project):
+        if not policy.can(user=request.user, project=self.project, action=policy.VIEW_RUNS):
             raise exceptions.PermissionDenied("Your role in this project does not include its experiments.")
 
     @staticmethod

@@ -34,9 +34,10 @@ from experiments.launch_serializers import (
 )
 from experiments.models import Run
 from experiments.serializers import CurvesSerializer, RunDetailSerializer, RunSerializer
-from projects import permissions
-from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin, _authorise, _parse
-from projects.serializers import JobDetailSerializer
+from prakriya.jobs.serializers import JobDetailSerializer
+from prakriya.rest import job_accepted, parse
+from projects import policy
+from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
 
 RUN_ID_PATTERN = r"[0-9a-zA-Z]+"
 MAX_KEYS = 10
@@ -68,7 +69,7 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if not selectors.can_view_runs(user=request.user, project=self.project):
+        if not policy.can(user=request.user, project=self.project, action=policy.VIEW_RUNS):
             raise exceptions.PermissionDenied("Your role in this project does not include its experiments.")
 
     def get_queryset(self) -> QuerySet[Run]:
@@ -128,9 +129,6 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
                 {"version": [f"This project has no dataset version {data['dataset']}@v{data['version']}."]}
             ) from None
 
-    def _job_created(self, request: Request, job) -> Response:
-        location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
-        return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED, headers={"Location": location})
 
     @extend_schema(
         summary="Train a model on a dataset version (lead, engineer): queues a training job",
@@ -138,13 +136,13 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         responses={201: JobDetailSerializer},
     )
     def create(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "train models")
-        data = _parse(TrainStageSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="train models")
+        data = parse(TrainStageSerializer, request)
         job = training_start(
             version=self._version(data), actor=request.user, trainer=data["trainer"], config=data["config"],
             name=data["name"], stage=data["stage"],
         )
-        return self._job_created(request, job)
+        return job_accepted(request, job, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Overfit one batch (lead, engineer): queues the check of a torch trainer; its run is tagged "
@@ -154,14 +152,14 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"])
     def overfit(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "train models")
-        data = _parse(OverfitSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="train models")
+        data = parse(OverfitSerializer, request)
         job = overfit_start(
             version=self._version(data), actor=request.user, trainer=data["trainer"], config=data["config"],
             batch_size=data["batch_size"], loss_threshold=data["loss_threshold"], max_steps=data["max_steps"],
             name=data["name"],
         )
-        return self._job_created(request, job)
+        return job_accepted(request, job, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Start a grid search (lead, engineer): a parent run and one training job per combination",
@@ -170,8 +168,8 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"])
     def sweeps(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "train models")
-        data = _parse(SweepLaunchSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="train models")
+        data = parse(SweepLaunchSerializer, request)
         started = sweep_start(
             version=self._version(data), actor=request.user, trainer=data["trainer"], grid=data["grid"],
             config=data["config"], name=data["name"], stage=data["stage"],
@@ -213,7 +211,7 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         if request.method == "GET":
             found = checkpoints.run_versions(run=record)
             return Response(CheckpointSerializer([{"model": name, **vars(v)} for v in found], many=True).data)
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "register checkpoints")
-        data = _parse(RegisterSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="register checkpoints")
+        data = parse(RegisterSerializer, request)
         version = checkpoints.checkpoint_register(run=record, actor=request.user, stage=data["stage"])
         return Response(CheckpointSerializer({"model": name, **vars(version)}).data, status=status.HTTP_201_CREATED)

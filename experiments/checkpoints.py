@@ -21,9 +21,8 @@ from django.core.exceptions import ValidationError
 
 from experiments import mlflow_store
 from experiments.models import Run
-from projects import permissions
+from projects import policy
 from projects.models import Project
-from projects.selectors import require_role
 
 STAGES = ("overfit-one-batch", "overfit-all", "regularised", "fine-tuned")
 STAGE_CHOICES = [(stage, stage) for stage in STAGES]
@@ -112,7 +111,7 @@ def _ensure_registered_model(project: Project) -> str:
 def checkpoint_register(*, run: Run, actor: AbstractBaseUser, stage: str) -> RegisteredVersion:
     """Registers the run's final model as a new version of the project's model and points the
     stage's alias at it. Only MLflow is written (no platform rows), hence no transaction."""
-    require_role(user=actor, project=run.project, action=permissions.LAUNCH_JOBS, what="register checkpoints")
+    policy.require(user=actor, project=run.project, action=policy.LAUNCH_JOBS, what="register checkpoints")
     if stage not in STAGES:
         raise ValidationError(f"Choose a stage: {', '.join(STAGES)}.")
     from mlflow.exceptions import MlflowException

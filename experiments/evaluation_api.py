@@ -18,7 +18,9 @@ from rest_framework.response import Response
 from experiments import selectors as run_selectors
 from experiments.evaluation import selectors, services
 from experiments.models import TestEvaluation
-from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin, _authorise, _parse
+from prakriya.rest import parse
+from projects import policy
+from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
 from projects.serializers import StrictSerializer
 
 
@@ -68,7 +70,7 @@ class EvaluationViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if not run_selectors.can_view_runs(user=request.user, project=self.project):
+        if not policy.can(user=request.user, project=self.project, action=policy.VIEW_RUNS):
             raise exceptions.PermissionDenied("Your role in this project does not include its experiments.")
 
     def get_queryset(self) -> QuerySet[TestEvaluation]:
@@ -89,8 +91,8 @@ class EvaluationViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Request a test evaluation of a run (lead, engineer)", request=EvaluationRequestSerializer,
                    responses={201: EvaluationSerializer})
     def create(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, services.REQUEST, "request test evaluations")
-        data = _parse(EvaluationRequestSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.REQUEST_EVALUATION, what="request test evaluations")
+        data = parse(EvaluationRequestSerializer, request)
         run = run_selectors.runs_for_project(user=request.user, project=self.project).filter(
             mlflow_run_id=data["run_id"]).first()
         if run is None:
@@ -99,9 +101,9 @@ class EvaluationViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         return Response(EvaluationSerializer(evaluation).data, status=status.HTTP_201_CREATED)
 
     def _decide(self, request: Request, decide) -> Response:
-        _authorise(request, self.project, services.DECIDE, "decide on test evaluations")
+        policy.require(user=request.user, project=self.project, action=policy.DECIDE_EVALUATION, what="decide on test evaluations")
         evaluation = self.get_object()
-        data = _parse(DecisionSerializer, request)
+        data = parse(DecisionSerializer, request)
         evaluation = decide(evaluation=evaluation, actor=request.user, comment=data["comment"])
         return Response(EvaluationSerializer(evaluation).data)
 

@@ -37,11 +37,11 @@ from datasets.models import DatasetVersion
 from experiments import mlflow_store
 from experiments import services as experiment_services
 from experiments.models import Run, RunSource
-from experiments.permissions import VIEW_PRIVATE_RUNS
 from experiments.sweeps import PARENT_PARAM
 from prakriya.jobs import registry
 from prakriya.jobs.models import TERMINAL_STATES, Job
 from prakriya.jobs.runner import JobCancelled, JobContext
+from projects import policy
 
 TRAIN_KIND = "experiments_train"
 OVERFIT_KIND = "experiments_overfit"
@@ -361,10 +361,10 @@ def sweep_close_if_done(*, parent_run_id: str, current_job_id: int) -> bool:
     return True
 
 
-# Who reads a training job reads its run (run pages, /mlflow/): experiments.permissions. Two hours
+# Who reads a training job reads its run (run pages, /mlflow/): policy.VIEW_RUNS. Two hours
 # for a training run (the built-in models on CPU; PRAKRIYA_JOB_TIME_LIMITS lengthens it on GPU
 # machines), half an hour for the overfit-one-batch check (at most 10,000 steps on one batch).
 registry.register(registry.JobKind(name=TRAIN_KIND, label="Training", queue="training", run=_train,
-                                   on_ended_unrun=_ended_unrun, readers=VIEW_PRIVATE_RUNS, time_limit=2 * 3600))
+                                   on_ended_unrun=_ended_unrun, readers=policy.VIEW_RUNS, time_limit=2 * 3600))
 registry.register(registry.JobKind(name=OVERFIT_KIND, label="Overfit one batch", queue="training", run=_overfit,
-                                   on_ended_unrun=_ended_unrun, readers=VIEW_PRIVATE_RUNS, time_limit=30 * 60))
+                                   on_ended_unrun=_ended_unrun, readers=policy.VIEW_RUNS, time_limit=30 * 60))

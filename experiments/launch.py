@@ -23,8 +23,7 @@ from experiments.models import Run, RunSource
 from experiments.sweeps import PARENT_PARAM
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_capacity_check, job_enqueue
-from projects import permissions
-from projects.selectors import require_role
+from projects import policy
 
 
 def _check_trainable(*, version: DatasetVersion, actor: AbstractBaseUser, trainer: str, what: str,
@@ -34,7 +33,7 @@ def _check_trainable(*, version: DatasetVersion, actor: AbstractBaseUser, traine
     from experiments.training import TrainingInputError, get_trainer, trainers_for
 
     project = version.dataset.project
-    require_role(user=actor, project=project, action=permissions.LAUNCH_JOBS, what=what)
+    policy.require(user=actor, project=project, action=policy.LAUNCH_JOBS, what=what)
     if version.state != VersionState.READY:
         raise ValidationError(f"{version} is not ready.")
     if not Split.objects.filter(version=version).exists():

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from datasets.charts import style
 from experiments import mlflow_store, runs, selectors
 from experiments.models import Run
+from projects import policy
 from projects.models import Project, Target
 
 BASELINE_STAGE = "baseline"
@@ -143,7 +144,7 @@ def baselines_context(*, user, project: Project) -> dict:
         "columns": columns,
         "targets": targets,
         "figure": baselines_figure(rows, primary),
-        "can_view_runs": selectors.can_view_runs(user=user, project=project),
+        "can_view_runs": policy.can(user=user, project=project, action=policy.VIEW_RUNS),
     }
 
 

@@ -5,29 +5,11 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from experiments import permissions
 from experiments.models import ProjectExperiment, Run
+from projects import policy
 from projects import selectors as project_selectors
-from projects.models import Project, Visibility
+from projects.models import Project
 from projects.selectors import AnyUser
-
-
-def can_view_runs(*, user: AnyUser, project: Project) -> bool:
-    if user.is_authenticated and user.is_superuser:
-        return True
-    if project.visibility == Visibility.PUBLIC:
-        return True
-    role = project_selectors.role_of(user=user, project=project)
-    return role is not None and role in permissions.VIEW_PRIVATE_RUNS
-
-
-def can_log_runs(*, user: AnyUser, project: Project) -> bool:
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    role = project_selectors.role_of(user=user, project=project)
-    return role is not None and role in permissions.LOG_RUNS
 
 
 def project_is_visible(*, user: AnyUser, project: Project) -> bool:
@@ -38,7 +20,7 @@ def project_is_visible(*, user: AnyUser, project: Project) -> bool:
 
 def runs_for_project(*, user: AnyUser, project: Project) -> QuerySet[Run]:
     """The project's runs, newest first; none for a user who may not see its runs."""
-    if not can_view_runs(user=user, project=project):
+    if not policy.can(user=user, project=project, action=policy.VIEW_RUNS):
         return Run.objects.none()
     return Run.objects.filter(project=project).select_related("created_by", "parent", "job")
 

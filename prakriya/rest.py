@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
-from rest_framework import exceptions, renderers, status
+from rest_framework import exceptions, renderers, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -88,6 +92,23 @@ class ApiViewMixin:
             exc = PayloadTooLarge(f"Request body exceeds {limit} bytes.")
         return super().handle_exception(exc)
 
+
+
+def parse(serializer_class: type[serializers.Serializer], request: Request, *, partial: bool = False,
+          **context: Any) -> dict[str, Any]:
+    """The request's body validated by `serializer_class` (a 400 listing each bad field otherwise)."""
+    serializer = serializer_class(data=request.data, partial=partial, context={"request": request, **context})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def job_accepted(request: Request, job, *, status_code: int = status.HTTP_202_ACCEPTED) -> Response:
+    """The answer to a request that started a job: the job as GET /api/jobs/{id}/ shows it, with
+    that address in Location (202; 201 where the job is the thing created, as a training run's)."""
+    from prakriya.jobs.serializers import JobDetailSerializer
+
+    location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
+    return Response(JobDetailSerializer(job).data, status=status_code, headers={"Location": location})
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):

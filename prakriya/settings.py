@@ -153,6 +153,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Each request remembers its users' project roles, once (projects/policy.py).
+    "prakriya.request_memo.RequestMemoMiddleware",
     # Content-Security-Policy on every response, error pages of the middleware below included.
     "prakriya.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

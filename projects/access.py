@@ -1,6 +1,6 @@
-"""Access to a project from an HTML view, shared by the pages of every app: the same rules as
-the API (a project you cannot see is a 404; an action your role does not allow is a 403; an
-anonymous visitor is sent to log in first)."""
+"""The access policy (projects/policy.py) as the HTML pages of every app answer it: a project you
+cannot see is a 404; an action your role does not allow is a 403; an anonymous visitor is sent to
+log in first. No rule lives here, only how a page says no."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import functools
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 
-from projects import permissions, selectors
+from projects import policy, selectors
 from projects.models import Project
 
 
@@ -17,15 +17,15 @@ class LoginRequired(Exception):
     pass
 
 
-def project_for(request, slug: str, action: frozenset | None = None) -> tuple[Project, str | None]:
+def project_for(request, slug: str, action: policy.Action | None = None) -> tuple[Project, str | None]:
     """The project if the user may see it (404 otherwise) and their role; with an action, also
     requires a signed-in user whose role allows it (login redirect, then 403)."""
     project = selectors.project_get_visible(user=request.user, slug=slug)
-    role = selectors.role_of(user=request.user, project=project)
+    role = policy.role_of(user=request.user, project=project)
     if action is not None:
         if not request.user.is_authenticated:
             raise LoginRequired()
-        selectors.require_role(user=request.user, project=project, action=action, what="do this")
+        policy.require(user=request.user, project=project, action=action, what="do this")
     return project, role
 
 
@@ -44,7 +44,3 @@ def guard(view):
 
 def error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
-
-
-def can(role: str | None, user, action: frozenset) -> bool:
-    return user.is_authenticated and (user.is_superuser or permissions.allows(role, action))

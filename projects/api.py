@@ -20,12 +20,12 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
 from prakriya.jobs.models import Job, JobState
+from prakriya.jobs.serializers import JobDetailSerializer, JobSerializer
 from prakriya.jobs.services import job_cancel
-from prakriya.rest import ApiViewMixin
-from projects import permissions, selectors, services
+from prakriya.rest import ApiViewMixin, job_accepted, parse
+from projects import policy, selectors, services
 from projects.models import (
     STAGE_CHOICES,
     Deliverable,
@@ -41,8 +41,6 @@ from projects.serializers import (
     DeliverableBodySerializer,
     DeliverableSerializer,
     ExportStartSerializer,
-    JobDetailSerializer,
-    JobSerializer,
     MembershipCreateSerializer,
     MembershipSerializer,
     MembershipUpdateSerializer,
@@ -65,17 +63,6 @@ PROJECT_SLUG_PARAMETER = OpenApiParameter(
     "project_slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="The project's slug"
 )
 
-
-def _authorise(request: Request, project: Project, allowed: frozenset, what: str) -> None:
-    selectors.require_role(user=request.user, project=project, action=allowed, what=what)
-
-
-def _parse(
-    serializer_class: type[StrictSerializer], request: Request, *, partial: bool = False
-) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, partial=partial, context={"request": request})
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class ProjectScopedMixin(ApiViewMixin):
@@ -139,9 +126,9 @@ class ProjectViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         request=ProjectCreateSerializer, responses={201: ProjectDetailSerializer},
     )
     def create(self, request: Request) -> Response:
-        if not permissions.can_create_projects(request.user):
-            raise exceptions.PermissionDenied(permissions.STAFF_ONLY_PROJECTS)
-        data = _parse(ProjectCreateSerializer, request)
+        if not policy.can_create_projects(request.user):
+            raise exceptions.PermissionDenied(policy.STAFF_ONLY_PROJECTS)
+        data = parse(ProjectCreateSerializer, request)
         try:
             project = services.project_create(creator=request.user, unguessable_private_slug=True, **data)
         except IntegrityError as exc:
@@ -155,10 +142,9 @@ class ProjectViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     )
     def partial_update(self, request: Request, slug: str) -> Response:
         project = self.get_object()
-        _authorise(
-            request, project, permissions.EDIT_CHARTER | permissions.MANAGE_PROJECT, "change this project"
-        )
-        charter = _parse(ProjectUpdateSerializer, request, partial=True)
+        # The charter's editors include the lead, who alone may change the settings (services check each half).
+        policy.require(user=request.user, project=project, action=policy.EDIT_CHARTER, what="change this project")
+        charter = parse(ProjectUpdateSerializer, request, partial=True)
         project_settings = {name: charter.pop(name) for name in ProjectUpdateSerializer.SETTINGS_FIELDS
                             if name in charter}
         summary_of_change = charter.pop("summary_of_change", "")
@@ -189,9 +175,8 @@ class MembershipViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.Gene
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         if self.project is not None:
-            user = self.request.user
-            context["can_see_emails"] = user.is_superuser or permissions.allows(
-                selectors.role_of(user=user, project=self.project), permissions.SEE_MEMBER_EMAILS
+            context["can_see_emails"] = policy.can(
+                user=self.request.user, project=self.project, action=policy.SEE_MEMBER_EMAILS
             )
         return context
 
@@ -200,8 +185,8 @@ class MembershipViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.Gene
         request=MembershipCreateSerializer, responses={201: MembershipSerializer, 200: MembershipSerializer},
     )
     def create(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, permissions.MANAGE_PROJECT, "manage members")
-        data = _parse(MembershipCreateSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.MANAGE_PROJECT, what="manage members")
+        data = parse(MembershipCreateSerializer, request)
         user = data["username"]
         existed = self.get_queryset().filter(user=user).exists()
         membership = services.membership_set(
@@ -213,9 +198,9 @@ class MembershipViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.Gene
     @extend_schema(summary="Change a member's role (lead only)",
                    request=MembershipUpdateSerializer, responses=MembershipSerializer)
     def partial_update(self, request: Request, project_slug: str, pk: str) -> Response:
-        _authorise(request, self.project, permissions.MANAGE_PROJECT, "manage members")
+        policy.require(user=request.user, project=self.project, action=policy.MANAGE_PROJECT, what="manage members")
         membership = self.get_object()
-        data = _parse(MembershipUpdateSerializer, request)
+        data = parse(MembershipUpdateSerializer, request)
         membership = services.membership_set(
             project=self.project, actor=request.user, user=membership.user, role=data["role"]
         )
@@ -223,7 +208,7 @@ class MembershipViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.Gene
 
     @extend_schema(summary="Remove a member (lead only)", request=None, responses={204: None})
     def destroy(self, request: Request, project_slug: str, pk: str) -> Response:
-        _authorise(request, self.project, permissions.MANAGE_PROJECT, "manage members")
+        policy.require(user=request.user, project=self.project, action=policy.MANAGE_PROJECT, what="manage members")
         membership = self.get_object()
         services.membership_remove(project=self.project, actor=request.user, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -234,7 +219,7 @@ class MembershipViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.Gene
     )
     @action(detail=True, methods=["post"])
     def unlock(self, request: Request, project_slug: str, pk: str) -> Response:
-        _authorise(request, self.project, permissions.UNLOCK_MEMBER_SIGN_IN, "lift a member's sign-in lock-out")
+        policy.require(user=request.user, project=self.project, action=policy.UNLOCK_MEMBER_SIGN_IN, what="lift a member's sign-in lock-out")
         membership = self.get_object()
         services.member_lockout_lift(project=self.project, actor=request.user, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -263,21 +248,21 @@ class _CharterItemViewSet(ProjectScopedMixin, mixins.ListModelMixin, mixins.Retr
         raise NotImplementedError
 
     def create(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, permissions.EDIT_CHARTER, f"edit {self.what}")
-        item = self.save_item(None, _parse(self.write_serializer_class, request))
+        policy.require(user=request.user, project=self.project, action=policy.EDIT_CHARTER, what=f"edit {self.what}")
+        item = self.save_item(None, parse(self.write_serializer_class, request))
         return Response(self.get_serializer(item).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, project_slug: str, pk: str, partial: bool = False) -> Response:
-        _authorise(request, self.project, permissions.EDIT_CHARTER, f"edit {self.what}")
+        policy.require(user=request.user, project=self.project, action=policy.EDIT_CHARTER, what=f"edit {self.what}")
         item = self.get_object()
-        item = self.save_item(item, _parse(self.write_serializer_class, request, partial=partial))
+        item = self.save_item(item, parse(self.write_serializer_class, request, partial=partial))
         return Response(self.get_serializer(item).data)
 
     def partial_update(self, request: Request, project_slug: str, pk: str) -> Response:
         return self.update(request, project_slug, pk, partial=True)
 
     def destroy(self, request: Request, project_slug: str, pk: str) -> Response:
-        _authorise(request, self.project, permissions.EDIT_CHARTER, f"edit {self.what}")
+        policy.require(user=request.user, project=self.project, action=policy.EDIT_CHARTER, what=f"edit {self.what}")
         self.delete_item(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -328,13 +313,6 @@ class ValueEstimateViewSet(_CharterItemViewSet):
 
 # --- Deliverables and their review ------------------------------------------------------------
 
-# The role check is repeated here (the service checks too) so that it comes before parsing.
-_TRANSITION_PERMISSIONS = {
-    "submit": permissions.SUBMIT_DELIVERABLE,
-    "approve": permissions.REVIEW_DELIVERABLE,
-    "request_changes": permissions.REVIEW_DELIVERABLE,
-    "reopen": permissions.REVIEW_DELIVERABLE,
-}
 _ACTION_SCHEMA = {"request": DeliverableActionSerializer, "responses": DeliverableSerializer}
 
 
@@ -363,17 +341,19 @@ class DeliverableViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Write the deliverable's body (lead, engineer)",
                    request=DeliverableBodySerializer, responses=DeliverableSerializer)
     def partial_update(self, request: Request, project_slug: str, kind: str) -> Response:
-        _authorise(request, self.project, permissions.EDIT_DELIVERABLE, "edit deliverables")
+        policy.require(user=request.user, project=self.project, action=policy.EDIT_DELIVERABLE, what="edit deliverables")
         deliverable = selectors.deliverable_get(project=self.project, kind=kind)
-        data = _parse(DeliverableBodySerializer, request)
+        data = parse(DeliverableBodySerializer, request)
         services.deliverable_save_body(deliverable=deliverable, actor=request.user, body=data["body"])
         return self._respond(kind)
 
     def _transition(self, request: Request, kind: str, name: str) -> Response:
         what = f"{name.replace('_', ' ')} deliverables"
-        _authorise(request, self.project, _TRANSITION_PERMISSIONS[name], what)
+        # Checked before parsing as well as by the service: a refused role learns nothing of the body's rules.
+        action = policy.DELIVERABLE_TRANSITIONS[name].action
+        policy.require(user=request.user, project=self.project, action=action, what=what)
         deliverable = selectors.deliverable_get(project=self.project, kind=kind)
-        data = _parse(DeliverableActionSerializer, request)
+        data = parse(DeliverableActionSerializer, request)
         services.deliverable_transition(
             deliverable=deliverable, actor=request.user, action=name, comment=data["comment"]
         )
@@ -455,14 +435,12 @@ class ProjectExportViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Start exporting the project to JSON (lead, engineer)",
                    request=ExportStartSerializer, responses={202: JobDetailSerializer})
     def create(self, request: Request, project_slug: str) -> Response:
-        _authorise(request, self.project, permissions.LAUNCH_JOBS, "launch jobs")
-        data = _parse(ExportStartSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="launch jobs")
+        data = parse(ExportStartSerializer, request)
         job = services.project_export_start(
             project=self.project, actor=request.user, pause_seconds=data["pause_seconds"]
         )
-        location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
-        return Response(JobDetailSerializer(job).data, status=status.HTTP_202_ACCEPTED,
-                        headers={"Location": location})
+        return job_accepted(request, job)
 
 
 @extend_schema_view(
@@ -485,6 +463,6 @@ class JobViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         job = self.get_object()
-        _authorise(request, job.project, permissions.LAUNCH_JOBS, "cancel jobs")
+        policy.require(user=request.user, project=job.project, action=policy.LAUNCH_JOBS, what="cancel jobs")
         job = job_cancel(job=job)
         return Response(JobDetailSerializer(job).data)

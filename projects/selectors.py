@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from prakriya.accounts import selectors as account_selectors
 from prakriya.jobs.models import Job
 from prakriya.jobs.selectors import job_list_for_roles
-from projects import permissions
+from projects import policy
 from projects.models import (
     DELIVERABLE_ORDER,
     Deliverable,
@@ -22,8 +20,7 @@ from projects.models import (
     TimelineEvent,
     Visibility,
 )
-
-AnyUser = AbstractBaseUser | AnonymousUser
+from projects.policy import AnyUser
 
 
 def project_list_visible(*, user: AnyUser) -> QuerySet[Project]:
@@ -42,29 +39,6 @@ def project_get_visible(*, user: AnyUser, slug: str) -> Project:
     if project is None:
         raise Http404("No such project")
     return project
-
-
-def role_of(*, user: AnyUser, project: Project) -> str | None:
-    if not user.is_authenticated:
-        return None
-    cache = getattr(project, "_role_cache", None)
-    if cache is None:
-        cache = {}
-        project._role_cache = cache
-    if user.pk not in cache:
-        cache[user.pk] = (
-            Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
-        )
-    return cache[user.pk]
-
-
-def require_role(*, user: AnyUser, project: Project, action: frozenset, what: str) -> None:
-    """Raises PermissionDenied unless the user's role in the project allows the action. The one
-    place the role table is applied, for services, views and the API of every app."""
-    if user.is_authenticated and user.is_superuser:
-        return
-    if not permissions.allows(role_of(user=user, project=project), action):
-        raise PermissionDenied(f"Your role in this project does not allow you to {what}.")
 
 
 def membership_list(*, project: Project) -> QuerySet[Membership]:
@@ -128,7 +102,7 @@ def job_list_visible(*, user: AnyUser) -> QuerySet[Job]:
         projects_by_role = {
             role: Project.objects.filter(memberships__user=user, memberships__role=role) for role in Role.values
         }
-    return job_list_for_roles(projects_by_role=projects_by_role, default_readers=permissions.LAUNCH_JOBS)
+    return job_list_for_roles(projects_by_role=projects_by_role, default_readers=policy.LAUNCH_JOBS)
 
 
 def job_get_visible(*, user: AnyUser, job_id: int) -> Job:

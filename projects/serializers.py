@@ -15,8 +15,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from prakriya.jobs.display import without_server_paths
-from prakriya.jobs.models import Job
+from projects import policy
 from projects.jobs import MAX_PAUSE_SECONDS
 from projects.models import (
     Comparator,
@@ -32,7 +31,6 @@ from projects.models import (
     ValueEstimate,
     Visibility,
 )
-from projects.selectors import role_of
 
 # Slugs created through the API are lower case so that URLs are canonical; the URL pattern
 # still accepts any model-valid slug, for projects created elsewhere.
@@ -167,7 +165,7 @@ class ProjectDetailSerializer(ProjectListSerializer):
         request = self.context.get("request")
         if request is None:
             return None
-        return role_of(user=request.user, project=project)
+        return policy.role_of(user=request.user, project=project)
 
 
 class _CharterInputSerializer(StrictSerializer):
@@ -324,32 +322,6 @@ class ProjectRevisionSerializer(serializers.ModelSerializer):
 
 
 # --- Jobs -------------------------------------------------------------------------------------
-
-
-class JobSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    def to_representation(self, instance):
-        # Parameters, results and logs name the platform's folders by role, not by path.
-        data = super().to_representation(instance)
-        for name in ("params", "result", "message", "log"):
-            if name in data:
-                data[name] = without_server_paths(data[name])
-        return data
-
-    class Meta:
-        model = Job
-        fields = ["id", "kind", "queue", "project", "state", "progress", "message", "attempts",
-                  "max_attempts", "cancel_requested", "params", "result", "created_by", "created_at",
-                  "enqueued_at", "started_at", "heartbeat_at", "finished_at"]
-        read_only_fields = fields
-
-
-class JobDetailSerializer(JobSerializer):
-    class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "log"]
-        read_only_fields = fields
 
 
 class ExportStartSerializer(StrictSerializer):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils.crypto import get_random_string
 
 from prakriya.accounts import services as account_services
-from projects import hooks, permissions
+from projects import hooks, policy
 from projects.models import (
     DELIVERABLE_ORDER,
     STAGE_COMPLETE,
@@ -29,7 +29,6 @@ from projects.models import (
     ValueEstimate,
     Visibility,
 )
-from projects.selectors import require_role
 
 CHARTER_FIELDS = (
     "title",
@@ -46,9 +45,6 @@ CHARTER_FIELDS = (
     "feasibility_team_notes",
 )
 
-
-def _require(user: AbstractBaseUser, project: Project, action: frozenset, what: str) -> None:
-    require_role(user=user, project=project, action=action, what=what)
 
 
 def timeline_record(
@@ -132,8 +128,8 @@ def project_create(
     (PRAKRIYA_PROJECT_CREATORS), unless an operator's command creates it for them (seed_demo).
     With `unguessable_private_slug` (the pages and the API), a private project's slug gets a
     random ending (_available_slug)."""
-    if not by_operator and not permissions.can_create_projects(creator):
-        raise PermissionDenied(permissions.STAFF_ONLY_PROJECTS)
+    if not by_operator:
+        policy.require_create_projects(creator)
     unknown = set(charter) - set(CHARTER_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown charter fields: {', '.join(sorted(unknown))}")
@@ -143,6 +139,7 @@ def project_create(
     project.save()
     _set_tags(project, tags or [])
     Membership.objects.create(project=project, user=creator, role=Role.LEAD)
+    policy.roles_changed()
     Deliverable.objects.bulk_create(Deliverable(project=project, kind=kind) for kind in DELIVERABLE_ORDER)
     _record_revision(project=project, author=creator, summary="Project created")
     timeline_record(project=project, actor=creator, verb="created", text=f"Project “{title}” created")
@@ -156,7 +153,7 @@ def project_create(
 def project_update_charter(
     *, project: Project, actor: AbstractBaseUser, summary_of_change: str = "", **fields: Any
 ) -> ProjectRevision | None:
-    _require(actor, project, permissions.EDIT_CHARTER, "edit the project page")
+    policy.require(user=actor, project=project, action=policy.EDIT_CHARTER, what="edit the project page")
     unknown = set(fields) - set(CHARTER_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown charter fields: {', '.join(sorted(unknown))}")
@@ -181,7 +178,7 @@ def project_update_charter(
 def project_update_settings(
     *, project: Project, actor: AbstractBaseUser, visibility: str | None = None, tags: list[str] | None = None
 ) -> Project:
-    _require(actor, project, permissions.MANAGE_PROJECT, "change the project's settings")
+    policy.require(user=actor, project=project, action=policy.MANAGE_PROJECT, what="change the project's settings")
     if visibility is not None and visibility != project.visibility:
         project.visibility = visibility
         project.full_clean()
@@ -199,7 +196,7 @@ def project_update_settings(
 def membership_set(
     *, project: Project, actor: AbstractBaseUser, user: AbstractBaseUser, role: str
 ) -> Membership:
-    _require(actor, project, permissions.MANAGE_PROJECT, "manage members")
+    policy.require(user=actor, project=project, action=policy.MANAGE_PROJECT, what="manage members")
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
     membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
@@ -212,6 +209,7 @@ def membership_set(
         membership.role = role
         membership.save(update_fields=["role"])
         timeline_record(project=project, actor=actor, verb="member_role", text=f"{user} is now {role}")
+    policy.roles_changed()
     return membership
 
 
@@ -222,18 +220,19 @@ def _ensure_another_lead(project: Project, user: AbstractBaseUser) -> None:
 
 @transaction.atomic
 def membership_remove(*, project: Project, actor: AbstractBaseUser, membership: Membership) -> None:
-    _require(actor, project, permissions.MANAGE_PROJECT, "manage members")
+    policy.require(user=actor, project=project, action=policy.MANAGE_PROJECT, what="manage members")
     if membership.role == Role.LEAD:
         _ensure_another_lead(project, membership.user)
     user = membership.user
     membership.delete()
+    policy.roles_changed()
     timeline_record(project=project, actor=actor, verb="member_removed", text=f"{user} left the project")
 
 
 @transaction.atomic
 def member_lockout_lift(*, project: Project, actor: AbstractBaseUser, membership: Membership) -> int:
     """Lifts the sign-in lock-out of a member's account at the request of the project's lead."""
-    _require(actor, project, permissions.UNLOCK_MEMBER_SIGN_IN, "lift a member's sign-in lock-out")
+    policy.require(user=actor, project=project, action=policy.UNLOCK_MEMBER_SIGN_IN, what="lift a member's sign-in lock-out")
     if membership.project_id != project.pk:
         raise ValidationError("Not a member of this project.")
     return account_services.lockout_lift_for_member(actor=actor, user=membership.user, project_slug=project.slug)
@@ -255,7 +254,7 @@ def target_save(
 ) -> Target:
     """Create or update a target. Marking one primary unmarks the others: a project has exactly
     one primary metric, and that is enforced by a constraint too."""
-    _require(actor, project, permissions.EDIT_CHARTER, "edit targets")
+    policy.require(user=actor, project=project, action=policy.EDIT_CHARTER, what="edit targets")
     creating = target is None
     target = target or Target(project=project, position=project.targets.count())
     for name, value in fields.items():
@@ -281,7 +280,7 @@ def target_save(
 
 @transaction.atomic
 def target_delete(*, project: Project, actor: AbstractBaseUser, target: Target) -> None:
-    _require(actor, project, permissions.EDIT_CHARTER, "edit targets")
+    policy.require(user=actor, project=project, action=policy.EDIT_CHARTER, what="edit targets")
     was_primary, text = target.is_primary, str(target)
     target.delete()
     if was_primary:
@@ -297,7 +296,7 @@ def target_delete(*, project: Project, actor: AbstractBaseUser, target: Target) 
 def value_estimate_save(
     *, project: Project, actor: AbstractBaseUser, estimate: ValueEstimate | None = None, **fields: Any
 ) -> ValueEstimate:
-    _require(actor, project, permissions.EDIT_CHARTER, "edit value estimates")
+    policy.require(user=actor, project=project, action=policy.EDIT_CHARTER, what="edit value estimates")
     estimate = estimate or ValueEstimate(project=project, position=project.value_estimates.count())
     for name, value in fields.items():
         setattr(estimate, name, value)
@@ -309,37 +308,14 @@ def value_estimate_save(
 
 @transaction.atomic
 def value_estimate_delete(*, project: Project, actor: AbstractBaseUser, estimate: ValueEstimate) -> None:
-    _require(actor, project, permissions.EDIT_CHARTER, "edit value estimates")
+    policy.require(user=actor, project=project, action=policy.EDIT_CHARTER, what="edit value estimates")
     estimate.delete()
     _record_revision(project=project, author=actor, summary="Value estimate removed")
 
 
 # --- Deliverables and their review ------------------------------------------------------------
 
-ACTIONS = ("submit", "approve", "request_changes", "reopen")
-_TRANSITIONS: dict[str, tuple[frozenset[str], str, frozenset]] = {
-    "submit": (
-        frozenset({DeliverableState.DRAFT, DeliverableState.CHANGES_REQUESTED}),
-        DeliverableState.SUBMITTED,
-        permissions.SUBMIT_DELIVERABLE,
-    ),
-    "approve": (
-        frozenset({DeliverableState.SUBMITTED}),
-        DeliverableState.APPROVED,
-        permissions.REVIEW_DELIVERABLE,
-    ),
-    "request_changes": (
-        frozenset({DeliverableState.SUBMITTED}),
-        DeliverableState.CHANGES_REQUESTED,
-        permissions.REVIEW_DELIVERABLE,
-    ),
-    "reopen": (
-        frozenset({DeliverableState.APPROVED}),
-        DeliverableState.DRAFT,
-        permissions.REVIEW_DELIVERABLE,
-    ),
-}
-_NEEDS_COMMENT = {"request_changes", "reopen"}
+# The transitions, their source states and who may take them: policy.DELIVERABLE_TRANSITIONS.
 
 
 def _project_stage(project: Project) -> str:
@@ -398,9 +374,9 @@ def _check_ready_to_submit(deliverable: Deliverable) -> None:
 @transaction.atomic
 def deliverable_save_body(*, deliverable: Deliverable, actor: AbstractBaseUser, body: str) -> Deliverable:
     project = deliverable.project
-    _require(actor, project, permissions.EDIT_DELIVERABLE, "edit deliverables")
+    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="edit deliverables")
     deliverable = Deliverable.objects.select_for_update().get(pk=deliverable.pk)
-    if deliverable.state in (DeliverableState.SUBMITTED, DeliverableState.APPROVED):
+    if deliverable.state not in policy.EDITABLE_STATES:
         raise ValidationError(
             f"The {deliverable.get_kind_display().lower()} is {deliverable.get_state_display().lower()}; "
             "it can be edited again once a lead requests changes or reopens it."
@@ -426,22 +402,26 @@ def deliverable_transition(
 ) -> Deliverable:
     """Move a deliverable through review. Raises PermissionDenied for a role that may not take
     the action (403) and ValidationError for an action that does not apply now (400)."""
-    if action not in _TRANSITIONS:
-        raise ValidationError(f"Unknown action {action!r}; use one of {', '.join(ACTIONS)}.")
-    sources, target_state, allowed = _TRANSITIONS[action]
+    transition = policy.DELIVERABLE_TRANSITIONS.get(action)
+    if transition is None:
+        raise ValidationError(
+            f"Unknown action {action!r}; use one of {', '.join(policy.DELIVERABLE_TRANSITIONS)}."
+        )
     project = deliverable.project
-    _require(actor, project, allowed, action.replace("_", " ") + " deliverables")
+    policy.require(
+        user=actor, project=project, action=transition.action, what=action.replace("_", " ") + " deliverables"
+    )
     deliverable = Deliverable.objects.select_for_update().select_related("project").get(pk=deliverable.pk)
-    if deliverable.state not in sources:
+    if deliverable.state not in transition.sources:
         raise ValidationError(
             f"Cannot {action.replace('_', ' ')} a deliverable that is {deliverable.get_state_display().lower()}."
         )
     comment = comment.strip()
-    if action in _NEEDS_COMMENT and not comment:
+    if transition.needs_comment and not comment:
         raise ValidationError("Say what needs to change: a comment is required.")
     if action == "submit":
         _check_ready_to_submit(deliverable)
-    deliverable_move(deliverable=deliverable, to_state=target_state, actor=actor, comment=comment)
+    deliverable_move(deliverable=deliverable, to_state=transition.target, actor=actor, comment=comment)
     label = deliverable.get_kind_display()
     texts = {
         "submit": f"{label} submitted for review",
@@ -474,7 +454,7 @@ def project_export_start(*, project: Project, actor: AbstractBaseUser, pause_sec
     from prakriya.jobs.services import job_enqueue
     from projects.jobs import MAX_PAUSE_SECONDS, PROJECT_EXPORT
 
-    _require(actor, project, permissions.LAUNCH_JOBS, "launch jobs")
+    policy.require(user=actor, project=project, action=policy.LAUNCH_JOBS, what="launch jobs")
     if not 0 <= pause_seconds <= MAX_PAUSE_SECONDS:
         raise ValidationError(f"pause_seconds must be between 0 and {MAX_PAUSE_SECONDS:g}.")
     return job_enqueue(

@@ -21,8 +21,8 @@ from prakriya.jobs.display import without_server_paths
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_cancel
 from prakriya.limits import rate_limited
-from projects import hooks, permissions, selectors, services
-from projects.access import can, error_text, guard, project_for
+from projects import hooks, policy, selectors, services
+from projects.access import error_text, guard, project_for
 from projects.charts import value_estimates_figure
 from projects.export import export_path
 from projects.filters import ProjectFilter
@@ -60,8 +60,8 @@ def directory(request):
 def project_create(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if not permissions.can_create_projects(request.user):
-        raise PermissionDenied(permissions.STAFF_ONLY_PROJECTS)
+    if not policy.can_create_projects(request.user):
+        raise PermissionDenied(policy.STAFF_ONLY_PROJECTS)
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -127,9 +127,9 @@ def project_detail(request, slug: str):
         "approved_count": sum(d.state == DeliverableState.APPROVED for d in deliverables),
         "timeline": selectors.timeline_list(project=project)[:15],
         "members": selectors.membership_list(project=project),
-        "can_edit": can(role, request.user, permissions.EDIT_CHARTER),
-        "can_manage": can(role, request.user, permissions.MANAGE_PROJECT),
-        "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),
+        "can_edit": policy.can(user=request.user, project=project, action=policy.EDIT_CHARTER),
+        "can_manage": policy.can(user=request.user, project=project, action=policy.MANAGE_PROJECT),
+        "can_launch": policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS),
         "jobs": (
             selectors.job_list_visible(user=request.user).filter(project=project)[:5]
             if role or request.user.is_superuser
@@ -141,7 +141,7 @@ def project_detail(request, slug: str):
 
 @guard
 def charter_edit(request, slug: str):
-    project, role = project_for(request, slug, permissions.EDIT_CHARTER)
+    project, role = project_for(request, slug, policy.EDIT_CHARTER)
     form = CharterForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.cleaned_data.items() if k != "summary_of_change"}
@@ -169,7 +169,7 @@ def charter_edit(request, slug: str):
 
 @guard
 def expectations(request, slug: str):
-    project, role = project_for(request, slug, permissions.EDIT_CHARTER)
+    project, role = project_for(request, slug, policy.EDIT_CHARTER)
     target_id = request.GET.get("target") or request.POST.get("target_id")
     target = (
         get_object_or_404(project.targets, pk=target_id) if target_id and str(target_id).isdigit() else None
@@ -216,7 +216,7 @@ def expectations(request, slug: str):
 @require_POST
 @guard
 def target_delete(request, slug: str, target_id: int):
-    project, _ = project_for(request, slug, permissions.EDIT_CHARTER)
+    project, _ = project_for(request, slug, policy.EDIT_CHARTER)
     services.target_delete(
         project=project, actor=request.user, target=get_object_or_404(project.targets, pk=target_id)
     )
@@ -227,7 +227,7 @@ def target_delete(request, slug: str, target_id: int):
 @require_POST
 @guard
 def value_estimate_delete(request, slug: str, estimate_id: int):
-    project, _ = project_for(request, slug, permissions.EDIT_CHARTER)
+    project, _ = project_for(request, slug, policy.EDIT_CHARTER)
     estimate = get_object_or_404(project.value_estimates, pk=estimate_id)
     services.value_estimate_delete(project=project, actor=request.user, estimate=estimate)
     messages.success(request, "Value estimate removed.")
@@ -239,7 +239,7 @@ def value_estimate_delete(request, slug: str, estimate_id: int):
 
 @guard
 def project_settings(request, slug: str):
-    project, role = project_for(request, slug, permissions.MANAGE_PROJECT)
+    project, role = project_for(request, slug, policy.MANAGE_PROJECT)
     settings_form = SettingsForm(
         initial={"visibility": project.visibility, "tags": ", ".join(t.name for t in project.tags.all())}
     )
@@ -293,7 +293,7 @@ def project_settings(request, slug: str):
 @require_POST
 @guard
 def member_remove(request, slug: str, membership_id: int):
-    project, _ = project_for(request, slug, permissions.MANAGE_PROJECT)
+    project, _ = project_for(request, slug, policy.MANAGE_PROJECT)
     membership = get_object_or_404(project.memberships, pk=membership_id)
     try:
         services.membership_remove(project=project, actor=request.user, membership=membership)
@@ -307,7 +307,7 @@ def member_remove(request, slug: str, membership_id: int):
 @require_POST
 @guard
 def member_unlock(request, slug: str, membership_id: int):
-    project, _ = project_for(request, slug, permissions.UNLOCK_MEMBER_SIGN_IN)
+    project, _ = project_for(request, slug, policy.UNLOCK_MEMBER_SIGN_IN)
     membership = get_object_or_404(project.memberships.select_related("user"), pk=membership_id)
     try:
         services.member_lockout_lift(project=project, actor=request.user, membership=membership)
@@ -372,16 +372,14 @@ def deliverable_detail(request, slug: str, kind: str):
     if kind not in DeliverableKind.values:
         raise Http404("No such deliverable")
     deliverable = selectors.deliverable_get(project=project, kind=kind)
-    can_edit = can(role, request.user, permissions.EDIT_DELIVERABLE) and deliverable.state not in (
-        DeliverableState.SUBMITTED,
-        DeliverableState.APPROVED,
-    )
+    can_edit = policy.can_edit_deliverable(user=request.user, project=project, state=deliverable.state)
+    transitions = policy.deliverable_transitions_allowed(user=request.user, project=project, state=deliverable.state)
     is_charter = kind == DeliverableKind.PROJECT_PAGE
     form = DeliverableBodyForm(initial={"body": deliverable.body})
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not can(role, request.user, permissions.EDIT_DELIVERABLE):
+        if not policy.can(user=request.user, project=project, action=policy.EDIT_DELIVERABLE):
             raise PermissionDenied("Your role in this project does not allow this.")
         form = DeliverableBodyForm(request.POST)
         if form.is_valid():
@@ -404,12 +402,10 @@ def deliverable_detail(request, slug: str, kind: str):
             "form": form,
             "can_edit": can_edit and not is_charter,
             "is_charter": is_charter,
-            "can_submit": can(role, request.user, permissions.SUBMIT_DELIVERABLE)
-            and deliverable.state in (DeliverableState.DRAFT, DeliverableState.CHANGES_REQUESTED),
-            "can_review": can(role, request.user, permissions.REVIEW_DELIVERABLE)
-            and deliverable.state == DeliverableState.SUBMITTED,
-            "can_reopen": can(role, request.user, permissions.REVIEW_DELIVERABLE)
-            and deliverable.state == DeliverableState.APPROVED,
+            "can_submit": "submit" in transitions,
+            # approve and request_changes open to the same people from the same state: one form
+            "can_review": "approve" in transitions,
+            "can_reopen": "reopen" in transitions,
             "transitions": deliverable.transitions.select_related("actor"),
             "panels": [mark_safe(panel(request, project)) for panel in hooks.panels(kind)],  # noqa: S308
         },
@@ -456,7 +452,7 @@ def deliverable_transition(request, slug: str, kind: str):
 @rate_limited("jobs")
 @guard
 def export_start(request, slug: str):
-    project, _ = project_for(request, slug, permissions.LAUNCH_JOBS)
+    project, _ = project_for(request, slug, policy.LAUNCH_JOBS)
     form = ExportForm(request.POST)
     pause = (form.cleaned_data.get("pause_seconds") or 0.0) if form.is_valid() else 0.0
     job = services.project_export_start(project=project, actor=request.user, pause_seconds=pause)
@@ -485,7 +481,7 @@ def _job_payload(job: Job) -> dict:
 @require_GET
 def job_detail(request, job_id: int):
     job = selectors.job_get_visible(user=request.user, job_id=job_id)
-    role = selectors.role_of(user=request.user, project=job.project)
+    role = policy.role_of(user=request.user, project=job.project)
     return render(
         request,
         "projects/job.html",
@@ -494,7 +490,8 @@ def job_detail(request, job_id: int):
             "project": job.project,
             "role": role,
             "payload": json.dumps(_job_payload(job)),
-            "can_cancel": can(role, request.user, permissions.LAUNCH_JOBS) and not job.is_terminal,
+            "can_cancel": policy.can(user=request.user, project=job.project, action=policy.LAUNCH_JOBS)
+            and not job.is_terminal,
         },
     )
 
@@ -510,8 +507,7 @@ def job_status(request, job_id: int):
 @require_POST
 def job_cancel_view(request, job_id: int):
     job = selectors.job_get_visible(user=request.user, job_id=job_id)
-    role = selectors.role_of(user=request.user, project=job.project)
-    if not can(role, request.user, permissions.LAUNCH_JOBS):
+    if not policy.can(user=request.user, project=job.project, action=policy.LAUNCH_JOBS):
         raise PermissionDenied("Your role in this project does not allow this.")
     job_cancel(job=job)
     messages.success(request, "Cancellation requested.")

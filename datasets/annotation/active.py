@@ -27,8 +27,7 @@ from datasets.annotation.models import Campaign, CampaignItem, TaskType
 from datasets.models import Item
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_enqueue
-from projects import permissions
-from projects.selectors import require_role
+from projects import policy
 
 KIND = "annotation_active"
 MIN_CLASSES = 2
@@ -184,7 +183,7 @@ def score(campaign: Campaign, *, method: str = Method.ENTROPY, read_image: Image
 def active_start(*, campaign: Campaign, actor: AbstractBaseUser, method: str = Method.ENTROPY) -> Job:
     """Starts the active-labelling job. The labels are checked now, so a campaign that cannot
     train a baseline yet is told so at once instead of by a failed job."""
-    require_role(user=actor, project=campaign.project, action=permissions.MANAGE_CAMPAIGNS,
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS,
                  what="reorder a campaign's queue")
     if method not in dict(Method.CHOICES):
         raise ValidationError(f"Unknown uncertainty measure {method!r}.")

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from datasets.annotation import agreement_job
-from datasets.annotation.api import CAMPAIGN_SLUG_PARAMETER, CampaignScopedMixin, _parse
+from datasets.annotation.api import CAMPAIGN_SLUG_PARAMETER, CampaignScopedMixin
 from datasets.annotation.models import AgreementReport
+from prakriya.jobs.serializers import JobDetailSerializer
+from prakriya.rest import job_accepted, parse
 from projects.api import PROJECT_SLUG_PARAMETER
-from projects.serializers import JobDetailSerializer, StrictSerializer
+from projects.serializers import StrictSerializer
 
 
 class AgreementReportSerializer(serializers.ModelSerializer):
@@ -104,10 +105,9 @@ class CampaignAgreementView(CampaignScopedMixin, APIView):
     )
     def post(self, request: Request, project_slug: str, campaign_slug: str) -> Response:
         self.authorise_manager("compute a campaign's agreement")
-        data = _parse(AgreementRunSerializer, request)
+        data = parse(AgreementRunSerializer, request)
         job = agreement_job.agreement_start(campaign=self.campaign, actor=request.user, ordered=data["ordered"])
-        location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
-        return Response(JobDetailSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        return job_accepted(request, job)
 
 
 agreement_urlpatterns = [

@@ -33,8 +33,7 @@ from prakriya.jobs import registry
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import JobContext
 from prakriya.jobs.services import job_enqueue
-from projects import permissions
-from projects.selectors import require_role
+from projects import policy
 
 KIND = "annotation_agreement"
 MOST_DISAGREED = 20
@@ -68,7 +67,7 @@ def agreement_start(*, campaign: Campaign, actor: AbstractBaseUser, ordered: boo
     """Starts the agreement job (lead, engineers). A campaign with nothing to compare is refused
     now rather than by a failed job; asking again while a run with the same options is waiting
     or running returns that run instead of computing the same numbers twice."""
-    require_role(user=actor, project=campaign.project, action=permissions.MANAGE_CAMPAIGNS,
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS,
                  what="compute a campaign's agreement")
     if ordered and campaign.task_type != TaskType.SINGLE:
         raise ValidationError(

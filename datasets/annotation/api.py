@@ -53,8 +53,9 @@ from datasets.annotation.serializers import (
     ProgressSerializer,
 )
 from datasets.api import ItemPagination
-from projects import permissions
-from projects.api import PROJECT_SLUG_PARAMETER, SLUG_URL_PATTERN, ProjectScopedMixin, _authorise
+from prakriya.rest import parse
+from projects import policy
+from projects.api import PROJECT_SLUG_PARAMETER, SLUG_URL_PATTERN, ProjectScopedMixin
 from projects.serializers import SLUG_TAKEN
 
 CAMPAIGN_SLUG_PATTERN = SLUG_URL_PATTERN
@@ -73,11 +74,6 @@ class ConflictError(exceptions.APIException):
     default_code = "conflict"
 
 
-def _parse(serializer_class: type, request: Request, **context: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, context={"request": request, **context})
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
 
 def _id(value: str) -> int:
     """An id from the URL: digits (the route ensures it) that fit the column, else no such row."""
@@ -94,10 +90,10 @@ class CampaignApiMixin(ProjectScopedMixin):
         return super().handle_exception(exc)
 
     def authorise_manager(self, what: str) -> None:
-        _authorise(self.request, self.project, permissions.MANAGE_CAMPAIGNS, what)
+        policy.require(user=self.request.user, project=self.project, action=policy.MANAGE_CAMPAIGNS, what=what)
 
     def is_manager(self) -> bool:
-        return selectors.can_manage(user=self.request.user, project=self.project)
+        return policy.can(user=self.request.user, project=self.project, action=policy.MANAGE_CAMPAIGNS)
 
 
 class CampaignScopedMixin(CampaignApiMixin):
@@ -177,7 +173,7 @@ class CampaignViewSet(CampaignApiMixin, mixins.ListModelMixin, mixins.RetrieveMo
     )
     def create(self, request: Request, project_slug: str) -> Response:
         self.authorise_manager("create campaigns")
-        data = _parse(CampaignCreateSerializer, request, project=self.project)
+        data = parse(CampaignCreateSerializer, request, project=self.project)
         try:
             campaign = services.campaign_create(actor=request.user, **data)
         except IntegrityError as exc:
@@ -196,7 +192,7 @@ class CampaignViewSet(CampaignApiMixin, mixins.ListModelMixin, mixins.RetrieveMo
     def partial_update(self, request: Request, project_slug: str, campaign_slug: str) -> Response:
         campaign = self.get_object()
         self.authorise_manager("change campaigns")
-        data = _parse(CampaignUpdateSerializer, request)
+        data = parse(CampaignUpdateSerializer, request)
         services.campaign_update(campaign=campaign, actor=request.user, **data)
         return self._detail(campaign)
 
@@ -253,7 +249,7 @@ class CampaignViewSet(CampaignApiMixin, mixins.ListModelMixin, mixins.RetrieveMo
             page = self.paginate_queryset(selectors.guideline_history(campaign=campaign).order_by("-number"))
             return self.get_paginated_response(GuidelineVersionSerializer(page, many=True).data)
         self.authorise_manager("edit the guideline")
-        data = _parse(GuidelinePublishSerializer, request)
+        data = parse(GuidelinePublishSerializer, request)
         current = selectors.guideline_current(campaign=campaign)
         definitions = {d.label: d.definition for d in current.definitions.all()} if current else {}
         definitions.update(data.get("definitions", {}))
@@ -390,7 +386,7 @@ class AnnotationViewSet(CampaignScopedMixin, mixins.ListModelMixin, mixins.Retri
     def create(self, request: Request, project_slug: str, campaign_slug: str) -> Response:
         if not self.campaign.annotators.filter(pk=request.user.pk).exists():
             raise PermissionDenied("You are not an annotator of this campaign.")
-        data = _parse(AnnotationCreateSerializer, request, campaign=self.campaign)
+        data = parse(AnnotationCreateSerializer, request, campaign=self.campaign)
         annotation = services.annotation_submit(
             campaign=self.campaign, annotator=request.user, campaign_item=data["campaign_item"],
             value=data["value"], seconds_spent=data["seconds_spent"], tool=Tool.API,
@@ -407,7 +403,7 @@ class AnnotationViewSet(CampaignScopedMixin, mixins.ListModelMixin, mixins.Retri
         annotation = self.get_object()
         if annotation.annotator_id != request.user.pk:
             raise PermissionDenied("You can only edit your own annotations.")
-        data = _parse(AnnotationEditSerializer, request)
+        data = parse(AnnotationEditSerializer, request)
         services.annotation_update(annotation=annotation, annotator=request.user, **data)
         return Response(AnnotationSerializer(self.get_object()).data)
 
@@ -453,7 +449,7 @@ class CampaignItemViewSet(CampaignScopedMixin, mixins.ListModelMixin, mixins.Ret
     @action(detail=True, methods=["put"])
     def gold(self, request: Request, project_slug: str, campaign_slug: str, pk: str) -> Response:
         item = self.get_object()
-        _authorise(request, self.project, permissions.ADJUDICATE, "adjudicate labels")
-        data = _parse(GoldSerializer, request)
+        policy.require(user=request.user, project=self.project, action=policy.ADJUDICATE, what="adjudicate labels")
+        data = parse(GoldSerializer, request)
         services.gold_set(campaign=self.campaign, actor=request.user, campaign_item=item, **data)
         return Response(CampaignItemSerializer(self.get_object()).data)

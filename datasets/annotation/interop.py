@@ -56,8 +56,7 @@ from datasets.annotation.models import (
 from datasets.models import SealedItem
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.services import job_enqueue
-from projects import permissions
-from projects.selectors import require_role
+from projects import policy
 from projects.services import timeline_record
 
 KIND = "annotation_labelstudio_sync"
@@ -121,7 +120,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _require_manager(campaign: Campaign, actor: AbstractBaseUser, what: str) -> None:
-    require_role(user=actor, project=campaign.project, action=permissions.MANAGE_CAMPAIGNS, what=what)
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what=what)
 
 
 # --- Export ---------------------------------------------------------------------------------
@@ -161,7 +160,7 @@ def labelstudio_export(*, campaign: Campaign, actor: AbstractBaseUser, offsets: 
     addresses on PRAKRIYA_PUBLIC_URL) with every annotation, annotators named by email. A manager's
     action, so blind campaigns export everyone's labels. Only what the queue holds is read: no
     sealed item (they are never queued) and no dataset label (`Item.label`)."""
-    _require_manager(campaign, actor, "export a campaign")
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what="export a campaign")
     if offsets not in EXPORT_OFFSETS:
         raise ValidationError(f"Span offsets are exported as {' or '.join(EXPORT_OFFSETS)}, not {offsets!r}.")
     rows = (
@@ -385,7 +384,7 @@ def labelstudio_import(
     """Imports a Label Studio JSON export (the parsed list, its bytes or text, or an open file)
     into the campaign. A file that is not an LS export of this campaign (its task type and labels)
     is refused with a ValidationError naming where, before anything is written."""
-    _require_manager(campaign, actor, "import annotations into a campaign")
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what="import annotations into a campaign")
     if offsets not in dict(OFFSET_CHOICES):
         raise ValidationError(f"Span offsets are read as {', '.join(dict(OFFSET_CHOICES))}, not {offsets!r}.")
     if Campaign.objects.filter(pk=campaign.pk, state=CampaignState.CLOSED).exists():
@@ -431,7 +430,7 @@ def project_url(campaign: Campaign) -> str | None:
 def labelstudio_sync_start(*, campaign: Campaign, actor: AbstractBaseUser) -> Job:
     """Starts a sync with the configured Label Studio server (lead, engineers). Asking again
     while one is waiting or running returns that one: two at once would both create the project."""
-    _require_manager(campaign, actor, "sync a campaign with Label Studio")
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what="sync a campaign with Label Studio")
     if not is_configured():
         raise ValidationError(NOT_CONFIGURED)
     if campaign.state == CampaignState.CLOSED:

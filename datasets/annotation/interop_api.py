@@ -13,18 +13,18 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from datasets.annotation import interop
 from datasets.annotation.api import CAMPAIGN_SLUG_PARAMETER, CampaignScopedMixin
-from prakriya.rest import CappedJSONParser, PayloadTooLarge
+from prakriya.jobs.serializers import JobDetailSerializer
+from prakriya.rest import CappedJSONParser, PayloadTooLarge, job_accepted
 from projects.api import PROJECT_SLUG_PARAMETER
-from projects.serializers import JobDetailSerializer, StrictSerializer
+from projects.serializers import StrictSerializer
 
 _MANAGERS_ONLY = OpenApiResponse(description="You are an annotator of this campaign, not its lead or an engineer")
 _PREFIX = "projects/<slug:project_slug>/campaigns/<slug:campaign_slug>/labelstudio/"
@@ -179,8 +179,7 @@ class CampaignLabelStudioSyncView(CampaignScopedMixin, APIView):
     def post(self, request: Request, project_slug: str, campaign_slug: str) -> Response:
         self.authorise_manager("sync a campaign with Label Studio")
         job = interop.labelstudio_sync_start(campaign=self.campaign, actor=request.user)
-        location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
-        return Response(JobDetailSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        return job_accepted(request, job)
 
 
 interop_urlpatterns = [

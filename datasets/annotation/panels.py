@@ -7,10 +7,11 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 
 from datasets.annotation import selectors
+from projects import policy
 
 
 def baselines_panel(request, project) -> str:
-    can_see_names = selectors.can_manage(user=request.user, project=project)
+    can_see_names = policy.can(user=request.user, project=project, action=policy.MANAGE_CAMPAIGNS)
     rows = []
     for campaign, baseline in selectors.human_baselines(project=project):
         accuracies = [a["accuracy"] for a in baseline["annotators"]]

@@ -34,8 +34,7 @@ from datasets import storage
 from datasets.annotation import selectors
 from datasets.annotation.models import Annotation, Campaign, CampaignItem, LabelRelease, TaskType
 from datasets.models import DatasetVersion
-from projects import permissions
-from projects.selectors import require_role
+from projects import policy
 from projects.services import timeline_record
 
 MULTI_SEPARATOR = "|"
@@ -106,7 +105,7 @@ def release_start(*, campaign: Campaign, actor: AbstractBaseUser) -> LabelReleas
     """Records a release of the campaign's labels and starts the job that writes them as a new
     version derived from the campaign's version. The version is found later as the one written
     by `release.job`."""
-    require_role(user=actor, project=campaign.project, action=permissions.MANAGE_CAMPAIGNS,
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS,
                  what="write a campaign's labels as a dataset version")
     values, summary = decided_labels(campaign)
     if not values:

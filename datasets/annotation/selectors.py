@@ -20,28 +20,16 @@ from datasets.annotation.models import (
     GuidelineVersion,
     TaskType,
 )
-from projects import permissions
+from projects import policy
 from projects.models import Project
-from projects.selectors import AnyUser, role_of
-
-
-def can_manage(*, user: AnyUser, project: Project) -> bool:
-    if not user.is_authenticated:
-        return False
-    return user.is_superuser or permissions.allows(role_of(user=user, project=project), permissions.MANAGE_CAMPAIGNS)
-
-
-def can_adjudicate(*, user: AnyUser, project: Project) -> bool:
-    if not user.is_authenticated:
-        return False
-    return user.is_superuser or permissions.allows(role_of(user=user, project=project), permissions.ADJUDICATE)
+from projects.selectors import AnyUser
 
 
 def campaign_list_visible(*, user: AnyUser, project: Project) -> QuerySet[Campaign]:
     qs = Campaign.objects.filter(project=project).select_related("version", "version__dataset")
-    if can_manage(user=user, project=project):
+    if policy.can(user=user, project=project, action=policy.MANAGE_CAMPAIGNS):
         return qs
-    if not user.is_authenticated or role_of(user=user, project=project) is None:
+    if not user.is_authenticated or policy.role_of(user=user, project=project) is None:
         return qs.none()
     return qs.filter(annotators=user)
 
@@ -159,7 +147,7 @@ def my_annotations(*, campaign: Campaign, user: AnyUser) -> QuerySet[Annotation]
 
 def others_annotations(*, campaign: Campaign, user: AnyUser, campaign_item: CampaignItem) -> list[Annotation]:
     """Other annotators' labels on the item, for non-blind campaigns and for managers."""
-    if campaign.blind and not can_manage(user=user, project=campaign.project):
+    if campaign.blind and not policy.can(user=user, project=campaign.project, action=policy.MANAGE_CAMPAIGNS):
         return []
     return list(
         Annotation.objects.filter(campaign_item=campaign_item).exclude(annotator=user).select_related("annotator")

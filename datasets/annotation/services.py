@@ -39,9 +39,8 @@ from datasets.annotation.models import (
 )
 from datasets.models import DatasetKind, DatasetVersion, Item, SealedItem, VersionState
 from prakriya.lib.bulk import bulk_insert
-from projects import permissions
+from projects import policy
 from projects.models import Membership, Role
-from projects.selectors import require_role
 from projects.services import timeline_record
 
 MAX_OVERLAP = 10
@@ -123,7 +122,7 @@ def campaign_create(
     """A campaign over every item of a ready version except the sealed test items (whose labels
     nobody may see, so nobody labels them here either), with guideline v1."""
     project = version.dataset.project
-    require_role(user=actor, project=project, action=permissions.MANAGE_CAMPAIGNS, what="create campaigns")
+    policy.require(user=actor, project=project, action=policy.MANAGE_CAMPAIGNS, what="create campaigns")
     if version.state != VersionState.READY:
         raise ValidationError("Only a ready dataset version can be labelled.")
     if task_type not in TaskType.values:
@@ -211,7 +210,7 @@ def _queue_fill(campaign: Campaign) -> int:
 
 
 def _require_manager(campaign: Campaign, actor: AbstractBaseUser, what: str) -> None:
-    require_role(user=actor, project=campaign.project, action=permissions.MANAGE_CAMPAIGNS, what=what)
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what=what)
 
 
 @transaction.atomic
@@ -219,7 +218,7 @@ def campaign_update(
     *, campaign: Campaign, actor: AbstractBaseUser, annotators: Iterable[AbstractBaseUser] | None = None,
     blind: bool | None = None, lock_ttl_seconds: int | None = None, name: str | None = None,
 ) -> Campaign:
-    _require_manager(campaign, actor, "change campaigns")
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what="change campaigns")
     if annotators is not None:
         campaign.annotators.set(_check_annotators(campaign.project, annotators))
     if blind is not None:
@@ -238,7 +237,7 @@ def campaign_update(
 
 @transaction.atomic
 def campaign_close(*, campaign: Campaign, actor: AbstractBaseUser) -> Campaign:
-    _require_manager(campaign, actor, "close campaigns")
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what="close campaigns")
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if locked.state == CampaignState.CLOSED:
         campaign.state, campaign.closed_at = locked.state, locked.closed_at
@@ -254,7 +253,7 @@ def campaign_close(*, campaign: Campaign, actor: AbstractBaseUser) -> Campaign:
 
 @transaction.atomic
 def campaign_reopen(*, campaign: Campaign, actor: AbstractBaseUser) -> Campaign:
-    _require_manager(campaign, actor, "reopen campaigns")
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what="reopen campaigns")
     campaign.state = CampaignState.OPEN
     campaign.closed_at = None
     campaign.save(update_fields=["state", "closed_at"])
@@ -296,7 +295,7 @@ def guideline_publish(
     """A new guideline version. `caused_by` names the campaign items whose disagreement led to
     the change; `examples` are {label, campaign_item, positive, note}. Examples of the previous
     version are carried over unless replaced."""
-    _require_manager(campaign, actor, "edit the guideline")
+    policy.require(user=actor, project=campaign.project, action=policy.MANAGE_CAMPAIGNS, what="edit the guideline")
     if not change_note.strip():
         raise ValidationError("Say what changed and why: the change log is how annotators learn of it.")
     names = set(campaign.labels.values_list("name", flat=True))
@@ -620,7 +619,7 @@ def gold_set(
     *, campaign: Campaign, actor: AbstractBaseUser, campaign_item: CampaignItem, value, note: str = ""
 ) -> CampaignItem:
     """The adjudicated (gold) label of an item; None clears it."""
-    require_role(user=actor, project=campaign.project, action=permissions.ADJUDICATE, what="adjudicate labels")
+    policy.require(user=actor, project=campaign.project, action=policy.ADJUDICATE, what="adjudicate labels")
     if campaign_item.campaign_id != campaign.pk:
         raise ValidationError("This item is not part of the campaign.")
     if value is not None:

@@ -19,15 +19,15 @@ from datasets.forms import (
 from datasets.upload_handlers import UploadOnDisk, capped_upload
 from datasets.views.common import add_errors, to_job
 from prakriya.limits import rate_limited
-from projects import permissions
-from projects.access import can, error_text, guard, project_for
+from projects import policy
+from projects.access import error_text, guard, project_for
 
 
 @guard
 def dataset_list(request, slug: str):
     writing = request.method == "POST"
-    project, role = project_for(request, slug, permissions.EDIT_DELIVERABLE if writing else None)
-    can_create = can(role, request.user, permissions.EDIT_DELIVERABLE)
+    project, role = project_for(request, slug, policy.EDIT_DELIVERABLE if writing else None)
+    can_create = policy.can(user=request.user, project=project, action=policy.EDIT_DELIVERABLE)
     form = DatasetCreateForm()
     status = 200
     if writing:
@@ -61,8 +61,8 @@ def _dataset_context(request, project, role, dataset, *, upload_form=None, impor
         "dataset": dataset,
         "versions": versions,
         "document": getattr(dataset, "document", None),
-        "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),
-        "can_edit": can(role, request.user, permissions.EDIT_DELIVERABLE),
+        "can_launch": policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS),
+        "can_edit": policy.can(user=request.user, project=project, action=policy.EDIT_DELIVERABLE),
         "upload_form": upload_form or UploadForm(kind=dataset.kind),
         "import_form": import_form or SklearnImportForm(kind=dataset.kind),
         "has_sklearn": bool(sklearn_choices(dataset.kind)),
@@ -83,7 +83,7 @@ def dataset_detail(request, slug: str, ds: str):
 @capped_upload
 @guard
 def version_upload(request, slug: str, ds: str):
-    project, role = project_for(request, slug, permissions.LAUNCH_JOBS)
+    project, role = project_for(request, slug, policy.LAUNCH_JOBS)
     dataset = selectors.dataset_get(project=project, slug=ds)
     too_big = upload_handlers.refusal(request)
     if too_big:
@@ -117,7 +117,7 @@ def version_upload(request, slug: str, ds: str):
 @rate_limited("uploads")
 @guard
 def sklearn_import(request, slug: str, ds: str):
-    project, role = project_for(request, slug, permissions.LAUNCH_JOBS)
+    project, role = project_for(request, slug, policy.LAUNCH_JOBS)
     dataset = selectors.dataset_get(project=project, slug=ds)
     form = SklearnImportForm(request.POST, kind=dataset.kind)
     if form.is_valid():

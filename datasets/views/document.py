@@ -13,9 +13,9 @@ from datasets.forms import (
 )
 from datasets.models import VersionState
 from datasets.views.common import add_errors
-from projects import permissions
-from projects.access import can, guard, project_for
-from projects.models import DeliverableKind, DeliverableState
+from projects import policy
+from projects.access import guard, project_for
+from projects.models import DeliverableKind
 
 
 def _deliverable(project):
@@ -39,15 +39,14 @@ def data_document(request, slug: str, ds: str):
             "document": document,
             "deliverable": deliverable,
             "stats": datasheet.live_stats(document.version) if document else None,
-            "can_edit": can(role, request.user, permissions.EDIT_DELIVERABLE)
-            and deliverable.state not in (DeliverableState.SUBMITTED, DeliverableState.APPROVED),
+            "can_edit": policy.can_edit_deliverable(user=request.user, project=project, state=deliverable.state),
         },
     )
 
 
 @guard
 def data_document_edit(request, slug: str, ds: str):
-    project, role = project_for(request, slug, permissions.EDIT_DELIVERABLE)
+    project, role = project_for(request, slug, policy.EDIT_DELIVERABLE)
     dataset = selectors.dataset_get(project=project, slug=ds)
     document = getattr(dataset, "document", None)
     initial = {name: getattr(document, name) for name in services.DOCUMENT_FIELDS} if document else {}
@@ -83,7 +82,7 @@ def data_document_edit(request, slug: str, ds: str):
             "document": document,
             "form": form,
             "deliverable": deliverable,
-            "frozen": deliverable.state in (DeliverableState.SUBMITTED, DeliverableState.APPROVED),
+            "frozen": policy.deliverable_frozen(deliverable.state),
             "has_versions": pinned is not None,
             "stats": datasheet.live_stats(pinned, chart=False) if pinned else None,
         },

@@ -19,8 +19,8 @@ from datasets.models import VersionState
 from datasets.upload_handlers import UploadOnDisk, capped_upload
 from datasets.views.common import to_job, version_for
 from prakriya.limits import rate_limited
-from projects import permissions
-from projects.access import can, error_text, guard
+from projects import policy
+from projects.access import error_text, guard
 
 
 def _figures(profile) -> list[dict]:
@@ -76,10 +76,10 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
         "figures": figures,
         # The profile draws the class balance itself; the page then shows the counts as a table only.
         "profile_has_balance": any(f["key"] == "class_balance" for f in figures),
-        "reproduce": _reproduce(dataset, version) if can(role, request.user, permissions.SEE_STORAGE) else "",
+        "reproduce": _reproduce(dataset, version) if policy.can(user=request.user, project=project, action=policy.SEE_STORAGE) else "",
         "split": split,
         "split_form": split_form or SplitForm(),
-        "can_launch": can(role, request.user, permissions.LAUNCH_JOBS),
+        "can_launch": policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS),
         "seal_job": selectors.seal_job_active(dataset=dataset) if ready and split is not None else None,
         # A run may have recorded a commit the tag named before the version was written again.
         "revisions": list(version.revisions.all()),
@@ -103,7 +103,7 @@ def version_detail(request, slug: str, ds: str, number: int):
 @rate_limited("profiles")
 @guard
 def version_reprofile(request, slug: str, ds: str, number: int):
-    project, _, dataset, version = version_for(request, slug, ds, number, permissions.LAUNCH_JOBS, ready=True)
+    project, _, dataset, version = version_for(request, slug, ds, number, policy.LAUNCH_JOBS, ready=True)
     job = services.profile_recompute(version=version, actor=request.user)
     return to_job(request, job, f"Profiling {dataset.name} v{version.number}.")
 
@@ -112,7 +112,7 @@ def version_reprofile(request, slug: str, ds: str, number: int):
 @guard
 def split_create(request, slug: str, ds: str, number: int):
     project, role, dataset, version = version_for(
-        request, slug, ds, number, permissions.LAUNCH_JOBS, ready=True
+        request, slug, ds, number, policy.LAUNCH_JOBS, ready=True
     )
     form = SplitForm(request.POST)
     if form.is_valid():
@@ -137,7 +137,7 @@ def split_create(request, slug: str, ds: str, number: int):
 @guard
 def version_derive(request, slug: str, ds: str, number: int):
     project, role, dataset, version = version_for(
-        request, slug, ds, number, permissions.LAUNCH_JOBS, ready=True
+        request, slug, ds, number, policy.LAUNCH_JOBS, ready=True
     )
     too_big = upload_handlers.refusal(request) if request.method == "POST" else None
     if too_big:

@@ -29,9 +29,9 @@ from experiments.evaluation.recipe import (
     recipe_for,
 )
 from experiments.models import EvaluationState, TestEvaluation
-from experiments.permissions import VIEW_PRIVATE_RUNS
 from prakriya.jobs import registry
 from prakriya.jobs.runner import JobContext
+from projects import policy
 
 EVALUATE_KIND = "experiments_test_evaluation"
 # A re-fitted baseline's validation probabilities may differ from the recorded ones (rounded to
@@ -170,4 +170,4 @@ def _done(job, result: dict[str, Any]) -> None:
 
 
 registry.register(registry.JobKind(name=EVALUATE_KIND, label="Test evaluation", queue="training", run=_run,
-                                   on_success=_done, readers=VIEW_PRIVATE_RUNS))
+                                   on_success=_done, readers=policy.VIEW_RUNS))

@@ -7,8 +7,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from experiments.models import BUDGET_STATES, EvaluationState, TestEvaluation
-from experiments.selectors import can_view_runs
 from prakriya.jobs.models import JobState
+from projects import policy
 from projects.models import Project
 from projects.selectors import AnyUser
 
@@ -25,7 +25,7 @@ def budget_used(*, project: Project) -> int:
 
 
 def evaluations_for_project(*, user: AnyUser, project: Project) -> QuerySet[TestEvaluation]:
-    if not can_view_runs(user=user, project=project):
+    if not policy.can(user=user, project=project, action=policy.VIEW_RUNS):
         return TestEvaluation.objects.none()
     return TestEvaluation.objects.filter(project=project).select_related(
         "run", "requested_by", "decided_by", "job"

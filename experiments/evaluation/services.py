@@ -19,13 +19,12 @@ from experiments.evaluation.job import EVALUATE_KIND
 from experiments.evaluation.recipe import RecipeError, recipe_for
 from experiments.models import EvaluationState, Run, TestEvaluation
 from prakriya.jobs.services import job_enqueue
-from projects import permissions
+from projects import policy
 from projects.models import Deliverable, DeliverableKind, DeliverableState, Project
-from projects.selectors import require_role
 from projects.services import timeline_record
 
-REQUEST = permissions.LAUNCH_JOBS
-DECIDE = permissions.REVIEW_DELIVERABLE
+REQUEST = policy.LAUNCH_JOBS
+DECIDE = policy.REVIEW_DELIVERABLE
 GATE_KINDS = (DeliverableKind.DATA_DOCUMENT, DeliverableKind.BASELINES)
 MAX_TEXT = 2000
 
@@ -59,7 +58,7 @@ def _budget_check(project: Project) -> None:
 @transaction.atomic
 def evaluation_request(*, run: Run, actor: AbstractBaseUser, reason: str) -> TestEvaluation:
     project = run.project
-    require_role(user=actor, project=project, action=REQUEST, what="request test evaluations")
+    policy.require(user=actor, project=project, action=REQUEST, what="request test evaluations")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Say why this run should be evaluated on the sealed test split.")
@@ -81,7 +80,7 @@ def evaluation_request(*, run: Run, actor: AbstractBaseUser, reason: str) -> Tes
 
 
 def _decidable(evaluation: TestEvaluation, actor: AbstractBaseUser, comment: str) -> tuple[TestEvaluation, str]:
-    require_role(user=actor, project=evaluation.project, action=DECIDE, what="decide on test evaluations")
+    policy.require(user=actor, project=evaluation.project, action=DECIDE, what="decide on test evaluations")
     comment = (comment or "").strip()
     if len(comment) > MAX_TEXT:
         raise ValidationError(f"Keep the comment under {MAX_TEXT} characters.")

@@ -30,6 +30,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from experiments import mlflow_store, selectors
 from experiments.models import Run, RunSource
 from experiments.tracking import errors
+from projects import policy
 from projects.models import Project
 
 READ = "read"
@@ -123,9 +124,9 @@ class Plan:
 
 
 def _authorise(user: AbstractBaseUser, project: Project, need: str, missing: str) -> None:
-    if need == READ and selectors.can_view_runs(user=user, project=project):
+    if need == READ and policy.can(user=user, project=project, action=policy.VIEW_RUNS):
         return
-    if need == WRITE and selectors.can_log_runs(user=user, project=project):
+    if need == WRITE and policy.can(user=user, project=project, action=policy.LOG_RUNS):
         return
     if not selectors.project_is_visible(user=user, project=project):
         raise errors.not_found(missing)
@@ -332,7 +333,7 @@ def _experiment_create(call: Call) -> Plan:
     if len(name) > _MAX_NAME or "\x00" in name:
         raise refusal
     project = Project.objects.filter(slug=name).first()
-    if project is None or not selectors.can_log_runs(user=call.user, project=project):
+    if project is None or not policy.can(user=call.user, project=project, action=policy.LOG_RUNS):
         raise refusal
     return Plan(project=project, create_experiment_of=project)
 
@@ -469,5 +470,5 @@ def visible_experiment_ids(*, user: AbstractBaseUser, experiment_ids: list[str])
     return {
         experiment_id
         for experiment_id, record in records.items()
-        if selectors.can_view_runs(user=user, project=record.project)
+        if policy.can(user=user, project=record.project, action=policy.VIEW_RUNS)
     }

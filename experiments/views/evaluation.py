@@ -19,7 +19,8 @@ from experiments.evaluation.figures import confusion_heatmap
 from experiments.evaluation.forms import DecisionForm, EvaluationRequestForm
 from experiments.views.runs import run_job, runs_project
 from prakriya.limits import rate_limited
-from projects.access import can, error_text, guard
+from projects import policy
+from projects.access import error_text, guard
 
 PER_PAGE = 50
 
@@ -33,7 +34,7 @@ def _list_context(request, project, role, form=None) -> dict:
     evaluations = list(selectors.evaluations_for_project(user=request.user, project=project)[:PER_PAGE])
     return {
         "project": project, "role": role, "evaluations": evaluations, **_budget(project),
-        "can_decide": can(role, request.user, services.DECIDE), "form": form,
+        "can_decide": policy.can(user=request.user, project=project, action=policy.DECIDE_EVALUATION), "form": form,
     }
 
 
@@ -43,7 +44,7 @@ def evaluation_list(request, slug: str):
     if request.method != "POST":
         project, role = runs_project(request, slug)
         return render(request, "experiments/evaluation_list.html", _list_context(request, project, role))
-    project, role = runs_project(request, slug, services.REQUEST)
+    project, role = runs_project(request, slug, policy.REQUEST_EVALUATION)
     form = EvaluationRequestForm(request.POST)
     if form.is_valid():
         run = run_selectors.run_get(user=request.user, project=project, mlflow_run_id=form.cleaned_data["run"])
@@ -64,7 +65,7 @@ def _detail_context(request, project, role, evaluation, error: str = "") -> dict
         "project": project, "role": role, "evaluation": evaluation, "results": results,
         "figure": confusion_heatmap(results) if results else None,
         "job": run_job(request, evaluation), "can_cancel": False,
-        "can_decide": can(role, request.user, services.DECIDE) and evaluation.state == "requested",
+        "can_decide": policy.can(user=request.user, project=project, action=policy.DECIDE_EVALUATION) and evaluation.state == "requested",
         "form": DecisionForm(request.POST or None) if error else DecisionForm(), "error": error,
         **_budget(project),
     }
@@ -79,7 +80,7 @@ def evaluation_detail(request, slug: str, pk: int):
 
 
 def _decide(request, slug: str, pk: int, decide, done: str):
-    project, role = runs_project(request, slug, services.DECIDE)
+    project, role = runs_project(request, slug, policy.DECIDE_EVALUATION)
     evaluation = selectors.evaluation_get(user=request.user, project=project, pk=pk)
     form = DecisionForm(request.POST)
     try:

@@ -4,7 +4,7 @@ overfit-one-batch verdict and registered checkpoints, a sweep's comparison of it
 the overlay of several runs' curves.
 
 Runs of a public project are public; those of a private project are for its lead, engineers and
-viewers (experiments.permissions): an annotator gets a 403, a non-member a 404 like every private
+viewers (policy.VIEW_RUNS): an annotator gets a 403, a non-member a 404 like every private
 project route. Training is launched by leads and engineers.
 """
 
@@ -26,9 +26,9 @@ from experiments.jobs import TAG_OVERFIT, TAG_OVERFIT_FINAL_LOSS, TAG_OVERFIT_TH
 from experiments.launch import overfit_start, sweep_start, training_start
 from prakriya.jobs.models import Job
 from prakriya.limits import rate_limited
-from projects import permissions
+from projects import policy
 from projects import selectors as project_selectors
-from projects.access import can, error_text, guard, project_for
+from projects.access import error_text, guard, project_for
 
 RUNS_PER_PAGE = 50
 MAX_COMPARED = 10
@@ -36,7 +36,7 @@ MAX_COMPARED = 10
 
 def runs_project(request, slug: str, action: frozenset | None = None):
     project, role = project_for(request, slug, action)
-    if not selectors.can_view_runs(user=request.user, project=project):
+    if not policy.can(user=request.user, project=project, action=policy.VIEW_RUNS):
         raise PermissionDenied("Your role in this project does not include its experiments.")
     return project, role
 
@@ -82,7 +82,7 @@ def _list_context(request, project, role, form=None, launch: str = "train") -> d
     infos = runs.run_infos(list(page.object_list))
     _link_versions(project, infos)
     _annotate(infos)
-    can_launch = can(role, request.user, permissions.LAUNCH_JOBS)
+    can_launch = policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS)
     if launch not in LAUNCH_FORMS:
         launch = "train"
     if can_launch and form is None:
@@ -102,7 +102,7 @@ def _list_context(request, project, role, form=None, launch: str = "train") -> d
 def _launch(request, slug: str, launch: str, start):
     """The launch forms' common path: authorise, parse the form, call `start(data, form)` (a
     service call that returns the redirect); a refusal is a form error on the runs page (400)."""
-    project, role = runs_project(request, slug, permissions.LAUNCH_JOBS)
+    project, role = runs_project(request, slug, policy.LAUNCH_JOBS)
     form = LAUNCH_FORMS[launch](request.POST, project=project)
     if form.is_valid():
         try:
@@ -179,7 +179,7 @@ def _detail_context(request, project, role, record, *, register_error: str = "")
     _annotate([info])
     curve = runs.run_curves([info])[0]
     job = run_job(request, record)
-    can_launch = can(role, request.user, permissions.LAUNCH_JOBS)
+    can_launch = policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS)
     return {
         "project": project,
         "role": role,
@@ -212,7 +212,7 @@ def run_detail(request, slug: str, run_id: str):
 @guard
 def run_register(request, slug: str, run_id: str):
     """Registers the run's model as a checkpoint of the stage the pressed button names."""
-    project, role = runs_project(request, slug, permissions.LAUNCH_JOBS)
+    project, role = runs_project(request, slug, policy.LAUNCH_JOBS)
     record = selectors.run_get(user=request.user, project=project, mlflow_run_id=run_id)
     try:
         version = checkpoints.checkpoint_register(run=record, actor=request.user, stage=request.POST.get("stage", ""))

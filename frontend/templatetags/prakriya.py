@@ -149,6 +149,6 @@ def job_label(kind: str) -> str:
 @register.filter
 def can_create_projects(user) -> bool:
     """{% if user|can_create_projects %}: the "New project" links follow PRAKRIYA_PROJECT_CREATORS."""
-    from projects.permissions import can_create_projects as allowed
+    from projects.policy import can_create_projects as allowed
 
     return allowed(user)

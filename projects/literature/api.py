@@ -11,8 +11,9 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects import permissions
-from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin, _authorise, _parse
+from prakriya.rest import parse
+from projects import policy
+from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
 from projects.literature import selectors, services
 from projects.models import Feasibility, LiteratureEntry
 from projects.serializers import MarkdownField, StrictCharField, StrictSerializer
@@ -75,21 +76,21 @@ class LiteratureEntryViewSet(ProjectScopedMixin, viewsets.ModelViewSet):
         return selectors.literature_list(user=self.request.user, project=self.project)
 
     def _authorise_write(self, request: Request) -> None:
-        _authorise(request, self.project, permissions.EDIT_DELIVERABLE, "edit the literature survey")
+        policy.require(user=request.user, project=self.project, action=policy.EDIT_DELIVERABLE, what="edit the literature survey")
 
     def _respond(self, entry: LiteratureEntry, answer: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(entry).data, status=answer)
 
     def create(self, request: Request, project_slug: str) -> Response:
         self._authorise_write(request)
-        fields: dict[str, Any] = _parse(LiteratureEntryWriteSerializer, request)
+        fields: dict[str, Any] = parse(LiteratureEntryWriteSerializer, request)
         entry = services.literature_entry_create(project=self.project, actor=request.user, **fields)
         return self._respond(entry, status.HTTP_201_CREATED)
 
     def update(self, request: Request, project_slug: str, pk: str, partial: bool = False) -> Response:
         self._authorise_write(request)
         entry = self.get_object()
-        fields = _parse(LiteratureEntryWriteSerializer, request, partial=partial)
+        fields = parse(LiteratureEntryWriteSerializer, request, partial=partial)
         return self._respond(services.literature_entry_update(entry=entry, actor=request.user, **fields))
 
     def partial_update(self, request: Request, project_slug: str, pk: str) -> Response:

@@ -11,9 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from projects import permissions
+from projects import policy
 from projects.models import DeliverableKind, DeliverableState, LiteratureEntry, Project
-from projects.selectors import require_role
 from projects.services import deliverable_move, timeline_record
 
 APPROACH_MAX_CHARS = 5000
@@ -35,7 +34,7 @@ def _open_survey(project: Project, actor: AbstractBaseUser) -> None:
     """Locks the survey's deliverable; refuses a change once it is under review or approved (the
     lead reviewed these entries), and moves it back to draft otherwise."""
     deliverable = project.deliverables.select_for_update().get(kind=DeliverableKind.LITERATURE_SURVEY)
-    if deliverable.state in (DeliverableState.SUBMITTED, DeliverableState.APPROVED):
+    if policy.deliverable_frozen(deliverable.state):
         raise ValidationError(
             f"The literature survey is {deliverable.get_state_display().lower()}; its entries can be "
             "edited again once a lead requests changes or reopens it."
@@ -59,7 +58,7 @@ def _apply(entry: LiteratureEntry, fields: dict[str, Any]) -> None:
 
 @transaction.atomic
 def literature_entry_create(*, project: Project, actor: AbstractBaseUser, **fields: Any) -> LiteratureEntry:
-    require_role(user=actor, project=project, action=permissions.EDIT_DELIVERABLE, what="edit the literature survey")
+    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="edit the literature survey")
     _open_survey(project, actor)
     position = (project.literature.aggregate(n=Max("position"))["n"] or 0) + 1
     entry = LiteratureEntry(project=project, created_by=actor, position=position)
@@ -77,7 +76,7 @@ def literature_entry_update(
     *, entry: LiteratureEntry, actor: AbstractBaseUser, **fields: Any
 ) -> LiteratureEntry:
     project = entry.project
-    require_role(user=actor, project=project, action=permissions.EDIT_DELIVERABLE, what="edit the literature survey")
+    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="edit the literature survey")
     _open_survey(project, actor)
     entry = LiteratureEntry.objects.select_for_update().get(pk=entry.pk)
     _apply(entry, fields)
@@ -88,7 +87,7 @@ def literature_entry_update(
 @transaction.atomic
 def literature_entry_delete(*, entry: LiteratureEntry, actor: AbstractBaseUser) -> None:
     project = entry.project
-    require_role(user=actor, project=project, action=permissions.EDIT_DELIVERABLE, what="edit the literature survey")
+    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="edit the literature survey")
     _open_survey(project, actor)
     title = entry.title
     entry.delete()

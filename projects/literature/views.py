@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from projects import permissions
+from projects import policy
 from projects.access import guard, project_for
 from projects.literature import selectors, services
 from projects.literature.forms import LiteratureEntryForm
@@ -44,7 +44,7 @@ def _save(request, project, form: LiteratureEntryForm, entry=None) -> bool:
 
 @guard
 def literature_add(request, slug: str):
-    project, role = project_for(request, slug, permissions.EDIT_DELIVERABLE)
+    project, role = project_for(request, slug, policy.EDIT_DELIVERABLE)
     form = LiteratureEntryForm(request.POST or None)
     if request.method == "POST" and _save(request, project, form):
         messages.success(request, "Entry added to the literature survey.")
@@ -54,7 +54,7 @@ def literature_add(request, slug: str):
 
 @guard
 def literature_edit(request, slug: str, entry_id: int):
-    project, role = project_for(request, slug, permissions.EDIT_DELIVERABLE)
+    project, role = project_for(request, slug, policy.EDIT_DELIVERABLE)
     entry = selectors.literature_get(user=request.user, project=project, pk=entry_id)
     # The form works on a copy: a refused save leaves the entry as stored for the page's title.
     form = LiteratureEntryForm(request.POST or None, instance=selectors.literature_get(
@@ -70,7 +70,7 @@ def literature_edit(request, slug: str, entry_id: int):
 @require_POST
 @guard
 def literature_delete(request, slug: str, entry_id: int):
-    project, _ = project_for(request, slug, permissions.EDIT_DELIVERABLE)
+    project, _ = project_for(request, slug, policy.EDIT_DELIVERABLE)
     entry = selectors.literature_get(user=request.user, project=project, pk=entry_id)
     try:
         services.literature_entry_delete(entry=entry, actor=request.user)

@@ -21,9 +21,8 @@ from datasets.annotation.agreement_charts import agreement_figures
 from datasets.annotation.models import AgreementReport, Campaign, CampaignItem, TaskType
 from datasets.views.common import add_errors, to_job
 from prakriya.limits import rate_limited
-from projects import permissions
-from projects.access import LoginRequired, can, guard, project_for
-from projects.selectors import require_role
+from projects import policy
+from projects.access import LoginRequired, guard, project_for
 
 # Krippendorff's conventions for alpha: data to rely on, and data for tentative conclusions only.
 ALPHA_RELIABLE, ALPHA_TENTATIVE = 0.800, 0.667
@@ -48,7 +47,7 @@ def _campaign_for(request, slug: str, campaign_slug: str):
     if not request.user.is_authenticated:
         raise LoginRequired()
     campaign = selectors.campaign_get_visible(user=request.user, project=project, slug=campaign_slug)
-    require_role(user=request.user, project=project, action=permissions.MANAGE_CAMPAIGNS,
+    policy.require(user=request.user, project=project, action=policy.MANAGE_CAMPAIGNS,
                  what="see a campaign's agreement")
     return project, role, campaign
 
@@ -75,7 +74,7 @@ def agreement(request, slug: str, campaign: str):
     report = campaign.agreement_reports.select_related("job").first()
     context = {
         "project": project, "role": role, "campaign": campaign, "form": form,
-        "can_adjudicate": can(role, request.user, permissions.ADJUDICATE),
+        "can_adjudicate": policy.can(user=request.user, project=project, action=policy.ADJUDICATE),
         "latest_job": agreement_job.agreement_jobs(campaign=campaign).first(),
         **_report_context(campaign, report),
     }

@@ -24,9 +24,8 @@ from datasets.annotation.models import CampaignItem, LabelStudioTask
 from datasets.upload_handlers import capped_upload
 from datasets.views.common import to_job
 from prakriya.limits import rate_limited
-from projects import permissions
+from projects import policy
 from projects.access import LoginRequired, error_text, guard, project_for
-from projects.selectors import require_role
 
 RECENT_SYNCS = 5
 
@@ -50,7 +49,7 @@ def _campaign_for(request, slug: str, campaign_slug: str, what: str):
     if not request.user.is_authenticated:
         raise LoginRequired()
     campaign = selectors.campaign_get_visible(user=request.user, project=project, slug=campaign_slug)
-    require_role(user=request.user, project=project, action=permissions.MANAGE_CAMPAIGNS, what=what)
+    policy.require(user=request.user, project=project, action=policy.MANAGE_CAMPAIGNS, what=what)
     return project, role, campaign
 
 

@@ -29,6 +29,7 @@ from datasets.annotation.labelling_api import progress_data, task_data, value_di
 from datasets.annotation.models import Annotation, Campaign, CampaignState, GuidelineVersion, TaskType
 from datasets.models import DatasetKind
 from datasets.views.common import add_errors
+from projects import policy
 from projects.access import LoginRequired, guard, project_for
 from projects.models import Project
 
@@ -103,7 +104,7 @@ def _page_context(request, project, role, campaign: Campaign) -> dict:
         "labels": labels,
         "guideline": guideline,
         "sections": _guideline_sections(labels, guideline),
-        "can_manage": selectors.can_manage(user=request.user, project=project),
+        "can_manage": policy.can(user=request.user, project=project, action=policy.MANAGE_CAMPAIGNS),
     }
 
 
@@ -153,7 +154,7 @@ def guideline(request, slug: str, campaign: str):
         Annotation.objects.filter(campaign=campaign_obj, annotator=request.user, campaign_item_id__in=cause_ids)
         .values_list("campaign_item_id", "pk")
     )
-    can_adjudicate = selectors.can_adjudicate(user=request.user, project=project)
+    can_adjudicate = policy.can(user=request.user, project=project, action=policy.ADJUDICATE)
     changes = []
     for version in history:
         causes = []

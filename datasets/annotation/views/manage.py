@@ -28,9 +28,8 @@ from datasets.annotation.forms import (
 from datasets.annotation.models import Annotation, Campaign, CampaignItem, CampaignState, TaskType
 from datasets.views.common import add_errors, to_job
 from prakriya.limits import rate_limited
-from projects import permissions
-from projects.access import LoginRequired, can, error_text, guard, project_for
-from projects.selectors import require_role
+from projects import policy
+from projects.access import LoginRequired, error_text, guard, project_for
 
 QUEUE_PAGE = 200  # disagreements listed at once; the rest wait until these are resolved
 _ACCENT, _INK, _MUTED = "#0f766e", "#1f2a44", "#94a3b8"
@@ -48,14 +47,14 @@ def _campaign_for(request, slug: str, campaign_slug: str, action: frozenset | No
         raise LoginRequired()
     campaign = selectors.campaign_get_visible(user=request.user, project=project, slug=campaign_slug)
     if action is not None:
-        require_role(user=request.user, project=project, action=action, what="do this")
+        policy.require(user=request.user, project=project, action=action, what="do this")
     return project, role, campaign
 
 
-def _powers(request, role) -> dict[str, bool]:
+def _powers(request, project) -> dict[str, bool]:
     return {
-        "can_manage": can(role, request.user, permissions.MANAGE_CAMPAIGNS),
-        "can_adjudicate": can(role, request.user, permissions.ADJUDICATE),
+        "can_manage": policy.can(user=request.user, project=project, action=policy.MANAGE_CAMPAIGNS),
+        "can_adjudicate": policy.can(user=request.user, project=project, action=policy.ADJUDICATE),
     }
 
 
@@ -126,13 +125,13 @@ def campaign_list(request, slug: str):
         for c in campaigns
     ]
     return render(request, "annotation/campaign_list.html", {
-        "project": project, "role": role, "rows": rows, **_powers(request, role),
+        "project": project, "role": role, "rows": rows, **_powers(request, project),
     })
 
 
 @guard
 def campaign_create(request, slug: str):
-    project, role = project_for(request, slug, permissions.MANAGE_CAMPAIGNS)
+    project, role = project_for(request, slug, policy.MANAGE_CAMPAIGNS)
     form = CampaignCreateForm(request.POST or None, project=project)
     status = 200
     if request.method == "POST":
@@ -160,7 +159,7 @@ def campaign_create(request, slug: str):
 
 
 def _detail_context(request, project, role, campaign: Campaign, *, active_form=None) -> dict:
-    powers = _powers(request, role)
+    powers = _powers(request, project)
     progress = selectors.campaign_progress(campaign=campaign, user=request.user)
     context = {
         "project": project, "role": role, "campaign": campaign, "progress": progress, **powers,
@@ -195,7 +194,7 @@ def campaign_detail(request, slug: str, campaign: str):
 
 @guard
 def campaign_edit(request, slug: str, campaign: str):
-    project, role, campaign = _campaign_for(request, slug, campaign, permissions.MANAGE_CAMPAIGNS)
+    project, role, campaign = _campaign_for(request, slug, campaign, policy.MANAGE_CAMPAIGNS)
     status = 200
     if request.method == "POST" and "reopen" in request.POST:
         services.campaign_reopen(campaign=campaign, actor=request.user)
@@ -228,7 +227,7 @@ def _after_release(request, project, campaign: Campaign, started: release.LabelR
 @require_POST
 @guard
 def campaign_close(request, slug: str, campaign: str):
-    project, _, campaign = _campaign_for(request, slug, campaign, permissions.MANAGE_CAMPAIGNS)
+    project, _, campaign = _campaign_for(request, slug, campaign, policy.MANAGE_CAMPAIGNS)
     services.campaign_close(campaign=campaign, actor=request.user)
     try:
         started = release.release_start(campaign=campaign, actor=request.user)
@@ -243,7 +242,7 @@ def campaign_close(request, slug: str, campaign: str):
 @rate_limited("jobs")
 @guard
 def campaign_release(request, slug: str, campaign: str):
-    project, _, campaign = _campaign_for(request, slug, campaign, permissions.MANAGE_CAMPAIGNS)
+    project, _, campaign = _campaign_for(request, slug, campaign, policy.MANAGE_CAMPAIGNS)
     try:
         started = release.release_start(campaign=campaign, actor=request.user)
     except ValidationError as exc:
@@ -256,7 +255,7 @@ def campaign_release(request, slug: str, campaign: str):
 @rate_limited("jobs")
 @guard
 def active_labelling(request, slug: str, campaign: str):
-    project, role, campaign = _campaign_for(request, slug, campaign, permissions.MANAGE_CAMPAIGNS)
+    project, role, campaign = _campaign_for(request, slug, campaign, policy.MANAGE_CAMPAIGNS)
     form = ActiveForm(request.POST)
     if form.is_valid():
         try:
@@ -299,7 +298,7 @@ def _spans_with_text(text: str, spans: list[dict]) -> list[dict]:
 @require_GET
 @guard
 def adjudication_queue(request, slug: str, campaign: str):
-    project, role, campaign = _campaign_for(request, slug, campaign, permissions.ADJUDICATE)
+    project, role, campaign = _campaign_for(request, slug, campaign, policy.ADJUDICATE)
     everything = selectors.disagreements(campaign=campaign, include_resolved=True)
     queue = [r for r in everything if not r["resolved"]]
     shown = queue[:QUEUE_PAGE]
@@ -327,7 +326,7 @@ def adjudication_queue(request, slug: str, campaign: str):
 
 @guard
 def adjudicate_item(request, slug: str, campaign: str, item: int):
-    project, role, campaign = _campaign_for(request, slug, campaign, permissions.ADJUDICATE)
+    project, role, campaign = _campaign_for(request, slug, campaign, policy.ADJUDICATE)
     campaign_item = selectors.campaign_item_get(campaign=campaign, pk=item)
     annotations = list(
         Annotation.objects.filter(campaign_item=campaign_item).select_related("annotator", "guideline_version")
@@ -386,7 +385,7 @@ def _snippet(campaign: Campaign, campaign_item: CampaignItem) -> str:
 
 @guard
 def guideline_edit(request, slug: str, campaign: str):
-    project, role, campaign = _campaign_for(request, slug, campaign, permissions.MANAGE_CAMPAIGNS)
+    project, role, campaign = _campaign_for(request, slug, campaign, policy.MANAGE_CAMPAIGNS)
     current = selectors.guideline_current(campaign=campaign)
     labels = list(campaign.labels.values_list("name", flat=True))
     queue = selectors.disagreements(campaign=campaign, include_resolved=True)[:50]

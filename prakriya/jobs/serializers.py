@@ -1,0 +1,34 @@
+"""How a job reads in the REST API: the same for every kind, whichever app started it."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from prakriya.jobs.display import without_server_paths
+from prakriya.jobs.models import Job
+
+
+class JobSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    def to_representation(self, instance):
+        # Parameters, results and logs name the platform's folders by role, not by path.
+        data = super().to_representation(instance)
+        for name in ("params", "result", "message", "log"):
+            if name in data:
+                data[name] = without_server_paths(data[name])
+        return data
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "queue", "project", "state", "progress", "message", "attempts",
+                  "max_attempts", "cancel_requested", "params", "result", "created_by", "created_at",
+                  "enqueued_at", "started_at", "heartbeat_at", "finished_at"]
+        read_only_fields = fields
+
+
+class JobDetailSerializer(JobSerializer):
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "log"]
+        read_only_fields = fields
