@@ -8,7 +8,6 @@ datasets.selectors, whose VisibleItem withholds sealed labels: nothing here read
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,6 +28,7 @@ from rest_framework.response import Response
 
 from datasets import selectors, services
 from datasets.ingest.limits import Limits, human_bytes
+from datasets.item_files import item_file_response
 from datasets.models import DataDocument, Dataset, DatasetVersion, Item, Split, SplitAssignment, VersionState
 from datasets.serializers import (
     MAX_VERSION_NUMBER,
@@ -73,13 +73,6 @@ OTHER_PARAMETER = OpenApiParameter(
 )
 
 _UPLOAD_PARSERS = [MultiPartParser, CappedJSONParser, CappedFormParser]
-_IMAGE_TYPES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-    (b"GIF87a", "image/gif", "gif"),
-    (b"GIF89a", "image/gif", "gif"),
-    (b"BM", "image/bmp", "bmp"),
-)
 
 
 def _number(value: str) -> int:
@@ -282,26 +275,9 @@ class VersionViewSet(
 
     def retrieve(self, request: Request, project_slug: str, dataset_slug: str, number: str) -> Response:
         version = self.get_object()
-        version.sealed_count = version.items.filter(
-            key__in=selectors.sealed_keys(dataset=self.dataset)
-        ).count()
-        # Server paths (the repository, its remote) are for those who work with the data there.
-        allowed = policy.can(user=request.user, project=self.project, action=policy.SEE_STORAGE)
-        version.reproduce = self._reproduce(version) if allowed else ""
+        version.sealed_count = selectors.sealed_count(version=version)
+        version.reproduce = selectors.version_reproduce(version=version, user=request.user)
         return Response(VersionDetailSerializer(version).data)
-
-    def _reproduce(self, version: DatasetVersion) -> str:
-        if version.state != VersionState.READY:
-            return ""
-        from datasets import storage
-
-        try:
-            return storage.reproduce_instructions(
-                project_slug=self.project.slug, dataset_slug=self.dataset.slug, tag=version.git_tag
-            )
-        except (OSError, storage.StorageError):
-            # Help text: its absence must not break the version's record.
-            return ""
 
     # -- New versions (jobs) --
 
@@ -446,37 +422,9 @@ class VersionViewSet(
 # --- Items ------------------------------------------------------------------------------------
 
 
-class _VisibleItems:
-    """The items of a version as the paginator slices them: each page is read through
-    selectors.item_page, so every item on it is a VisibleItem."""
-
-    def __init__(self, version: DatasetVersion) -> None:
-        self.version = version
-
-    def count(self) -> int:
-        return self.version.items.count()
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, window: slice) -> list[selectors.VisibleItem]:
-        start = window.start or 0
-        stop = window.stop if window.stop is not None else start + ItemPagination.max_page_size
-        return selectors.item_page(version=self.version, offset=start, limit=max(0, stop - start))[0]
-
-
 class ItemPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
-
-
-def _image_type(head: bytes) -> tuple[str, str] | None:
-    for magic, content_type, extension in _IMAGE_TYPES:
-        if head.startswith(magic):
-            return content_type, extension
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp", "webp"
-    return None
 
 
 @extend_schema(parameters=[PROJECT_SLUG_PARAMETER, DATASET_SLUG_PARAMETER, VERSION_NUMBER_PARAMETER])
@@ -501,7 +449,7 @@ class ItemViewSet(VersionScopedMixin, viewsets.GenericViewSet):
         return {**self.get_serializer_context(), "parts": parts}
 
     def list(self, request: Request, project_slug: str, dataset_slug: str, version_number: str) -> Response:
-        page = self.paginate_queryset(_VisibleItems(self.version))
+        page = self.paginate_queryset(selectors.VisibleItemPages(self.version, max_page=ItemPagination.max_page_size))
         serializer = ItemSerializer(page, many=True, context=self._context(page))
         return self.get_paginated_response(serializer.data)
 
@@ -520,28 +468,4 @@ class ItemViewSet(VersionScopedMixin, viewsets.GenericViewSet):
     def content(
         self, request: Request, project_slug: str, dataset_slug: str, version_number: str, key: str
     ) -> HttpResponse:
-        from datasets import storage
-
-        item = selectors.item_get(version=self.version, key=key)
-        if not item.file_path or self.version.state != VersionState.READY:
-            raise Http404("This item has no file")
-        try:
-            body = storage.read_file(
-                project_slug=self.project.slug,
-                dataset_slug=self.dataset.slug,
-                tag=self.version.git_tag,
-                relpath=item.file_path,
-            )
-        except storage.MissingFileError as exc:
-            raise Http404("The item's file is missing") from exc
-        detected = _image_type(body[:16])
-        if detected is None:
-            raise Http404("This item's file is not an image")
-        content_type, extension = detected
-        # Named by key, never by the original name: uploaded names often carry the label.
-        response = HttpResponse(body, content_type=content_type)
-        filename = re.sub(r"[^A-Za-z0-9._-]", "_", item.key)[:100] or "item"
-        response["Content-Disposition"] = f'inline; filename="{filename}.{extension}"'
-        response["Content-Security-Policy"] = "default-src 'none'"
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        return item_file_response(version=self.version, item=selectors.item_get(version=self.version, key=key))

@@ -4,13 +4,16 @@ is where sealed labels are withheld."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.http import Http404
 
 from datasets.models import Dataset, DatasetVersion, Item, Profile, SealedItem, VersionState
 from prakriya.jobs.models import Job, JobState
+from projects import policy
 from projects.models import Project
+from projects.policy import AnyUser
 
 SEALED_LABEL = None  # what a sealed item's label reads as, everywhere
 
@@ -53,44 +56,108 @@ def sealed_fingerprint(keys: frozenset[str]) -> str:
     return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest() if keys else ""
 
 
+@dataclass(frozen=True, slots=True)
 class VisibleItem:
-    """An item as shown to people: a sealed item's label, spans and original name are withheld."""
+    """An item as people are shown it, by page, API, archive or analysis alike: exactly the fields
+    named here, so a field added to Item stays hidden until someone decides to show it. A sealed
+    item's label, spans (labels too: named entities) and original name (uploaded names often carry
+    the label, as class folders do) are withheld."""
 
-    __slots__ = ("item", "sealed")
+    id: int
+    key: str
+    label: str | None
+    spans: list[dict] | None
+    original_name: str
+    text: str
+    row: dict | list | None
+    file_path: str
+    content_hash: str
+    size_bytes: int
+    sealed: bool
 
-    def __init__(self, item: Item, sealed: bool) -> None:
-        self.item, self.sealed = item, sealed
-
-    def __getattr__(self, name):
-        return getattr(self.item, name)
-
-    @property
-    def label(self) -> str | None:
-        return SEALED_LABEL if self.sealed else self.item.label
-
-    @property
-    def spans(self) -> list[dict] | None:
-        # Spans are labels (named entities), sealed exactly like them.
-        return SEALED_LABEL if self.sealed else self.item.spans
-
-    @property
-    def original_name(self) -> str:
-        # Uploaded names often carry the label (class folders), so a sealed item shows none.
-        return "" if self.sealed else self.item.original_name
+    @classmethod
+    def of(cls, item: Item, *, sealed: bool) -> VisibleItem:
+        return cls(
+            id=item.id,
+            key=item.key,
+            label=SEALED_LABEL if sealed else item.label,
+            spans=SEALED_LABEL if sealed else item.spans,
+            original_name="" if sealed else item.original_name,
+            text=item.text,
+            row=item.row,
+            file_path=item.file_path,
+            content_hash=item.content_hash,
+            size_bytes=item.size_bytes,
+            sealed=sealed,
+        )
 
 
 def item_page(*, version: DatasetVersion, offset: int, limit: int) -> tuple[list[VisibleItem], int]:
     keys = sealed_keys(dataset=version.dataset)
     qs = version.items.order_by("id")
     total = qs.count()
-    return [VisibleItem(item, item.key in keys) for item in qs[offset : offset + limit]], total
+    return [VisibleItem.of(item, sealed=item.key in keys) for item in qs[offset : offset + limit]], total
 
 
 def item_get(*, version: DatasetVersion, key: str) -> VisibleItem:
     item = version.items.filter(key=key).first()
     if item is None:
         raise Http404("No such item")
-    return VisibleItem(item, item.key in sealed_keys(dataset=version.dataset))
+    return VisibleItem.of(item, sealed=item.key in sealed_keys(dataset=version.dataset))
+
+
+def items_by_key(*, version: DatasetVersion, keys: list[str]) -> dict[str, VisibleItem]:
+    """The version's items of these keys (those it holds), as people may see them."""
+    sealed = sealed_keys(dataset=version.dataset)
+    return {
+        item.key: VisibleItem.of(item, sealed=item.key in sealed)
+        for item in Item.objects.filter(version=version, key__in=keys)
+    }
+
+
+class VisibleItemPages:
+    """A version's items as a paginator (Django's or DRF's) slices them: one page read at a time
+    through item_page, so every item on it is a VisibleItem."""
+
+    def __init__(self, version: DatasetVersion, *, max_page: int) -> None:
+        self.version = version
+        self.max_page = max_page
+
+    def count(self) -> int:
+        return self.version.item_count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[VisibleItem]:
+        start = window.start or 0
+        stop = window.stop if window.stop is not None else start + self.max_page
+        return item_page(version=self.version, offset=start, limit=max(0, stop - start))[0]
+
+
+def version_reproduce(*, version: DatasetVersion, user: AnyUser) -> str:
+    """The commands that clone the version's bytes from the server's repository, for those who
+    work with the data there (policy.SEE_STORAGE: they name server paths); empty for the others and
+    while the version is not ready."""
+    dataset = version.dataset
+    if version.state != VersionState.READY or not policy.can(
+        user=user, project=dataset.project, action=policy.SEE_STORAGE
+    ):
+        return ""
+    from datasets import storage
+
+    try:
+        return storage.reproduce_instructions(
+            project_slug=dataset.project.slug, dataset_slug=dataset.slug, tag=version.git_tag
+        )
+    except (storage.StorageError, OSError, ValueError):
+        return ""  # help text: its absence must not break the page or the record
+
+
+def sealed_count(*, version: DatasetVersion) -> int:
+    """How many of the version's items are in the sealed split."""
+    keys = sealed_keys(dataset=version.dataset)
+    return version.items.filter(key__in=keys).count() if keys else 0
 
 
 def class_balance(*, version: DatasetVersion) -> dict[str, int]:

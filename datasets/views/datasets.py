@@ -17,10 +17,9 @@ from datasets.forms import (
     sklearn_choices,
 )
 from datasets.upload_handlers import UploadOnDisk, capped_upload
-from datasets.views.common import add_errors, to_job
 from prakriya.limits import rate_limited
 from projects import policy
-from projects.access import error_text, guard, project_for
+from projects.access import add_errors, error_text, guard, project_for, to_job
 
 
 @guard

@@ -12,9 +12,8 @@ from datasets.forms import (
     DataDocumentForm,
 )
 from datasets.models import VersionState
-from datasets.views.common import add_errors
 from projects import policy
-from projects.access import guard, project_for
+from projects.access import add_errors, guard, project_for
 from projects.models import DeliverableKind
 
 

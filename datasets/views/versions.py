@@ -11,16 +11,16 @@ from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from datasets import archive, datasheet, selectors, services, storage, upload_handlers
+from datasets import archive, datasheet, selectors, services, upload_handlers
 from datasets.charts import profile_figures
 from datasets.diff_charts import balance_diff_figure
 from datasets.forms import DeriveForm, SplitForm
 from datasets.models import VersionState
 from datasets.upload_handlers import UploadOnDisk, capped_upload
-from datasets.views.common import to_job, version_for
+from datasets.views.access import version_for
 from prakriya.limits import rate_limited
 from projects import policy
-from projects.access import error_text, guard
+from projects.access import error_text, guard, to_job
 
 
 def _figures(profile) -> list[dict]:
@@ -44,29 +44,13 @@ def _figure_name(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def _reproduce(dataset, version) -> str:
-    if version.state != VersionState.READY:
-        return ""
-    try:
-        return storage.reproduce_instructions(
-            project_slug=dataset.project.slug, dataset_slug=dataset.slug, tag=version.git_tag
-        )
-    except (
-        storage.StorageError,
-        OSError,
-        ValueError,
-    ) as exc:  # help text: its absence must not break the page
-        return f"(instructions unavailable: {exc})"
-
-
 def _version_context(request, project, role, dataset, version, *, split_form=None) -> dict:
     ready = version.state == VersionState.READY
     stats = datasheet.live_stats(version) if ready else None
     split = getattr(version, "split", None)
     figures = _figures(stats.profile) if stats else []
-    sealed = selectors.sealed_keys(dataset=dataset)
     return {
-        "sealed_count": version.items.filter(key__in=sealed).count() if sealed else 0,
+        "sealed_count": selectors.sealed_count(version=version),
         "project": project,
         "role": role,
         "dataset": dataset,
@@ -76,7 +60,7 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
         "figures": figures,
         # The profile draws the class balance itself; the page then shows the counts as a table only.
         "profile_has_balance": any(f["key"] == "class_balance" for f in figures),
-        "reproduce": _reproduce(dataset, version) if policy.can(user=request.user, project=project, action=policy.SEE_STORAGE) else "",
+        "reproduce": selectors.version_reproduce(version=version, user=request.user),
         "split": split,
         "split_form": split_form or SplitForm(),
         "can_launch": policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS),

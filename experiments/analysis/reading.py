@@ -99,11 +99,7 @@ def visible_items(version: DatasetVersion | None, keys: list[str]) -> dict[str, 
     """The version's items of these keys, as people may see them."""
     if version is None or not keys:
         return {}
-    sealed = dataset_selectors.sealed_keys(dataset=version.dataset)
-    return {
-        item.key: dataset_selectors.VisibleItem(item, item.key in sealed)
-        for item in Item.objects.filter(version=version, key__in=keys)
-    }
+    return dataset_selectors.items_by_key(version=version, keys=keys)
 
 
 def targets_of(project: Project) -> list[Target]:

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from projects import policy
-from projects.access import guard, project_for
+from projects.access import add_errors, guard, project_for
 from projects.literature import selectors, services
 from projects.literature.forms import LiteratureEntryForm
 from projects.literature.panels import survey_context
@@ -33,11 +33,7 @@ def _save(request, project, form: LiteratureEntryForm, entry=None) -> bool:
         else:
             services.literature_entry_update(entry=entry, actor=request.user, **fields)
     except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc.messages)
+        add_errors(form, exc)
         return False
     return True
 

@@ -19,10 +19,9 @@ from django.views.decorators.http import require_http_methods
 from datasets.annotation import agreement_job, selectors
 from datasets.annotation.agreement_charts import agreement_figures
 from datasets.annotation.models import AgreementReport, Campaign, CampaignItem, TaskType
-from datasets.views.common import add_errors, to_job
 from prakriya.limits import rate_limited
 from projects import policy
-from projects.access import LoginRequired, guard, project_for
+from projects.access import LoginRequired, add_errors, guard, project_for, to_job
 
 # Krippendorff's conventions for alpha: data to rely on, and data for tentative conclusions only.
 ALPHA_RELIABLE, ALPHA_TENTATIVE = 0.800, 0.667

@@ -22,10 +22,9 @@ from datasets import upload_handlers
 from datasets.annotation import interop, selectors
 from datasets.annotation.models import CampaignItem, LabelStudioTask
 from datasets.upload_handlers import capped_upload
-from datasets.views.common import to_job
 from prakriya.limits import rate_limited
 from projects import policy
-from projects.access import LoginRequired, error_text, guard, project_for
+from projects.access import LoginRequired, error_text, guard, project_for, to_job
 
 RECENT_SYNCS = 5
 

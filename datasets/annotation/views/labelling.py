@@ -13,24 +13,22 @@ from __future__ import annotations
 
 import json
 
-import filetype
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from datasets import storage
+from datasets import selectors as dataset_selectors
 from datasets.annotation import selectors, services
 from datasets.annotation.labelling_api import progress_data, task_data, value_display
 from datasets.annotation.models import Annotation, Campaign, CampaignState, GuidelineVersion, TaskType
-from datasets.models import DatasetKind
-from datasets.views.common import add_errors
+from datasets.item_files import item_file_response
 from projects import policy
-from projects.access import LoginRequired, guard, project_for
+from projects.access import LoginRequired, add_errors, guard, project_for
 from projects.models import Project
 
 ANNOTATIONS_PER_PAGE = 25
@@ -287,12 +285,6 @@ def annotation_edit(request, slug: str, campaign: str, annotation: int):
     )
 
 
-def _image_type(data: bytes) -> str | None:
-    """The image type the bytes are, judged by their content; not what their name says."""
-    kind = filetype.guess(data[:8192])
-    return kind.mime if kind is not None and kind.mime.startswith("image/") else None
-
-
 @require_GET
 @guard
 def item_content(request, slug: str, campaign: str, item: int):
@@ -305,24 +297,7 @@ def item_content(request, slug: str, campaign: str, item: int):
             raise Http404("This address is not valid (or no longer)")
     else:
         project, _, campaign_obj = _campaign_for(request, slug, campaign)
-    dataset = campaign_obj.version.dataset
-    if dataset.kind != DatasetKind.IMAGE:
-        raise Http404("Only image items have content to fetch")
     campaign_item = selectors.campaign_item_get(campaign=campaign_obj, pk=item)
-    if not campaign_item.item.file_path:
-        raise Http404("This item has no file")
-    try:
-        data = storage.read_file(
-            project_slug=project.slug, dataset_slug=dataset.slug, tag=campaign_obj.version.git_tag,
-            relpath=campaign_item.item.file_path,
-        )
-    except storage.MissingFileError as exc:
-        raise Http404("The item's file is missing") from exc
-    content_type = _image_type(data)
-    response = HttpResponse(data, content_type=content_type or "application/octet-stream")
-    if content_type is None:
-        # Not an image after all: never let a browser render it inline.
-        response["Content-Disposition"] = "attachment"
-    response["Cache-Control"] = "private, max-age=86400"  # a version's bytes never change
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    # Only the file is answered, never a label: whether the item is sealed changes nothing here.
+    visible = dataset_selectors.VisibleItem.of(campaign_item.item, sealed=False)
+    return item_file_response(version=campaign_obj.version, item=visible)

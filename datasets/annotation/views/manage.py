@@ -26,10 +26,9 @@ from datasets.annotation.forms import (
     GuidelineForm,
 )
 from datasets.annotation.models import Annotation, Campaign, CampaignItem, CampaignState, TaskType
-from datasets.views.common import add_errors, to_job
 from prakriya.limits import rate_limited
 from projects import policy
-from projects.access import LoginRequired, error_text, guard, project_for
+from projects.access import LoginRequired, add_errors, error_text, guard, project_for, to_job
 
 QUEUE_PAGE = 200  # disagreements listed at once; the rest wait until these are resolved
 _ACCENT, _INK, _MUTED = "#0f766e", "#1f2a44", "#94a3b8"
