@@ -1,5 +1,5 @@
 """Dataset routes of the REST API, under /api/projects/{project_slug}/datasets/. Included into
-the `api` namespace by projects/api_urls.py."""
+the `api` namespace by prakriya/api_urls.py."""
 
 from rest_framework.routers import SimpleRouter
 

@@ -1,5 +1,5 @@
 """Run routes of the REST API, under /api/projects/{project_slug}/runs/. Included into the `api`
-namespace by projects/api_urls.py."""
+namespace by prakriya/api_urls.py."""
 
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter

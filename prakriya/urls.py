@@ -15,7 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The MLflow tracking server: mlflow.set_tracking_uri("http://<host>/mlflow").
     path("mlflow/", include("experiments.tracking.urls")),
-    path("api/", include("projects.api_urls")),
+    path("api/", include("prakriya.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", ApiRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -1,14 +1,10 @@
-"""The REST API, mounted at /api/ (schema at /api/schema/, Swagger UI at /api/docs/)."""
+"""Project routes of the REST API (projects, their members, charter, deliverables, literature,
+exports) and the jobs. Included into the `api` namespace by prakriya/api_urls.py."""
 
 from rest_framework.routers import SimpleRouter
 
-from datasets.annotation.api_urls import urlpatterns as annotation_urlpatterns
-from datasets.api_urls import urlpatterns as datasets_urlpatterns
-from experiments.api_urls import urlpatterns as experiments_urlpatterns
 from projects import api
 from projects.literature.api import LiteratureEntryViewSet
-
-app_name = "api"
 
 PROJECT = rf"projects/(?P<project_slug>{api.SLUG_URL_PATTERN})"
 
@@ -24,4 +20,4 @@ router.register(rf"{PROJECT}/exports", api.ProjectExportViewSet, basename="proje
 router.register(rf"{PROJECT}/literature", LiteratureEntryViewSet, basename="project-literature")
 router.register("jobs", api.JobViewSet, basename="job")
 
-urlpatterns = router.urls + datasets_urlpatterns + annotation_urlpatterns + experiments_urlpatterns
+urlpatterns = router.urls

@@ -1,5 +1,5 @@
 """Campaign routes of the REST API, under /api/projects/{project_slug}/campaigns/. Included into
-the `api` namespace by projects/api_urls.py.
+the `api` namespace by prakriya/api_urls.py.
 
 Paths kept free for other modules: `{campaign}/tasks/…` (labelling_api.py), and later
 `{campaign}/agreement/…` and `{campaign}/labelstudio/…`."""

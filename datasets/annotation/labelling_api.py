@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from datasets.annotation import selectors, services
 from datasets.annotation.models import Annotation, Campaign, CampaignItem, Tool
-from frontend.templatetags.prakriya import user_label
+from prakriya.accounts.selectors import user_label
 from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
 from projects.serializers import StrictSerializer
 

@@ -6,6 +6,7 @@ from django import template
 from django.contrib.staticfiles import finders
 from django.utils.html import format_html, format_html_join
 
+from prakriya.accounts import selectors as account_selectors
 from prakriya.jobs.display import without_server_paths
 from prakriya.lib.markdown import render_markdown
 
@@ -119,12 +120,7 @@ def tone(state: str) -> str:
     return STATE_TONES.get(state, "muted")
 
 
-@register.filter
-def user_label(user) -> str:
-    if user is None:
-        return "someone"
-    profile = getattr(user, "profile", None)
-    return profile.display_name if profile and profile.display_name else user.get_username()
+register.filter("user_label", account_selectors.user_label)
 
 
 @register.filter

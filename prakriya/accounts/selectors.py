@@ -85,3 +85,11 @@ def lockout_list() -> list[LockoutEntry]:
         if until is not None and until > now:
             entries.append(LockoutEntry(kind=kind, value=value, until=until, failures=sum(f for _, f in rows)))
     return sorted(entries, key=lambda entry: entry.until, reverse=True)
+
+
+def user_label(user) -> str:
+    """How a person is named on pages and in API answers: their display name, else their username."""
+    if user is None:
+        return "someone"
+    profile = getattr(user, "profile", None)
+    return profile.display_name if profile and profile.display_name else user.get_username()

@@ -15,7 +15,7 @@ from datasets.annotation import services
 from datasets.annotation.models import Annotation, CampaignItem, Claim, Skip
 from tests.fixtures_annotation import make_version, more_annotators
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.annotation.labelling_test_urls")]
+pytestmark = [pytest.mark.django_db]
 
 
 def tasks(campaign) -> str:

@@ -19,9 +19,7 @@ from datasets.models import Dataset, DatasetVersion, Item, VersionState
 from tests.factories import UserFactory
 from tests.fixtures_annotation import make_version
 
-# The page embeds the labelling API's addresses; until projects/api_urls.py includes them, this
-# URLconf does (and it stays right once it does).
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.annotation.labelling_test_urls")]
+pytestmark = [pytest.mark.django_db]
 
 
 def url(name: str, campaign, *args) -> str:

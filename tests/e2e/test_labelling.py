@@ -14,8 +14,7 @@ from datasets.annotation.models import Annotation, CampaignItem, Claim, Skip
 from datasets.models import Dataset, DatasetVersion, Item, VersionState
 from tests.e2e.conftest import login
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True),
-              pytest.mark.urls("tests.annotation.labelling_test_urls")]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 LAPTOP = {"width": 1366, "height": 768}
 KEYS = {"p": "positive", "1": "positive", "n": "negative", "2": "negative", "u": "neutral", "3": "neutral"}
