@@ -15,6 +15,9 @@ campaign's state) and the sealed split (the evaluation alone reads sealed labels
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -105,7 +108,25 @@ def roles_changed() -> None:
     forget_all()
 
 
+# The names of the actions checked inside `recording_checks()`: how the permission matrices prove
+# that every action here is reached by a route they test (tests/matrix.py).
+_checks: ContextVar[set[str] | None] = ContextVar("prakriya_policy_checks", default=None)
+
+
+@contextmanager
+def recording_checks() -> Iterator[set[str]]:
+    """Collects the name of every action checked in this thread inside the block."""
+    seen: set[str] = set()
+    token = _checks.set(seen)
+    try:
+        yield seen
+    finally:
+        _checks.reset(token)
+
+
 def can(*, user: AnyUser, project: Project, action: Action) -> bool:
+    if (seen := _checks.get()) is not None:
+        seen.add(action.name)
     if user.is_authenticated and user.is_superuser:
         return True
     if action.public and project.visibility == Visibility.PUBLIC:

@@ -13,7 +13,9 @@ from projects import services
 from projects.models import Role
 from tests.factories import PASSWORD, UserFactory, make_project
 
-pytest_plugins = ["tests.fixtures_worker", "tests.fixtures_annotation", "tests.fixtures_mlflow"]
+pytest_plugins = [
+    "tests.fixtures_worker", "tests.fixtures_annotation", "tests.fixtures_mlflow", "tests.policy_coverage",
+]
 
 # Each test run gets its own broker namespace so runs sharing a Redis never take each other's
 # messages; worker processes started by the tests are given the same prefix.

@@ -8,6 +8,8 @@ them when a request changed them, the cache is emptied, and every role gets a fr
 session or token). Callbacks registered with `transaction.on_commit` never run, as in any test on
 pytest-django's `db` fixture: the rolled-back savepoint drops them.
 
+Each request records the access-policy actions it asked about (ACTIONS_REACHED below).
+
 Every HTML answer must also carry the platform's Content-Security-Policy (tests/csp.py).
 
 Every cell is checked, and one assertion at the end lists every mismatching cell with what came
@@ -40,9 +42,15 @@ from django.http import HttpResponseBase
 from django.test import Client
 from rest_framework.test import APIClient
 
+from projects import policy
 from tests.csp import csp_problem
 
 EXCERPT = 300  # characters of the body shown for a mismatching cell
+
+# Every access-policy action a matrix request asked about in this process; tests/conftest.py
+# gathers them from every process and fails a full run that left an action of projects/policy.py
+# unreached (a rule no route is tested for).
+ACTIONS_REACHED: set[str] = set()
 
 # The request handlers (loaded middleware chains) of the matrix test running now, by client class.
 _handlers: dict[type, Any] = {}
@@ -101,8 +109,9 @@ def check_matrix(
             for cache in caches.all(initialized_only=True):
                 cache.clear()
             try:
-                with transaction.atomic():
+                with transaction.atomic(), policy.recording_checks() as checked:
                     response = send(role)
+                    ACTIONS_REACHED.update(checked)
                     got = status_of(response)
                     if got != want:
                         mismatches.append(Mismatch(role, got, want, _describe(response)))
