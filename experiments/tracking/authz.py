@@ -33,8 +33,9 @@ from experiments.tracking import errors
 from projects import policy
 from projects.models import Project
 
-READ = "read"
-WRITE = "write"
+# What a call needs of the project it touches: the policy's two actions on runs.
+READ = policy.VIEW_RUNS
+WRITE = policy.LOG_RUNS
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -123,10 +124,9 @@ class Plan:
 # --- Resolving ids to projects -----------------------------------------------------------------
 
 
-def _authorise(user: AbstractBaseUser, project: Project, need: str, missing: str) -> None:
-    if need == READ and policy.can(user=user, project=project, action=policy.VIEW_RUNS):
-        return
-    if need == WRITE and policy.can(user=user, project=project, action=policy.LOG_RUNS):
+def _authorise(user: AbstractBaseUser, project: Project, need: policy.Action, missing: str) -> None:
+    """The policy's answer in MLflow's words: an invisible project is MLflow's 404, a refused role its 403."""
+    if policy.can(user=user, project=project, action=need):
         return
     if not selectors.project_is_visible(user=user, project=project):
         raise errors.not_found(missing)
@@ -137,7 +137,7 @@ def _authorise(user: AbstractBaseUser, project: Project, need: str, missing: str
     )
 
 
-def experiment_project(call: Call, experiment_id: str | None, need: str) -> Project:
+def experiment_project(call: Call, experiment_id: str | None, need: policy.Action) -> Project:
     if not experiment_id:
         raise errors.invalid_parameter("Missing value for required parameter 'experiment_id'.")
     missing = f"No Experiment with id={experiment_id} exists"
@@ -150,7 +150,7 @@ def experiment_project(call: Call, experiment_id: str | None, need: str) -> Proj
     return record.project
 
 
-def run_project(call: Call, run_id: str | None, need: str) -> tuple[Project, Run | None]:
+def run_project(call: Call, run_id: str | None, need: policy.Action) -> tuple[Project, Run | None]:
     if not run_id:
         raise errors.invalid_parameter("Missing value for required parameter 'run_id'.")
     missing = f"Run '{run_id}' not found"
@@ -187,7 +187,7 @@ def _run_id(call: Call) -> str | None:
     return run_id or run_uuid
 
 
-def model_project(call: Call, model_id: str | None, need: str) -> Project:
+def model_project(call: Call, model_id: str | None, need: policy.Action) -> Project:
     missing = f"Logged model with ID '{model_id}' not found."
     if not model_id or not _MODEL_ID.fullmatch(model_id):
         raise errors.not_found(missing)
@@ -236,7 +236,7 @@ def _check_models(call: Call, project: Project) -> None:
         _same_project(project, model_project(call, _json_field(item, "model_id"), READ))
 
 
-def _artifact_project(call: Call, raw_path: str | None, need: str) -> Project:
+def _artifact_project(call: Call, raw_path: str | None, need: policy.Action) -> Project:
     """Paths of MLflow's served artifacts start with the experiment id:
     <experiment>/<run>/artifacts/… for runs, <experiment>/models/<model>/artifacts/… for
     logged models. The path is canonicalised exactly as the handler does."""

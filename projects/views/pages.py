@@ -1,45 +1,31 @@
-"""HTML views: parse, authorise, call one service, render."""
+"""Project pages: the directory, creating a project, its page and charter, targets and value
+estimates, settings and members, history and timeline. Parse, authorise, call one service, render."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from prakriya.jobs.display import without_server_paths
-from prakriya.jobs.models import Job
-from prakriya.jobs.services import job_cancel
-from prakriya.limits import rate_limited
-from projects import hooks, policy, selectors, services
+from projects import policy, selectors, services
 from projects.access import error_text, guard, project_for
 from projects.charts import value_estimates_figure
-from projects.export import export_path
 from projects.filters import ProjectFilter
 from projects.forms import (
     CharterForm,
-    DeliverableBodyForm,
-    ExportForm,
     MemberForm,
     ProjectCreateForm,
     SettingsForm,
     TargetForm,
-    TransitionForm,
     ValueEstimateForm,
 )
 from projects.history import revision_diff
-from projects.jobs import PROJECT_EXPORT
-from projects.models import DeliverableKind, DeliverableState, Rating
+from projects.models import DeliverableState, Rating
 
 User = get_user_model()
 
@@ -361,171 +347,3 @@ def timeline(request, slug: str):
     project, role = project_for(request, slug)
     page = Paginator(selectors.timeline_list(project=project), 50).get_page(request.GET.get("page"))
     return render(request, "projects/timeline.html", {"project": project, "role": role, "page": page})
-
-
-# --- Deliverables -------------------------------------------------------------------------
-
-
-@guard
-def deliverable_detail(request, slug: str, kind: str):
-    project, role = project_for(request, slug)
-    if kind not in DeliverableKind.values:
-        raise Http404("No such deliverable")
-    deliverable = selectors.deliverable_get(project=project, kind=kind)
-    can_edit = policy.can_edit_deliverable(user=request.user, project=project, state=deliverable.state)
-    transitions = policy.deliverable_transitions_allowed(user=request.user, project=project, state=deliverable.state)
-    is_charter = kind == DeliverableKind.PROJECT_PAGE
-    form = DeliverableBodyForm(initial={"body": deliverable.body})
-    if request.method == "POST":
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not policy.can(user=request.user, project=project, action=policy.EDIT_DELIVERABLE):
-            raise PermissionDenied("Your role in this project does not allow this.")
-        form = DeliverableBodyForm(request.POST)
-        if form.is_valid():
-            try:
-                services.deliverable_save_body(
-                    deliverable=deliverable, actor=request.user, body=form.cleaned_data["body"]
-                )
-            except ValidationError as exc:
-                form.add_error(None, error_text(exc))
-            else:
-                messages.success(request, "Saved as draft.")
-                return redirect("projects:deliverable", slug=slug, kind=kind)
-    return render(
-        request,
-        "projects/deliverable.html",
-        {
-            "project": project,
-            "role": role,
-            "deliverable": deliverable,
-            "form": form,
-            "can_edit": can_edit and not is_charter,
-            "is_charter": is_charter,
-            "can_submit": "submit" in transitions,
-            # approve and request_changes open to the same people from the same state: one form
-            "can_review": "approve" in transitions,
-            "can_reopen": "reopen" in transitions,
-            "transitions": deliverable.transitions.select_related("actor"),
-            "panels": [mark_safe(panel(request, project)) for panel in hooks.panels(kind)],  # noqa: S308
-        },
-    )
-
-
-@require_POST
-@guard
-def deliverable_transition(request, slug: str, kind: str):
-    project, _ = project_for(request, slug)
-    if not request.user.is_authenticated:
-        return redirect_to_login(reverse("projects:deliverable", args=[slug, kind]))
-    deliverable = selectors.deliverable_get(project=project, kind=kind)
-    form = TransitionForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a valid action.")
-        return redirect("projects:deliverable", slug=slug, kind=kind)
-    try:
-        services.deliverable_transition(
-            deliverable=deliverable,
-            actor=request.user,
-            action=form.cleaned_data["action"],
-            comment=form.cleaned_data["comment"],
-        )
-    except ValidationError as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(
-            request,
-            {
-                "submit": "Submitted for review.",
-                "approve": "Approved.",
-                "request_changes": "Changes requested.",
-                "reopen": "Reopened.",
-            }[form.cleaned_data["action"]],
-        )
-    return redirect("projects:deliverable", slug=slug, kind=kind)
-
-
-# --- Jobs ---------------------------------------------------------------------------------
-
-
-@require_POST
-@rate_limited("jobs")
-@guard
-def export_start(request, slug: str):
-    project, _ = project_for(request, slug, policy.LAUNCH_JOBS)
-    form = ExportForm(request.POST)
-    pause = (form.cleaned_data.get("pause_seconds") or 0.0) if form.is_valid() else 0.0
-    job = services.project_export_start(project=project, actor=request.user, pause_seconds=pause)
-    messages.success(request, "Export started.")
-    return redirect("projects:job", job_id=job.pk)
-
-
-def _job_payload(job: Job) -> dict:
-    return {
-        "id": job.pk,
-        "kind": job.kind,
-        "state": job.state,
-        "state_label": job.get_state_display(),
-        "progress": round(job.progress, 1),
-        "message": without_server_paths(job.message),
-        "attempts": job.attempts,
-        "log": without_server_paths(job.log[-20000:]),
-        "terminal": job.is_terminal,
-        "download": reverse("projects:job_download", args=[job.pk])
-        if job.state == "succeeded" and job.kind == PROJECT_EXPORT
-        else None,
-    }
-
-
-@login_required
-@require_GET
-def job_detail(request, job_id: int):
-    job = selectors.job_get_visible(user=request.user, job_id=job_id)
-    role = policy.role_of(user=request.user, project=job.project)
-    return render(
-        request,
-        "projects/job.html",
-        {
-            "job": job,
-            "project": job.project,
-            "role": role,
-            "payload": json.dumps(_job_payload(job)),
-            "can_cancel": policy.can(user=request.user, project=job.project, action=policy.LAUNCH_JOBS)
-            and not job.is_terminal,
-        },
-    )
-
-
-@login_required
-@require_GET
-def job_status(request, job_id: int):
-    job = selectors.job_get_visible(user=request.user, job_id=job_id)
-    return JsonResponse(_job_payload(job))
-
-
-@login_required
-@require_POST
-def job_cancel_view(request, job_id: int):
-    job = selectors.job_get_visible(user=request.user, job_id=job_id)
-    if not policy.can(user=request.user, project=job.project, action=policy.LAUNCH_JOBS):
-        raise PermissionDenied("Your role in this project does not allow this.")
-    job_cancel(job=job)
-    messages.success(request, "Cancellation requested.")
-    return redirect("projects:job", job_id=job.pk)
-
-
-@login_required
-@require_GET
-def job_download(request, job_id: int):
-    job = selectors.job_get_visible(user=request.user, job_id=job_id)
-    # The file is where the export job writes it for this job id; nothing stored on the job names
-    # a path to serve.
-    path = export_path(job.project.slug, job.pk) if job.state == "succeeded" and job.kind == PROJECT_EXPORT else None
-    if path is None or not path.is_file():
-        raise Http404("No file for this job")
-    return FileResponse(
-        path.open("rb"),
-        as_attachment=True,
-        filename=f"{job.project.slug}-export-{job.pk}.json",
-        content_type="application/json",
-    )

@@ -1,0 +1,100 @@
+"""A deliverable's page and its review: the buttons are the transitions the policy allows the
+user now (projects.policy.DELIVERABLE_TRANSITIONS)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from projects import hooks, policy, selectors, services
+from projects.access import error_text, guard, project_for
+from projects.forms import (
+    DeliverableBodyForm,
+    TransitionForm,
+)
+from projects.models import DeliverableKind
+
+
+@guard
+def deliverable_detail(request, slug: str, kind: str):
+    project, role = project_for(request, slug)
+    if kind not in DeliverableKind.values:
+        raise Http404("No such deliverable")
+    deliverable = selectors.deliverable_get(project=project, kind=kind)
+    can_edit = policy.can_edit_deliverable(user=request.user, project=project, state=deliverable.state)
+    transitions = policy.deliverable_transitions_allowed(user=request.user, project=project, state=deliverable.state)
+    is_charter = kind == DeliverableKind.PROJECT_PAGE
+    form = DeliverableBodyForm(initial={"body": deliverable.body})
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not policy.can(user=request.user, project=project, action=policy.EDIT_DELIVERABLE):
+            raise PermissionDenied("Your role in this project does not allow this.")
+        form = DeliverableBodyForm(request.POST)
+        if form.is_valid():
+            try:
+                services.deliverable_save_body(
+                    deliverable=deliverable, actor=request.user, body=form.cleaned_data["body"]
+                )
+            except ValidationError as exc:
+                form.add_error(None, error_text(exc))
+            else:
+                messages.success(request, "Saved as draft.")
+                return redirect("projects:deliverable", slug=slug, kind=kind)
+    return render(
+        request,
+        "projects/deliverable.html",
+        {
+            "project": project,
+            "role": role,
+            "deliverable": deliverable,
+            "form": form,
+            "can_edit": can_edit and not is_charter,
+            "is_charter": is_charter,
+            "can_submit": "submit" in transitions,
+            # approve and request_changes open to the same people from the same state: one form
+            "can_review": "approve" in transitions,
+            "can_reopen": "reopen" in transitions,
+            "transitions": deliverable.transitions.select_related("actor"),
+            "panels": [mark_safe(panel(request, project)) for panel in hooks.panels(kind)],  # noqa: S308
+        },
+    )
+
+
+@require_POST
+@guard
+def deliverable_transition(request, slug: str, kind: str):
+    project, _ = project_for(request, slug)
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("projects:deliverable", args=[slug, kind]))
+    deliverable = selectors.deliverable_get(project=project, kind=kind)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid action.")
+        return redirect("projects:deliverable", slug=slug, kind=kind)
+    try:
+        services.deliverable_transition(
+            deliverable=deliverable,
+            actor=request.user,
+            action=form.cleaned_data["action"],
+            comment=form.cleaned_data["comment"],
+        )
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(
+            request,
+            {
+                "submit": "Submitted for review.",
+                "approve": "Approved.",
+                "request_changes": "Changes requested.",
+                "reopen": "Reopened.",
+            }[form.cleaned_data["action"]],
+        )
+    return redirect("projects:deliverable", slug=slug, kind=kind)
