@@ -61,8 +61,10 @@ run: $(VENV)/.installed-run
 serve: $(VENV)/.installed-run
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
+# ruff, then the import contract of pyproject.toml's [tool.importlinter] (docs/architecture.md).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 checks: django-check migrations-check
 
@@ -84,6 +86,7 @@ test: $(VENV)/.installed-test
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_label_studio.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	@# The three checks each start Django (a quarter of a minute apiece): side by side, each
 	@# one's output kept together.
 	$(MAKE) --no-print-directory -j3 --output-sync=target django-check migrations-check deploy-check

@@ -53,8 +53,8 @@ class RateLimitExceeded(Ratelimited):
 
 def client_address(request) -> str:
     """The address per-address limits count by (RATELIMIT_IP_META_KEY): the sign-in throttle's
-    (prakriya.accounts.lockout.client_ip), or one shared bucket for requests without one."""
-    from prakriya.accounts.lockout import client_ip
+    (prakriya.client_ip), or one shared bucket for requests without one."""
+    from prakriya.client_ip import client_ip
 
     return client_ip(getattr(request, "_request", request)) or "0.0.0.0"
 

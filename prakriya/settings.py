@@ -496,7 +496,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Only failures are kept (username, address, time); no log of every successful sign-in.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
-AXES_CLIENT_IP_CALLABLE = "prakriya.accounts.lockout.client_ip"
+AXES_CLIENT_IP_CALLABLE = "prakriya.client_ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "prakriya.accounts.lockout.lockout_response"
 # Reverse proxies in front of the platform that append the client's address to X-Forwarded-For
 # (0: the address is the connection's own).

@@ -17,8 +17,8 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from prakriya.accounts.lockout import client_ip
 from prakriya.accounts.models import LockoutLift
+from prakriya.client_ip import client_ip
 from projects import services as project_services
 from projects.models import Role
 from tests.factories import PASSWORD, UserFactory

@@ -10,7 +10,6 @@ username exists, so it confirms no account.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,23 +55,6 @@ class Lockout:
             f"(until {self.until:%H:%M} UTC), even with the right password. To be unlocked sooner, "
             "ask a lead of one of your projects or a site administrator."
         )
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address (AXES_CLIENT_IP_CALLABLE). Behind PRAKRIYA_PROXY_COUNT reverse proxies
-    it is the address the outermost proxy appended to X-Forwarded-For (earlier entries are the
-    client's to forge). Anything that is not an IP address counts as no address."""
-    address = request.META.get("REMOTE_ADDR")
-    proxies = settings.PRAKRIYA_PROXY_COUNT
-    if proxies:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= proxies:
-            address = forwarded[-proxies]
-    try:
-        return str(ipaddress.ip_address((address or "").strip()))
-    except ValueError:
-        return None
 
 
 def _django_request(request) -> HttpRequest:
