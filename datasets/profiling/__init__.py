@@ -8,12 +8,15 @@ them but how many were left out. Figures are built from a profile by `datasets.c
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .checks import profile_warnings
-from .common import Progress, Report, json_safe
 from .images import profile_images
+from .progress import Progress, Report
 from .tabular import profile_tabular
 from .text import profile_text
 
@@ -37,7 +40,7 @@ def profile_version(
     started = time.perf_counter()
     profile = profiler(Path(root), frozenset(exclude_keys), progress)
     elapsed = time.perf_counter() - started
-    profile = json_safe(
+    profile = _json_safe(
         {
             "schema": PROFILE_SCHEMA,
             "kind": kind,
@@ -48,3 +51,16 @@ def profile_version(
     )
     progress(100, "Profile complete")
     return profile
+
+
+def _json_safe(value: object) -> object:
+    """Plain Python types only, and no NaN or infinity (PostgreSQL's jsonb refuses them)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -14,15 +14,15 @@ from PIL import Image
 
 from datasets.ingest.records import IMAGES_DIR
 
-from .common import (
-    MAX_NAMED_FILES,
-    Progress,
-    duplicate_report,
-    factorize_strings,
-    label_profile,
-    numeric_summary,
-    unique_ids,
-)
+from .categories import factorize_strings
+from .duplicates import duplicate_report, unique_ids
+from .labels import label_profile
+from .numeric import numeric_summary
+from .progress import Progress
+
+# A profile is stored as JSON on the version: lists that grow with the data are capped, with the
+# full count kept beside them.
+MAX_NAMED_FILES = 100
 
 # Perceptual hashes (64 bits) this many bits apart or fewer are near duplicates.
 NEAR_DISTANCE = 4

@@ -12,15 +12,11 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from .common import (
-    Progress,
-    code_counts,
-    duplicate_report,
-    factorize_strings,
-    label_profile,
-    numeric_summary,
-    round_significant,
-)
+from .categories import code_counts, factorize_strings
+from .duplicates import duplicate_report
+from .labels import label_profile
+from .numeric import numeric_summary, round_significant
+from .progress import Progress
 
 # The C engine's default missing markers ("", "NA", "null", "n/a", …), applied to features only:
 # item keys and labels are taken literally, an empty label being the one way to say "unlabelled".

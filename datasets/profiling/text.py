@@ -12,7 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import Progress, duplicate_report, factorize_strings, label_profile, numeric_summary, unique_ids
+from .categories import factorize_strings
+from .duplicates import duplicate_report, unique_ids
+from .labels import label_profile
+from .numeric import numeric_summary
+from .progress import Progress
 
 SCRIPT_SAMPLE = 1000
 SCRIPT_CHARS = 300

@@ -24,7 +24,6 @@ from experiments.training.callbacks import (
 from experiments.training.config import BaseConfig
 from experiments.training.data import TrainData
 from experiments.training.errors import TrainingConfigError, TrainingDataError, TrainingInputError
-from experiments.training.models import SklearnModel, TorchModel, TrainedModel
 from experiments.training.overfit import OverfitResult, overfit_one_batch
 from experiments.training.registry import (
     TRAINERS,
@@ -36,6 +35,7 @@ from experiments.training.registry import (
     trainers_for,
 )
 from experiments.training.result import TrainResult
+from experiments.training.trained import SklearnModel, TorchModel, TrainedModel
 
 __all__ = [
     "TRAINERS",

@@ -27,8 +27,8 @@ from experiments.training.callbacks import Callbacks
 from experiments.training.config import BaseConfig, check_at_least, check_positive
 from experiments.training.data import TrainData
 from experiments.training.metrics import cross_entropy, validation_metrics
-from experiments.training.models import SklearnModel
 from experiments.training.result import TrainResult
+from experiments.training.trained import SklearnModel
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from experiments.training.config import BaseConfig, check_at_least, check_positi
 from experiments.training.data import TrainData
 from experiments.training.determinism import deterministic
 from experiments.training.errors import TrainingConfigError
-from experiments.training.models import TorchModel
 from experiments.training.registry import check_compatible, get_trainer, make_config
 from experiments.training.torch_trainers import make_optimizer, params_for, prepare
+from experiments.training.trained import TorchModel
 
 
 @dataclass

@@ -23,7 +23,6 @@ from experiments.training.callbacks import Callbacks
 from experiments.training.config import BaseConfig
 from experiments.training.data import TrainData
 from experiments.training.errors import TrainingConfigError, TrainingDataError
-from experiments.training.models import TorchModel, read_checkpoint
 from experiments.training.result import TrainResult
 from experiments.training.text import Vocab
 from experiments.training.torch_trainers import (
@@ -33,6 +32,7 @@ from experiments.training.torch_trainers import (
     build_module,
     train_torch,
 )
+from experiments.training.trained import TorchModel, read_checkpoint
 
 
 @dataclass(frozen=True)

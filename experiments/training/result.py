@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from experiments.training.models import TrainedModel
+from experiments.training.trained import TrainedModel
 
 Status = Literal["completed", "cancelled", "diverged"]
 

@@ -37,10 +37,10 @@ from experiments.training.data import TrainData
 from experiments.training.determinism import deterministic, torch_generator
 from experiments.training.errors import TrainingConfigError
 from experiments.training.metrics import accuracy, macro_f1
-from experiments.training.models import Batches, TorchModel
 from experiments.training.modules import MLP, EmbeddingBagClassifier, SmallCNN
 from experiments.training.result import TrainResult
 from experiments.training.text import Vocab
+from experiments.training.trained import Batches, TorchModel
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 

@@ -16,6 +16,7 @@ import pytest
 from dvc.exceptions import PathMissingError
 
 from datasets import storage
+from datasets.storage.cache import cache_object
 
 PROJECT = "digits"
 DATASET = "scans"
@@ -100,7 +101,7 @@ def test_v1_bytes_come_back_from_dvc_after_v2_and_from_the_remote_without_cache(
     for rel in ("a.txt", "d.txt"):
         body = V2[rel]
         workspace = os.stat(repo / "datasets" / DATASET / "data" / rel)
-        assert workspace.st_ino == os.stat(storage._cache_object(repo, hashlib.md5(body).hexdigest())).st_ino
+        assert workspace.st_ino == os.stat(cache_object(repo, hashlib.md5(body).hexdigest())).st_ino
         assert workspace.st_mode & 0o222 == 0
 
     # The real DVC API, at each tag.
@@ -416,7 +417,7 @@ def test_purging_deletes_only_what_no_tag_needs_from_cache_and_remote(dvc_dirs):
         project_slug=PROJECT, dataset_slug=DATASET, number=1, source_dir=_source(dvc_dirs, "r1", redacted),
         message="again", expected_commit=v1.commit,
     )
-    old_salt = json.loads(storage._cache_object(repo, old.dvc_md5.removesuffix(".dir")).with_suffix(".dir").read_text())
+    old_salt = json.loads(cache_object(repo, old.dvc_md5.removesuffix(".dir")).with_suffix(".dir").read_text())
     old_salt_md5 = next(e["md5"] for e in old_salt if e["relpath"] == storage.SALT_FILE)
     gone = [hashlib.md5(V1["c.txt"]).hexdigest(), old_salt_md5, old.dvc_md5]
 
@@ -425,7 +426,7 @@ def test_purging_deletes_only_what_no_tag_needs_from_cache_and_remote(dvc_dirs):
     assert purged == 3
     for oid in gone:
         assert not _remote_object(remote, oid).exists()
-        assert not storage._cache_object(repo, oid).exists()
+        assert not cache_object(repo, oid).exists()
     for body in (V1["a.txt"], V1["sub/b.bin"], V2["d.txt"], redacted["c.txt"]):
         assert _remote_object(remote, hashlib.md5(body).hexdigest()).is_file()
     assert storage.purge_unreferenced(project_slug=PROJECT, dataset_slug=DATASET) == 0
