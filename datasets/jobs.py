@@ -13,7 +13,7 @@ from datasets import ingest, sealed_store, sealing, selectors, services, storage
 from datasets.models import Dataset, DatasetVersion, Profile, VersionState
 from prakriya.jobs import registry
 from prakriya.jobs.models import Job
-from prakriya.jobs.runner import JobContext
+from prakriya.jobs.context import JobContext
 from projects.services import timeline_record
 
 VERSION_WRITE = "dataset_version_write"

@@ -41,7 +41,7 @@ from experiments.permissions import VIEW_PRIVATE_RUNS
 from experiments.sweeps import PARENT_PARAM
 from prakriya.jobs import registry
 from prakriya.jobs.models import TERMINAL_STATES, Job
-from prakriya.jobs.runner import JobCancelled, JobContext
+from prakriya.jobs.context import JobCancelled, JobContext
 
 TRAIN_KIND = "experiments_train"
 OVERFIT_KIND = "experiments_overfit"

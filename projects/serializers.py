@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from prakriya.jobs.display import without_server_paths
 from prakriya.jobs.models import Job
-from projects.jobs import MAX_PAUSE_SECONDS
+from projects.kinds import MAX_PAUSE_SECONDS
 from projects.models import (
     Comparator,
     Deliverable,

@@ -38,7 +38,7 @@ from projects.forms import (
     ValueEstimateForm,
 )
 from projects.history import revision_diff
-from projects.jobs import PROJECT_EXPORT
+from projects.kinds import PROJECT_EXPORT
 from projects.models import DeliverableKind, DeliverableState, Rating
 
 User = get_user_model()

@@ -31,7 +31,7 @@ from datasets.annotation.models import AgreementReport, Annotation, Campaign, Ca
 from datasets.models import Item
 from prakriya.jobs import registry
 from prakriya.jobs.models import Job, JobState
-from prakriya.jobs.runner import JobContext
+from prakriya.jobs.context import JobContext
 from prakriya.jobs.services import job_enqueue
 from projects import permissions
 from projects.selectors import require_role

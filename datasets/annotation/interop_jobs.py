@@ -8,7 +8,7 @@ from typing import Any
 from datasets.annotation import interop
 from datasets.annotation.models import Campaign
 from prakriya.jobs import registry
-from prakriya.jobs.runner import JobContext
+from prakriya.jobs.context import JobContext
 
 
 def _sync(ctx: JobContext) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from datasets.annotation import active, services
 from datasets.annotation.models import Campaign
 from datasets.models import Item
 from prakriya.jobs import registry
-from prakriya.jobs.runner import JobContext
+from prakriya.jobs.context import JobContext
 
 
 class NotReady(Exception):

@@ -31,7 +31,7 @@ from experiments.evaluation.recipe import (
 from experiments.models import EvaluationState, TestEvaluation
 from experiments.permissions import VIEW_PRIVATE_RUNS
 from prakriya.jobs import registry
-from prakriya.jobs.runner import JobContext
+from prakriya.jobs.context import JobContext
 
 EVALUATE_KIND = "experiments_test_evaluation"
 # A re-fitted baseline's validation probabilities may differ from the recorded ones (rounded to

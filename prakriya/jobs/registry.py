@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from prakriya.jobs.context import JobContext
     from prakriya.jobs.models import Job
-    from prakriya.jobs.runner import JobContext
 
 
 @dataclass(frozen=True)
