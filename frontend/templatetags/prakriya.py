@@ -147,6 +147,14 @@ def job_label(kind: str) -> str:
 
 
 @register.filter
+def job_trains(kind: str) -> bool:
+    """{% if job.kind|job_trains %}: a training job, whose run appears on the runs page once it starts."""
+    from experiments import kinds
+
+    return kind == kinds.TRAIN
+
+
+@register.filter
 def can_create_projects(user) -> bool:
     """{% if user|can_create_projects %}: the "New project" links follow PRAKRIYA_PROJECT_CREATORS."""
     from projects.permissions import can_create_projects as allowed
