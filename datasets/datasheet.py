@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 
-from datasets import selectors
+from datasets import kinds, selectors
 from datasets.diff_charts import class_balance_figure
 from datasets.models import Dataset, DatasetVersion, Profile
 from prakriya.jobs.models import Job, JobState
 
-PROFILE_JOB = "dataset_profile"
-VERSION_WRITE_JOB = "dataset_version_write"
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 SEVERITY_TONE = {"high": "danger", "medium": "warn", "low": "muted"}
 
@@ -28,7 +26,7 @@ def ranked_warnings(warnings: list[dict]) -> list[dict]:
 def latest_profile_job(version: DatasetVersion) -> Job | None:
     return (
         Job.objects.filter(
-            kind=PROFILE_JOB,
+            kind=kinds.PROFILE,
             target_type=ContentType.objects.get_for_model(DatasetVersion),
             target_id=version.pk,
         )
@@ -42,7 +40,7 @@ def waiting_write_jobs(dataset: Dataset) -> list[Job]:
     the job reserves its number, so the dataset page lists the jobs themselves."""
     return list(
         Job.objects.filter(
-            kind=VERSION_WRITE_JOB,
+            kind=kinds.VERSION_WRITE,
             target_type=ContentType.objects.get_for_model(Dataset),
             target_id=dataset.pk,
             state=JobState.QUEUED,

@@ -9,15 +9,12 @@ from typing import Any
 
 from django.db import transaction
 
-from datasets import ingest, sealed_store, sealing, selectors, services, storage
-from datasets.models import Dataset, DatasetVersion, Profile, VersionState
+from datasets import ingest, kinds, sealed_store, sealing, selectors, services, storage
+from datasets.models import Dataset, DatasetVersion, VersionState
 from prakriya.jobs import registry
+from prakriya.jobs.context import JobContext
 from prakriya.jobs.models import Job
-from prakriya.jobs.runner import JobContext
 from projects.services import timeline_record
-
-VERSION_WRITE = "dataset_version_write"
-PROFILE = "dataset_profile"
 
 
 def _staged_items(dataset: Dataset, version: DatasetVersion, staging: Path) -> ingest.StagedVersion:
@@ -61,7 +58,7 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
         ctx.progress(70, "Recording the items")
         services.version_record(version=version, staged=staged, committed=committed, sealed_fingerprint=fingerprint)
     except Exception as exc:
-        DatasetVersion.objects.filter(pk=version.pk).update(state=VersionState.FAILED, error=str(exc)[:2000])
+        services.version_fail(version=version, error=str(exc))
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -71,9 +68,7 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
 
 def _version_written(job: Job, result: dict[str, Any]) -> None:
     version = DatasetVersion.objects.select_related("dataset__project").get(pk=result["version_id"])
-    if version.state != VersionState.READY:
-        version.state = VersionState.READY
-        version.save(update_fields=["state"])
+    if services.version_mark_ready(version=version):
         timeline_record(
             project=version.dataset.project, actor=job.created_by, verb="version_created",
             text=f"{version.dataset.name} v{version.number} written: {version.item_count} items",
@@ -115,7 +110,7 @@ def _profile(ctx: JobContext) -> dict[str, Any]:
 
 
 def _profile_done(job: Job, result: dict[str, Any]) -> None:
-    profile = Profile.objects.create(
+    profile = services.profile_record(
         version_id=job.target_id, report=result.pop("report"), warnings=result["warnings"],
         sealed_fingerprint=result["fingerprint"], excludes_sealed=result["excluded"],
         rows_per_second=result.get("rows_per_second"),
@@ -136,7 +131,7 @@ def _seal(ctx: JobContext) -> dict[str, Any]:
 
 
 registry.register(registry.JobKind(
-    name=VERSION_WRITE, label="Dataset version write", queue="default", run=_write_version, on_success=_version_written,
+    name=kinds.VERSION_WRITE, label="Dataset version write", queue="default", run=_write_version, on_success=_version_written,
 ))
 def _sealed(job: Job, result: dict[str, Any]) -> None:
     if not result.get("rewritten"):
@@ -152,11 +147,11 @@ def _sealed(job: Job, result: dict[str, Any]) -> None:
 
 
 registry.register(registry.JobKind(
-    name=sealing.SEAL_JOB, label="Sealing the repository", queue="default", run=_seal, on_success=_sealed,
+    name=kinds.SEAL, label="Sealing the repository", queue="default", run=_seal, on_success=_sealed,
     # Each version of the dataset is materialised and added to DVC again (about 40 s per 100,000
     # files here): six hours covers a large dataset with many versions.
     time_limit=6 * 3600,
 ))
 registry.register(registry.JobKind(
-    name=PROFILE, label="Data profile", queue="default", run=_profile, on_success=_profile_done,
+    name=kinds.PROFILE, label="Data profile", queue="default", run=_profile, on_success=_profile_done,
 ))

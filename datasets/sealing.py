@@ -25,7 +25,7 @@ from pathlib import Path
 from django.db import transaction
 from django.db.models import Q
 
-from datasets import hooks, ingest, sealed_store, storage
+from datasets import hooks, ingest, kinds, sealed_store, storage
 from datasets.csv_safety import csv_line
 from datasets.ingest import layout
 from datasets.models import Dataset, DatasetVersion, Item, SealedItem, VersionRevision, VersionState
@@ -34,7 +34,6 @@ from prakriya.jobs.services import job_enqueue
 
 logger = logging.getLogger(__name__)
 
-SEAL_JOB = "dataset_seal"
 SPLIT_FILE = "split.csv"
 BATCH = 5000
 
@@ -144,12 +143,12 @@ def versions_stale(dataset: Dataset) -> list[DatasetVersion]:
 def repository_seal_start(*, dataset: Dataset, actor=None) -> Job | None:
     """The job that writes the dataset's stale versions again; one at a time per dataset."""
     active = Job.objects.filter(
-        kind=SEAL_JOB, target_id=dataset.pk, state__in=[JobState.QUEUED, JobState.RUNNING]
+        kind=kinds.SEAL, target_id=dataset.pk, state__in=[JobState.QUEUED, JobState.RUNNING]
     ).order_by("-id").first()
     if active is not None and active.state == JobState.QUEUED:
         return active  # not started: it will see every key sealed so far
     # Started by the platform, never refused by the caps on active jobs: a split must lead to it.
-    return job_enqueue(kind=SEAL_JOB, project=dataset.project, target=dataset, created_by=actor, system=True)
+    return job_enqueue(kind=kinds.SEAL, project=dataset.project, target=dataset, created_by=actor, system=True)
 
 
 def _split_write(version: DatasetVersion, root: Path) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.http import Http404
 
+from datasets import kinds
 from datasets.models import Dataset, DatasetVersion, Item, Profile, SealedItem, VersionState
 from prakriya.jobs.models import Job, JobState
 from projects import policy
@@ -181,9 +182,9 @@ def profile_current(*, version: DatasetVersion) -> Profile | None:
 
 def seal_job_active(*, dataset: Dataset):
     """The job writing the dataset's versions again without sealed labels, while it waits or runs
-    (datasets.sealing.SEAL_JOB)."""
+    (datasets.kinds.SEAL)."""
     return (
-        Job.objects.filter(kind="dataset_seal", target_id=dataset.pk, project_id=dataset.project_id,
+        Job.objects.filter(kind=kinds.SEAL, target_id=dataset.pk, project_id=dataset.project_id,
                            state__in=[JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED])
         .order_by("-id").first()
     )

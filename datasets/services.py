@@ -8,6 +8,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from datasets import ingest, sealed_store, sealing
+from datasets import ingest, kinds, sealed_store, sealing
 from datasets.models import (
     CollectionMode,
     DataDocument,
@@ -23,6 +24,7 @@ from datasets.models import (
     DatasetKind,
     DatasetVersion,
     Item,
+    Profile,
     SealedItem,
     Split,
     SplitAssignment,
@@ -116,7 +118,7 @@ def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion,
     staged_manifest_write(staged)
     try:
         return job_enqueue(
-            kind="dataset_version_write",
+            kind=kinds.VERSION_WRITE,
             project=dataset.project,
             target=dataset,
             created_by=actor,
@@ -268,6 +270,20 @@ def version_reserve(*, dataset: Dataset, job: Job, parent_id: int | None, messag
         )
 
 
+@transaction.atomic
+def version_fail(*, version: DatasetVersion, error: str) -> None:
+    """The version's write failed: the version says so, with the error, whatever its job does next."""
+    DatasetVersion.objects.filter(pk=version.pk).update(state=VersionState.FAILED, error=error[:2000])
+
+
+@transaction.atomic
+def version_mark_ready(*, version: DatasetVersion) -> bool:
+    """Marks a written version ready; False when it already was (its job's success is recorded once)."""
+    if version.state == VersionState.READY:
+        return False
+    version.state = VersionState.READY
+    version.save(update_fields=["state"])
+    return True
 
 
 @transaction.atomic
@@ -309,13 +325,26 @@ def profile_start(*, version: DatasetVersion, actor=None) -> Job:
     """The profile the platform computes by itself (after a version is written, after a split
     seals items): the follow-up of work already accepted, so never refused by the caps on active
     jobs (see prakriya.jobs.services.job_enqueue)."""
-    return job_enqueue(kind="dataset_profile", project=version.dataset.project, target=version, created_by=actor,
+    return job_enqueue(kind=kinds.PROFILE, project=version.dataset.project, target=version, created_by=actor,
                        system=True)
 
 
 def profile_recompute(*, version: DatasetVersion, actor) -> Job:
     """A profile someone asks for again: held to the caps on active jobs like any launch."""
-    return job_enqueue(kind="dataset_profile", project=version.dataset.project, target=version, created_by=actor)
+    return job_enqueue(kind=kinds.PROFILE, project=version.dataset.project, target=version, created_by=actor)
+
+
+@transaction.atomic
+def profile_record(
+    *, version_id: int, report: dict[str, Any], warnings: list[dict[str, Any]], sealed_fingerprint: str,
+    excludes_sealed: int, rows_per_second: float | None,
+) -> Profile:
+    """The profile a profile job computed, with the fingerprint of the sealed keys it left out (a
+    profile is shown only while that set is unchanged)."""
+    return Profile.objects.create(
+        version_id=version_id, report=report, warnings=warnings, sealed_fingerprint=sealed_fingerprint,
+        excludes_sealed=excludes_sealed, rows_per_second=rows_per_second,
+    )
 
 
 # --- Splits and the sealed test set -----------------------------------------------------------

@@ -5,13 +5,13 @@ class ExperimentsConfig(AppConfig):
     name = "experiments"
 
     def ready(self) -> None:
-        from experiments import jobs, panels  # noqa: F401 - registers the training job kind
+        from experiments import jobs, panels  # noqa: F401 - registers the training and overfit job kinds
         from projects import hooks
         from projects.models import DeliverableKind
 
         hooks.register_submit_check(DeliverableKind.BASELINES, panels.baselines_ready_check)
         hooks.register_panel(DeliverableKind.BASELINES, panels.baselines_runs_panel)
-        from experiments.evaluation import job as evaluation_job  # noqa: F401 - registers the evaluation job kind
+        from experiments.evaluation import jobs as evaluation_jobs  # noqa: F401 - registers the evaluation job kind
         from experiments.evaluation.panel import latest_results_panel
 
         hooks.register_panel(DeliverableKind.ERROR_ANALYSIS, latest_results_panel)

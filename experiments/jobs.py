@@ -1,9 +1,7 @@
 """The training job: one built-in trainer on one dataset version, as one MLflow run.
 
-What the run records, so that every number it reports can be traced (TAG_* in mlflow_store):
-the dataset version (tag and an MLflow dataset input with the version's DVC hash), the label
-version (the campaign release that wrote the version's labels, else the version itself), the
-seed, the platform's code version and the versions of the packages that did the arithmetic.
+What the run records, so that every number it reports can be traced, is set where the run is
+opened (experiments/tracked_run.py), with the seed the trainer used added here.
 
 Metrics go to MLflow as the trainer logs them (per epoch, and per N steps when asked), so the
 loss-curve page fills in while the job runs. Each epoch's checkpoint is an artifact under
@@ -11,7 +9,7 @@ checkpoints/; the final model is `model/model.pt` (torch, read back only with we
 the validation predictions are `predictions/validation.json` (what error analysis reads: no model
 is ever loaded to analyse a run).
 
-The overfit-one-batch job (OVERFIT_KIND) is the same kind of run for the sanity check: the loss
+The overfit-one-batch job (kinds.OVERFIT) is the same kind of run for the sanity check: the loss
 per step is its curve and `prakriya.overfit` its verdict. A sweep's child is a training job whose
 params name the sweep's parent run: its run hangs under the parent, and the last child to end
 closes the parent (sweep_close_if_done).
@@ -23,28 +21,27 @@ starts a new run: a half-written metric history is never continued as if it were
 from __future__ import annotations
 
 import json
-import platform as python_platform
-import subprocess
-import tempfile
-import time
-from importlib import metadata
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.conf import settings
-
 from datasets.models import DatasetVersion
-from experiments import mlflow_store
-from experiments import services as experiment_services
-from experiments.models import Run, RunSource
+from experiments import kinds, mlflow_store
+from experiments.models import Run
 from experiments.sweeps import PARENT_PARAM
+from experiments.tracked_run import (
+    RunStart,
+    TrackedRun,
+    close_interrupted_runs,
+    dataset_input,
+    tracked_run,
+    version_ref,
+)
 from prakriya.jobs import registry
+from prakriya.jobs.context import JobCancelled, JobContext
 from prakriya.jobs.models import TERMINAL_STATES, Job
-from prakriya.jobs.runner import JobCancelled, JobContext
 from projects import policy
 
-TRAIN_KIND = "experiments_train"
-OVERFIT_KIND = "experiments_overfit"
 OVERFIT_STAGE = "overfit-one-batch"
 # The overfit-one-batch verdict (passed | failed) and the numbers it was decided on.
 TAG_OVERFIT = "prakriya.overfit"
@@ -52,163 +49,54 @@ TAG_OVERFIT_FINAL_LOSS = "prakriya.overfit_final_loss"
 TAG_OVERFIT_THRESHOLD = "prakriya.overfit_threshold"
 TAG_OVERFIT_MAX_STEPS = "prakriya.overfit_max_steps"
 TERMINAL_RUN_STATES = frozenset({"FINISHED", "FAILED", "KILLED"})
-PACKAGES = ("torch", "scikit-learn", "numpy", "mlflow", "prakriya")
 
 
 class TrainingRefused(Exception):
     """The data or the configuration cannot be trained on; the message says why, for people."""
 
 
-def code_version() -> str:
-    """The platform's version and, when it runs from a git checkout, the commit."""
-    version = metadata.version("prakriya")
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=settings.BASE_DIR, capture_output=True,
-            text=True, timeout=5, check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return f"{version}+g{commit}" if commit else version
-
-
-def package_versions() -> str:
-    found = []
-    for name in PACKAGES:
-        try:
-            found.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return " ".join([*found, f"python=={python_platform.python_version()}"])
-
-
-def version_ref(version: DatasetVersion) -> str:
-    return f"{version.dataset.slug}@v{version.number}"
-
-
-def label_version_ref(version: DatasetVersion) -> str:
-    """The campaign release whose labels the version holds, or the version itself (its labels
-    came with its upload or from its parent)."""
-    from datasets.annotation.models import LabelRelease
-
-    release = LabelRelease.objects.filter(version=version).select_related("campaign").first()
-    if release is not None:
-        return f"{release.campaign.slug}/release-{release.pk}"
-    return version_ref(version)
-
-
-class _MlflowLogger:
-    """The trainer's logger protocol on an MLflow run: one log_batch per call."""
-
-    def __init__(self, client, run_id: str) -> None:
-        self.client, self.run_id = client, run_id
-
-    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        from mlflow.entities import Metric
-
-        stamp = int(time.time() * 1000)
-        self.client.log_batch(
-            self.run_id, metrics=[Metric(key, float(value), stamp, int(step)) for key, value in metrics.items()]
-        )
-
-    def log_params(self, params: dict[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        self.client.log_batch(self.run_id, params=[Param(key, str(value)[:6000]) for key, value in params.items()])
-
-
-def _log_bytes(run_id: str, artifact_path: str, name: str, data: bytes) -> None:
-    with tempfile.TemporaryDirectory(prefix="prakriya-artifact-") as folder:
-        path = Path(folder) / name
-        path.write_bytes(data)
-        mlflow_store.log_artifact(run_id=run_id, local_path=path, artifact_path=artifact_path)
-
-
-def _close_interrupted_runs(client, experiment_id: str, job_id: int) -> None:
-    for run in client.search_runs(
-        [experiment_id], filter_string=f"tags.`{mlflow_store.TAG_JOB}` = '{job_id}' and attributes.status = 'RUNNING'"
-    ):
-        client.set_tag(run.info.run_id, "prakriya.outcome", "interrupted")
-        client.set_terminated(run.info.run_id, status="FAILED")
-
-
-def _dataset_input(version: DatasetVersion):
-    from mlflow.entities import Dataset, DatasetInput, InputTag
-
-    dataset = Dataset(
-        name=version_ref(version),
-        # MLflow keeps a 36-character digest: DVC's md5 of the version's folder fits.
-        digest=(version.dvc_md5 or version.git_commit)[:36],
-        source_type="dvc",
-        source=json.dumps({"git_tag": version.git_tag, "git_commit": version.git_commit}),
-    )
-    return DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context", value="training")])
-
-
-def _open_run(ctx: JobContext, version: DatasetVersion, *, trainer: str, name: str, stage: str,
-              tags: dict[str, str] | None = None) -> tuple[Any, str]:
-    """Creates the job's MLflow run with the traceability tags (after closing the runs an
-    interrupted attempt left RUNNING) and records it; a sweep child's run hangs under its
-    parent. Returns the client and the run id."""
-    project = version.dataset.project
-    experiment = experiment_services.experiment_ensure(project=project)
-    client = mlflow_store.client()
-    _close_interrupted_runs(client, experiment.experiment_id, ctx.job.pk)
-    all_tags = {
-        mlflow_store.TAG_MLFLOW_RUN_NAME: name,
-        mlflow_store.TAG_SOURCE: RunSource.PLATFORM,
-        mlflow_store.TAG_JOB: str(ctx.job.pk),
-        mlflow_store.TAG_KIND: trainer,
-        mlflow_store.TAG_DATASET_VERSION: version_ref(version),
-        mlflow_store.TAG_LABEL_VERSION: label_version_ref(version),
-        mlflow_store.TAG_CODE_VERSION: code_version(),
-        mlflow_store.TAG_PACKAGES: package_versions(),
-        "prakriya.git_commit": version.git_commit,
-        **(tags or {}),
-    }
-    if stage:
-        all_tags[mlflow_store.TAG_STAGE] = stage
-    parent = None
-    parent_id = ctx.params.get(PARENT_PARAM)
-    if parent_id:
-        parent = Run.objects.filter(project=project, mlflow_run_id=parent_id).first()
-        all_tags[mlflow_store.TAG_MLFLOW_PARENT_RUN] = parent_id
-    if ctx.job.created_by_id:
-        all_tags[mlflow_store.TAG_MLFLOW_USER] = ctx.job.created_by.get_username()
-    run = client.create_run(experiment.experiment_id, run_name=name, tags=all_tags)
-    run_id = run.info.run_id
-    experiment_services.run_record(
-        project=project, mlflow_run_id=run_id, source=RunSource.PLATFORM, name=name,
-        created_by=ctx.job.created_by, job=ctx.job, parent=parent,
-    )
-    return client, run_id
-
-
-def _load(ctx: JobContext, client, run_id: str, version: DatasetVersion, trainer: str):
-    from experiments import inputs
+@contextmanager
+def _refusing() -> Iterator[None]:
+    """The trainers' refusals of the data or the configuration, as a message for people."""
     from experiments.training import TrainingInputError
 
-    ctx.progress(3, "Reading the dataset version")
     try:
-        loaded = inputs.load_inputs(version=version)
+        yield
     except TrainingInputError as exc:
         raise TrainingRefused(str(exc)) from exc
-    client.log_inputs(run_id, datasets=[_dataset_input(version)])
-    for note in loaded.notes:
-        ctx.log(note)
-    logger = _MlflowLogger(client, run_id)
-    logger.log_params({**loaded.data.summary(), "trainer": trainer})
-    return loaded, logger
 
 
 def _version_of(ctx: JobContext) -> DatasetVersion | None:
     return DatasetVersion.objects.select_related("dataset__project").filter(pk=ctx.job.target_id).first()
 
 
+def _run_trainer(
+    ctx: JobContext, start: RunStart, work: Callable[[TrackedRun, Any, Callable[[float, str], None]], dict[str, Any]]
+) -> dict[str, Any]:
+    """What training and overfit-one-batch share: the run opened and ended around the work, the
+    version's data read and recorded as the run's input, the trainer's own refusals turned into
+    a message for people (_refusing). `work(run, loaded, progress)` trains and returns the job's result."""
+    from experiments import inputs
+
+    with tracked_run(ctx, start=start) as run:
+        ctx.progress(3, "Reading the dataset version")
+        with _refusing():
+            loaded = inputs.load_inputs(version=start.version)
+        run.client.log_inputs(run.run_id, datasets=[dataset_input(start.version)])
+        for note in loaded.notes:
+            ctx.log(note)
+        run.log_params({**loaded.data.summary(), "trainer": start.trainer})
+
+        def progress(fraction: float, message: str) -> None:
+            ctx.progress(5 + 85 * fraction, message)
+
+        return work(run, loaded, progress)
+
+
 def _train(ctx: JobContext) -> dict[str, Any]:
     # torch and scikit-learn load here, in the training worker, not in every process that
     # registers the job kind (they take seconds to import).
-    from experiments.training import Callbacks, TrainingInputError, train
+    from experiments.training import Callbacks, train
 
     version = _version_of(ctx)
     if version is None:
@@ -217,26 +105,18 @@ def _train(ctx: JobContext) -> dict[str, Any]:
     config = dict(ctx.params.get("config") or {})
     name = ctx.params.get("name") or f"{trainer} on {version_ref(version)}"
     seed = config.get("seed")
-    client, run_id = _open_run(ctx, version, trainer=trainer, name=name, stage=ctx.params.get("stage", ""))
-    status = "FAILED"
-    try:
-        loaded, logger = _load(ctx, client, run_id, version, trainer)
 
-        def progress(fraction: float, message: str) -> None:
-            ctx.progress(5 + 85 * fraction, message)
-
+    def work(run: TrackedRun, loaded, progress) -> dict[str, Any]:
         def checkpoint(saved) -> None:
-            _log_bytes(run_id, "checkpoints", f"epoch-{saved.epoch:04d}.pt", saved.data)
+            run.log_bytes("checkpoints", f"epoch-{saved.epoch:04d}.pt", saved.data)
 
-        try:
+        with _refusing():
             result = train(trainer, loaded.data, config,
-                           Callbacks(logger=logger, progress=progress, on_checkpoint=checkpoint))
-        except TrainingInputError as exc:
-            raise TrainingRefused(str(exc)) from exc
+                           Callbacks(logger=run, progress=progress, on_checkpoint=checkpoint))
         # The seed the trainer used (its config's default when none was given) is the one recorded.
-        used_seed = seed if seed is not None else client.get_run(run_id).data.params.get("seed", "")
-        client.set_tag(run_id, mlflow_store.TAG_SEED, str(used_seed))
-        client.set_tag(run_id, "prakriya.outcome", result.status)
+        used_seed = seed if seed is not None else run.param("seed")
+        run.set_tag(mlflow_store.TAG_SEED, str(used_seed))
+        run.set_tag("prakriya.outcome", result.status)
         ctx.progress(92, "Saving the model and the validation predictions")
         if result.model is not None:
             proba = result.model.predict_proba(loaded.data.x_val)
@@ -246,18 +126,18 @@ def _train(ctx: JobContext) -> dict[str, Any]:
                 "labels": list(loaded.data.y_val),
                 "probabilities": [[round(float(p), 6) for p in row] for row in proba],
             }
-            _log_bytes(run_id, "predictions", "validation.json", json.dumps(predictions).encode())
+            run.log_bytes("predictions", "validation.json", json.dumps(predictions).encode())
             if hasattr(result.model, "checkpoint_bytes"):
-                _log_bytes(run_id, "model", "model.pt", result.model.checkpoint_bytes())
-        status = "FINISHED" if result.status != "cancelled" else "KILLED"
+                run.log_bytes("model", "model.pt", result.model.checkpoint_bytes())
         if result.status == "cancelled":
             raise JobCancelled()
-        return {"run_id": run_id, "outcome": result.status, "metrics": result.metrics, "message": result.message}
-    except JobCancelled:
-        status = "KILLED"
-        raise
+        return {"run_id": run.run_id, "outcome": result.status, "metrics": result.metrics, "message": result.message}
+
+    start = RunStart(version=version, trainer=trainer, name=name, stage=ctx.params.get("stage", ""))
+    try:
+        return _run_trainer(ctx, start, work)
     finally:
-        client.set_terminated(run_id, status=status)
+        # After the run is ended: the last child to end sees every sibling ended.
         if ctx.params.get(PARENT_PARAM):
             sweep_close_if_done(parent_run_id=ctx.params[PARENT_PARAM], current_job_id=ctx.job.pk)
 
@@ -266,7 +146,7 @@ def _overfit(ctx: JobContext) -> dict[str, Any]:
     """Overfit-one-batch as a run of its own: the loss per step is its curve, the verdict its
     `prakriya.overfit` tag. A failed check is a finished run with a failed verdict, not a failed
     job: the job did its work, the model did not fit."""
-    from experiments.training import Callbacks, TrainingInputError, overfit_one_batch
+    from experiments.training import Callbacks, overfit_one_batch
 
     version = _version_of(ctx)
     if version is None:
@@ -276,44 +156,33 @@ def _overfit(ctx: JobContext) -> dict[str, Any]:
     threshold = float(ctx.params["loss_threshold"])
     max_steps = int(ctx.params["max_steps"])
     name = ctx.params.get("name") or f"overfit-one-batch · {trainer} on {version_ref(version)}"
-    client, run_id = _open_run(
-        ctx, version, trainer=trainer, name=name, stage=OVERFIT_STAGE,
-        tags={TAG_OVERFIT_THRESHOLD: repr(threshold), TAG_OVERFIT_MAX_STEPS: str(max_steps)},
-    )
-    status = "FAILED"
-    try:
-        loaded, logger = _load(ctx, client, run_id, version, trainer)
 
-        def progress(fraction: float, message: str) -> None:
-            ctx.progress(5 + 85 * fraction, message)
-
-        try:
+    def work(run: TrackedRun, loaded, progress) -> dict[str, Any]:
+        with _refusing():
             result = overfit_one_batch(
                 trainer, loaded.data, config, batch_size=ctx.params.get("batch_size"),
                 loss_threshold=threshold, max_steps=max_steps,
-                callbacks=Callbacks(logger=logger, progress=progress),
+                callbacks=Callbacks(logger=run, progress=progress),
             )
-        except TrainingInputError as exc:
-            raise TrainingRefused(str(exc)) from exc
         if result.status == "cancelled":
             raise JobCancelled()
-        used_seed = config.get("seed", client.get_run(run_id).data.params.get("seed", ""))
-        client.set_tag(run_id, mlflow_store.TAG_SEED, str(used_seed))
-        client.set_tag(run_id, TAG_OVERFIT, result.status)
-        client.set_tag(run_id, TAG_OVERFIT_FINAL_LOSS, repr(result.final_loss))
-        client.set_tag(run_id, "prakriya.outcome", result.message)
+        used_seed = config.get("seed", run.param("seed"))
+        run.set_tag(mlflow_store.TAG_SEED, str(used_seed))
+        run.set_tag(TAG_OVERFIT, result.status)
+        run.set_tag(TAG_OVERFIT_FINAL_LOSS, repr(result.final_loss))
+        run.set_tag("prakriya.outcome", result.message)
         ctx.progress(92, "Saving the model")
         # The model that fitted the batch is the overfit-one-batch checkpoint.
-        _log_bytes(run_id, "model", "model.pt", result.model.checkpoint_bytes())
-        status = "FINISHED"
+        run.log_bytes("model", "model.pt", result.model.checkpoint_bytes())
         ctx.log(f"overfit-one-batch {result.status}: {result.message}")
-        return {"run_id": run_id, "overfit": result.status, "final_loss": result.final_loss,
+        return {"run_id": run.run_id, "overfit": result.status, "final_loss": result.final_loss,
                 "loss_threshold": threshold, "steps": result.steps, "message": result.message}
-    except JobCancelled:
-        status = "KILLED"
-        raise
-    finally:
-        client.set_terminated(run_id, status=status)
+
+    start = RunStart(
+        version=version, trainer=trainer, name=name, stage=OVERFIT_STAGE,
+        tags={TAG_OVERFIT_THRESHOLD: repr(threshold), TAG_OVERFIT_MAX_STEPS: str(max_steps)},
+    )
+    return _run_trainer(ctx, start, work)
 
 
 def _ended_unrun(job: Job) -> None:
@@ -325,7 +194,7 @@ def _ended_unrun(job: Job) -> None:
         Run.objects.filter(job_id=job.pk).values_list("project__mlflow_experiment__experiment_id", flat=True).first()
     )
     if experiment_id:
-        _close_interrupted_runs(mlflow_store.client(), experiment_id, job.pk)
+        close_interrupted_runs(mlflow_store.client(), experiment_id, job.pk)
     parent_run_id = (job.params or {}).get(PARENT_PARAM)
     if parent_run_id:
         sweep_close_if_done(parent_run_id=parent_run_id, current_job_id=job.pk)
@@ -364,7 +233,23 @@ def sweep_close_if_done(*, parent_run_id: str, current_job_id: int) -> bool:
 # Who reads a training job reads its run (run pages, /mlflow/): policy.VIEW_RUNS. Two hours
 # for a training run (the built-in models on CPU; PRAKRIYA_JOB_TIME_LIMITS lengthens it on GPU
 # machines), half an hour for the overfit-one-batch check (at most 10,000 steps on one batch).
-registry.register(registry.JobKind(name=TRAIN_KIND, label="Training", queue="training", run=_train,
-                                   on_ended_unrun=_ended_unrun, readers=policy.VIEW_RUNS, time_limit=2 * 3600))
-registry.register(registry.JobKind(name=OVERFIT_KIND, label="Overfit one batch", queue="training", run=_overfit,
-                                   on_ended_unrun=_ended_unrun, readers=policy.VIEW_RUNS, time_limit=30 * 60))
+def _run_link(job: Job) -> registry.JobLink | None:
+    """The run the job made, once it exists; before that, a training's run appears on the runs page."""
+    from django.urls import reverse
+
+    run_id = (job.result or {}).get("run_id")
+    if run_id:
+        return registry.JobLink(reverse("experiments:run", args=[job.project.slug, run_id]),
+                                "The run's loss curve and metrics")
+    if job.kind == kinds.TRAIN:
+        return registry.JobLink(reverse("experiments:runs", args=[job.project.slug]), "The project's runs",
+                                note="(this job's run appears there once it starts).")
+    return None
+
+
+registry.register(registry.JobKind(name=kinds.TRAIN, label="Training", queue="training", run=_train,
+                                   on_ended_unrun=_ended_unrun, readers=policy.VIEW_RUNS, time_limit=2 * 3600,
+                                   result_link=_run_link))
+registry.register(registry.JobKind(name=kinds.OVERFIT, label="Overfit one batch", queue="training", run=_overfit,
+                                   on_ended_unrun=_ended_unrun, readers=policy.VIEW_RUNS, time_limit=30 * 60,
+                                   result_link=_run_link))

@@ -15,10 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from datasets.models import DatasetVersion, Split, VersionState
-from experiments import mlflow_store, sweeps
+from experiments import kinds, mlflow_store, sweeps
 from experiments import services as experiment_services
 from experiments.checkpoints import STAGES
-from experiments.jobs import OVERFIT_KIND, TRAIN_KIND
 from experiments.models import Run, RunSource
 from experiments.sweeps import PARENT_PARAM
 from prakriya.jobs.models import Job
@@ -95,7 +94,7 @@ def training_start(
     if parent is not None:
         params.update({PARENT_PARAM: parent.mlflow_run_id, "combination": combination or {}})
     return job_enqueue(
-        kind=TRAIN_KIND, project=version.dataset.project, target=version, created_by=actor, params=params,
+        kind=kinds.TRAIN, project=version.dataset.project, target=version, created_by=actor, params=params,
         # A crashed training is started again as a new run; more than that is wasted compute.
         max_attempts=2,
     )
@@ -138,7 +137,7 @@ def overfit_start(
         "loss_threshold": float(loss_threshold), "max_steps": int(max_steps),
     }
     return job_enqueue(
-        kind=OVERFIT_KIND, project=version.dataset.project, target=version, created_by=actor, params=params,
+        kind=kinds.OVERFIT, project=version.dataset.project, target=version, created_by=actor, params=params,
         max_attempts=2,
     )
 

@@ -13,14 +13,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from projects.charter import CHARTER_FIELDS
 from projects.models import Project
 
 EXPORT_FORMAT = "prakriya.project-export/1"
 
 
 def _charter(project: Project) -> dict[str, Any]:
-    from projects.services import CHARTER_FIELDS
-
     data = {field: getattr(project, field) for field in CHARTER_FIELDS}
     data.update(
         slug=project.slug,

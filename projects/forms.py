@@ -6,9 +6,9 @@ from django import forms
 from django.conf import settings
 from django.core.validators import validate_slug
 
-from projects.jobs import MAX_PAUSE_SECONDS
+from projects.charter import CHARTER_FIELDS
+from projects.kinds import MAX_PAUSE_SECONDS
 from projects.models import Project, Role, Target, ValueEstimate, Visibility
-from projects.services import CHARTER_FIELDS
 
 _MARKDOWN_FIELDS = (
     "problem_statement",

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from prakriya.jobs import registry
+from prakriya.jobs.context import JobContext
 from prakriya.jobs.models import Job
-from prakriya.jobs.runner import JobContext
 from projects.export import build_project_export
+from projects.kinds import MAX_PAUSE_SECONDS, PROJECT_EXPORT
 from projects.models import Project
-
-PROJECT_EXPORT = "project_export"
-MAX_PAUSE_SECONDS = 5.0
+from projects.services import timeline_record
 
 
 def _run_export(ctx: JobContext) -> dict[str, Any]:
@@ -25,8 +24,6 @@ def _run_export(ctx: JobContext) -> dict[str, Any]:
 
 
 def _record_export(job: Job, result: dict[str, Any]) -> None:
-    from projects.services import timeline_record
-
     timeline_record(
         project=job.project,
         actor=job.created_by,

@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from projects import policy
-from projects.jobs import MAX_PAUSE_SECONDS
+from projects.kinds import MAX_PAUSE_SECONDS
 from projects.models import (
     Comparator,
     Deliverable,

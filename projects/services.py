@@ -12,6 +12,8 @@ from django.utils.crypto import get_random_string
 
 from prakriya.accounts import services as account_services
 from projects import hooks, policy
+from projects.charter import CHARTER_FIELDS
+from projects.kinds import MAX_PAUSE_SECONDS, PROJECT_EXPORT
 from projects.models import (
     DELIVERABLE_ORDER,
     STAGE_COMPLETE,
@@ -29,22 +31,6 @@ from projects.models import (
     ValueEstimate,
     Visibility,
 )
-
-CHARTER_FIELDS = (
-    "title",
-    "summary",
-    "problem_statement",
-    "current_process",
-    "ml_role",
-    "value_notes",
-    "feasibility_data",
-    "feasibility_data_notes",
-    "feasibility_prior_work",
-    "feasibility_prior_work_notes",
-    "feasibility_team",
-    "feasibility_team_notes",
-)
-
 
 
 def timeline_record(
@@ -452,7 +438,6 @@ def deliverable_transition(
 
 def project_export_start(*, project: Project, actor: AbstractBaseUser, pause_seconds: float = 0.0):
     from prakriya.jobs.services import job_enqueue
-    from projects.jobs import MAX_PAUSE_SECONDS, PROJECT_EXPORT
 
     policy.require(user=actor, project=project, action=policy.LAUNCH_JOBS, what="launch jobs")
     if not 0 <= pause_seconds <= MAX_PAUSE_SECONDS:

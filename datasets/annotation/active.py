@@ -22,14 +22,13 @@ import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
-from datasets.annotation import selectors
+from datasets.annotation import kinds, selectors
 from datasets.annotation.models import Campaign, CampaignItem, TaskType
 from datasets.models import Item
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_enqueue
 from projects import policy
 
-KIND = "annotation_active"
 MIN_CLASSES = 2
 MIN_EXAMPLES = 2
 IMAGE_SIDE = 16
@@ -189,6 +188,6 @@ def active_start(*, campaign: Campaign, actor: AbstractBaseUser, method: str = M
         raise ValidationError(f"Unknown uncertainty measure {method!r}.")
     plan(campaign)
     return job_enqueue(
-        kind=KIND, project=campaign.project, target=campaign, created_by=actor, params={"method": method},
+        kind=kinds.ACTIVE, project=campaign.project, target=campaign, created_by=actor, params={"method": method},
     )
 

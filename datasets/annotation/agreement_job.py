@@ -26,16 +26,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 
-from datasets.annotation import agreement
+from datasets.annotation import agreement, kinds
 from datasets.annotation.models import AgreementReport, Annotation, Campaign, CampaignItem, TaskType
 from datasets.models import Item
 from prakriya.jobs import registry
+from prakriya.jobs.context import JobContext
 from prakriya.jobs.models import Job, JobState
-from prakriya.jobs.runner import JobContext
 from prakriya.jobs.services import job_enqueue
 from projects import policy
 
-KIND = "annotation_agreement"
 MOST_DISAGREED = 20
 RESAMPLES = 1000
 SEED = 0
@@ -79,14 +78,14 @@ def agreement_start(*, campaign: Campaign, actor: AbstractBaseUser, ordered: boo
     running = agreement_jobs(campaign=campaign).filter(state__in=UNFINISHED, params__ordered=ordered).first()
     if running is not None:
         return running
-    return job_enqueue(kind=KIND, project=campaign.project, target=campaign, created_by=actor,
+    return job_enqueue(kind=kinds.AGREEMENT, project=campaign.project, target=campaign, created_by=actor,
                        params={"ordered": ordered})
 
 
 def agreement_jobs(*, campaign: Campaign):
     """The campaign's agreement jobs, newest first."""
     return Job.objects.filter(
-        kind=KIND, target_type=ContentType.objects.get_for_model(Campaign), target_id=campaign.pk
+        kind=kinds.AGREEMENT, target_type=ContentType.objects.get_for_model(Campaign), target_id=campaign.pk
     ).order_by("-created_at", "-id")
 
 
@@ -221,5 +220,5 @@ def _store(job: Job, result: dict[str, Any]) -> None:
 
 
 registry.register(registry.JobKind(
-    name=KIND, label="Annotator agreement", queue="default", run=_run, on_success=_store,
+    name=kinds.AGREEMENT, label="Annotator agreement", queue="default", run=_run, on_success=_store,
 ))

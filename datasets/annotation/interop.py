@@ -34,7 +34,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from datasets.annotation import labelstudio, labelstudio_sync, selectors, services
+from datasets.annotation import kinds, labelstudio, labelstudio_sync, selectors, services
 from datasets.annotation.labelstudio import (
     AnnotationRecord,
     ImportedAnnotation,
@@ -59,7 +59,6 @@ from prakriya.jobs.services import job_enqueue
 from projects import policy
 from projects.services import timeline_record
 
-KIND = "annotation_labelstudio_sync"
 OFFSET_CHOICES = [
     ("auto", "Detect (code points; UTF-16 units if a span only fits that way)"),
     ("codepoints", "Code points (Label Studio 1.x since the emoji fix)"),
@@ -412,7 +411,7 @@ def labelstudio_import(
 def sync_jobs(*, campaign: Campaign):
     """The campaign's sync jobs, newest first."""
     return Job.objects.filter(
-        kind=KIND, target_type=ContentType.objects.get_for_model(Campaign), target_id=campaign.pk
+        kind=kinds.LABELSTUDIO_SYNC, target_type=ContentType.objects.get_for_model(Campaign), target_id=campaign.pk
     ).order_by("-created_at", "-id")
 
 
@@ -438,7 +437,7 @@ def labelstudio_sync_start(*, campaign: Campaign, actor: AbstractBaseUser) -> Jo
     running = sync_jobs(campaign=campaign).filter(state__in=UNFINISHED).first()
     if running is not None:
         return running
-    return job_enqueue(kind=KIND, project=campaign.project, target=campaign, created_by=actor)
+    return job_enqueue(kind=kinds.LABELSTUDIO_SYNC, project=campaign.project, target=campaign, created_by=actor)
 
 
 def sync_recorded(job: Job, result: dict[str, Any]) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from datasets.annotation import interop
+from datasets.annotation import interop, kinds
 from datasets.annotation.models import Campaign
 from prakriya.jobs import registry
-from prakriya.jobs.runner import JobContext
+from prakriya.jobs.context import JobContext
 
 
 def _sync(ctx: JobContext) -> dict[str, Any]:
@@ -19,5 +19,5 @@ def _sync(ctx: JobContext) -> dict[str, Any]:
 
 
 registry.register(registry.JobKind(
-    name=interop.KIND, label="Label Studio sync", queue="default", run=_sync, on_success=interop.sync_recorded,
+    name=kinds.LABELSTUDIO_SYNC, label="Label Studio sync", queue="default", run=_sync, on_success=interop.sync_recorded,
 ))

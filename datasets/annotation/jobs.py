@@ -18,11 +18,11 @@ from django.core.exceptions import ValidationError
 
 from datasets import services as dataset_services
 from datasets import storage
-from datasets.annotation import active, services
+from datasets.annotation import active, kinds, services
 from datasets.annotation.models import Campaign
 from datasets.models import Item
 from prakriya.jobs import registry
-from prakriya.jobs.runner import JobContext
+from prakriya.jobs.context import JobContext
 
 
 class NotReady(Exception):
@@ -73,5 +73,5 @@ def _reorder(ctx: JobContext) -> dict[str, Any]:
 
 
 registry.register(registry.JobKind(
-    name=active.KIND, label="Active labelling", queue="default", run=_reorder,
+    name=kinds.ACTIVE, label="Active labelling", queue="default", run=_reorder,
 ))

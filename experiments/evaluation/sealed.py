@@ -1,6 +1,6 @@
 """THE one place the platform reads sealed test labels.
 
-`read_sealed_test_part` is called only by the evaluation job (experiments.evaluation.job), after a
+`read_sealed_test_part` is called only by the evaluation job (experiments.evaluation.jobs), after a
 lead approved the evaluation within the project's budget. What it returns stays inside that job:
 the job turns it into aggregates (experiments.evaluation.scoring) and drops it. Nothing here logs,
 raises or returns a message that names an item, a key or a label: errors say what kind of thing

@@ -8,14 +8,16 @@ served one after the other and cannot spend more than the budget between them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from experiments import kinds
 from experiments.evaluation import selectors
-from experiments.evaluation.job import EVALUATE_KIND
 from experiments.evaluation.recipe import RecipeError, recipe_for
 from experiments.models import EvaluationState, Run, TestEvaluation
 from prakriya.jobs.services import job_enqueue
@@ -97,7 +99,7 @@ def evaluation_approve(*, evaluation: TestEvaluation, actor: AbstractBaseUser, c
     evaluation, comment = _decidable(evaluation, actor, comment)
     gate_check(project=evaluation.project)
     _budget_check(evaluation.project)
-    job = job_enqueue(kind=EVALUATE_KIND, project=evaluation.project, target=evaluation, created_by=actor,
+    job = job_enqueue(kind=kinds.TEST_EVALUATION, project=evaluation.project, target=evaluation, created_by=actor,
                       params={"evaluation": evaluation.pk}, max_attempts=2)
     evaluation.state, evaluation.job = EvaluationState.APPROVED, job
     evaluation.decided_by, evaluation.decided_at, evaluation.decision_comment = actor, timezone.now(), comment
@@ -116,4 +118,46 @@ def evaluation_reject(*, evaluation: TestEvaluation, actor: AbstractBaseUser, co
     evaluation.save()
     timeline_record(project=evaluation.project, actor=actor, verb="evaluation_rejected",
                     text=f"Test evaluation of {evaluation.run} rejected", data={"evaluation": evaluation.pk})
+    return evaluation
+
+
+# --- Written by the evaluation job (experiments/evaluation/jobs.py) ----------------------------
+
+
+@transaction.atomic
+def evaluation_mark_running(*, evaluation: TestEvaluation) -> None:
+    TestEvaluation.objects.filter(pk=evaluation.pk).update(state=EvaluationState.RUNNING, updated_at=timezone.now())
+
+
+@transaction.atomic
+def evaluation_fail(*, evaluation: TestEvaluation, failure: str) -> None:
+    """`failure` is the job's own message: it names no test item or label."""
+    TestEvaluation.objects.filter(pk=evaluation.pk).update(
+        state=EvaluationState.FAILED, failure=failure[:500], finished_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def evaluation_results_save(*, evaluation: TestEvaluation, results: dict[str, Any]) -> None:
+    """The aggregates and target checks only; the evaluation is done once its job has succeeded
+    (evaluation_complete)."""
+    TestEvaluation.objects.filter(pk=evaluation.pk).update(results=results, updated_at=timezone.now())
+
+
+@transaction.atomic
+def evaluation_complete(*, evaluation_id: int | None, actor: AbstractBaseUser | None) -> TestEvaluation | None:
+    """Marks the evaluation done and records it on the timeline, exactly once: called in the
+    transaction that marks its job succeeded. None when the evaluation was deleted."""
+    evaluation = TestEvaluation.objects.select_for_update().filter(pk=evaluation_id).first()
+    if evaluation is None:
+        return None
+    evaluation.state, evaluation.finished_at = EvaluationState.DONE, timezone.now()
+    evaluation.save(update_fields=["state", "finished_at", "updated_at"])
+    met = [t for t in evaluation.results.get("targets", []) if t["met"] is not None]
+    timeline_record(
+        project=evaluation.project, actor=actor, verb="evaluation_done",
+        text=f"Test evaluation of {evaluation.run}: accuracy {evaluation.results['accuracy']:.3f}, "
+        f"{sum(t['met'] for t in met)} of {len(met)} measured targets met",
+        data={"evaluation": evaluation.pk},
+    )
     return evaluation

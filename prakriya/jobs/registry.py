@@ -8,8 +8,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from prakriya.jobs.context import JobContext
     from prakriya.jobs.models import Job
-    from prakriya.jobs.runner import JobContext
+
+
+@dataclass(frozen=True)
+class JobLink:
+    """Where a person goes from a job's page: what the job produced, or where it will appear."""
+
+    url: str
+    text: str
+    note: str = ""  # said after the link
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class JobKind:
     # The kind's soft time limit in seconds (None: settings.PRAKRIYA_JOB_TIME_LIMIT_SECONDS), the
     # longest an honest run of it should take; PRAKRIYA_JOB_TIME_LIMITS overrides it by name.
     time_limit: int | None = None
+    # Where the job's page leads (the run a training made…), given the job; None: nowhere further.
+    result_link: Callable[[Job], JobLink | None] | None = None
 
 
 QUEUES = ("default", "training", "export")
@@ -60,6 +71,14 @@ def names() -> list[str]:
 
 def all_kinds() -> list[JobKind]:
     return [_kinds[name] for name in sorted(_kinds)]
+
+
+def result_link(job: Job) -> JobLink | None:
+    try:
+        kind = get(job.kind)
+    except LookupError:
+        return None
+    return kind.result_link(job) if kind.result_link is not None else None
 
 
 def time_limits(name: str) -> tuple[int, int]:

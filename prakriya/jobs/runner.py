@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 import uuid
 from datetime import timedelta
@@ -13,28 +12,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Concat
 from django.utils import timezone
 
 from prakriya.jobs import registry
+from prakriya.jobs.context import JobCancelled, JobContext, JobOutOfTime, LostClaim
+from prakriya.jobs.messages import hard_limit_message, out_of_time_message
 from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
-from prakriya.jobs.services import hard_limit_message, job_ended_unrun, out_of_time_message
+from prakriya.jobs.services import job_ended_unrun
 
 logger = logging.getLogger(__name__)
-
-
-class LostClaim(Exception):
-    """Another worker took the job over (ours was presumed dead); stop without writing."""
-
-
-class JobCancelled(Exception):
-    pass
-
-
-class JobOutOfTime(Exception):
-    """The job ran past its soft time limit. Raised at its next progress report (any worker pool),
-    as Celery's SoftTimeLimitExceeded is raised asynchronously by a prefork worker."""
 
 
 def _ran_out_of_time(exc: BaseException) -> bool:
@@ -50,32 +36,6 @@ def _ran_out_of_time(exc: BaseException) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
-
-
-class JobContext:
-    def __init__(self, job: Job, run_token: str, *, soft_limit: int | None = None) -> None:
-        self.job = job
-        self.run_token = run_token
-        self.params: dict[str, Any] = dict(job.params)
-        self.soft_limit = soft_limit
-        self._stop_at = time.monotonic() + soft_limit if soft_limit else None
-
-    def _mine(self):
-        return Job.objects.filter(pk=self.job.pk, run_token=self.run_token, state=JobState.RUNNING)
-
-    def progress(self, percent: float, message: str = "") -> None:
-        percent = max(0.0, min(100.0, float(percent)))
-        updated = self._mine().update(progress=percent, message=message[:500], heartbeat_at=timezone.now())
-        if not updated:
-            raise LostClaim(f"job {self.job.pk} is no longer ours")
-        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
-            raise JobCancelled()
-        if self._stop_at is not None and time.monotonic() >= self._stop_at:
-            raise JobOutOfTime(out_of_time_message(self.soft_limit))
-
-    def log(self, line: str) -> None:
-        stamp = timezone.now().strftime("%H:%M:%S")
-        self._mine().update(log=Concat(F("log"), Value(f"[{stamp}] {line}\n")))
 
 
 class _Heartbeat(threading.Thread):

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from prakriya.jobs import registry
 from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
+from prakriya.jobs.task_names import RUN_JOB
 
 # Jobs that hold (or wait for) a worker: what the caps on active jobs count.
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED)
@@ -32,30 +33,14 @@ class JobLimitReached(Exception):
         self.message = message
 
 
-def out_of_time_message(soft_limit: int) -> str:
-    return f"Ran out of time: stopped at its time limit of {_duration(soft_limit)}"
-
-
-def hard_limit_message() -> str:
-    return "Ran out of time: still running at its hard time limit, so its worker process was stopped"
-
-
-def _duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
-
-
 def _send(job: Job) -> None:
-    # Imported here: tasks import the runner, which imports this module.
-    from prakriya.jobs.tasks import run_job
+    # By name: the tasks module imports the runner, which imports this module.
+    from celery import current_app
 
     # The worker enforces these: at the soft limit the job is told to stop (and ends failed, its
     # clean-up run), at the hard limit its process is killed (prefork pool; see docs/jobs.md).
     soft, hard = registry.time_limits(job.kind)
-    run_job.apply_async(args=[job.pk], queue=job.queue, soft_time_limit=soft, time_limit=hard)
+    current_app.send_task(RUN_JOB, args=[job.pk], queue=job.queue, soft_time_limit=soft, time_limit=hard)
 
 
 def _lock_for_cap(namespace: int, pk: int) -> None:

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from prakriya.jobs.messages import hard_limit_message
 from prakriya.jobs.models import Job, JobState
-from prakriya.jobs.services import hard_limit_message, job_ended_unrun, job_requeue
+from prakriya.jobs.services import job_ended_unrun, job_requeue
 
 
 @dataclass

@@ -2,10 +2,11 @@ from celery import shared_task
 
 from prakriya.jobs.runner import job_execute
 from prakriya.jobs.sweeper import jobs_sweep
+from prakriya.jobs.task_names import RUN_JOB, SWEEP_JOBS
 
 
 @shared_task(
-    name="prakriya.jobs.run", bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )
 def run_job(self, job_id: int) -> str | None:
     # The time limits the message was sent with (hard, soft): the job's own stop watch follows
@@ -14,7 +15,7 @@ def run_job(self, job_id: int) -> str | None:
     return job_execute(job_id, time_limits=(int(soft), int(hard)) if soft and hard else None)
 
 
-@shared_task(name="prakriya.jobs.sweep", ignore_result=True)
+@shared_task(name=SWEEP_JOBS, ignore_result=True)
 def sweep_jobs() -> dict:
     report = jobs_sweep()
     return {

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from prakriya.jobs import registry
 from prakriya.jobs.display import without_server_paths
 from prakriya.jobs.models import Job
 from prakriya.jobs.services import job_cancel
@@ -23,7 +24,7 @@ from projects.export import export_path
 from projects.forms import (
     ExportForm,
 )
-from projects.jobs import PROJECT_EXPORT
+from projects.kinds import PROJECT_EXPORT
 
 
 @require_POST
@@ -68,6 +69,7 @@ def job_detail(request, job_id: int):
             "project": job.project,
             "role": role,
             "payload": json.dumps(_job_payload(job)),
+            "next_link": registry.result_link(job),
             "can_cancel": policy.can(user=request.user, project=job.project, action=policy.LAUNCH_JOBS)
             and not job.is_terminal,
         },

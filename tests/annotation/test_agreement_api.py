@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from datasets.annotation import agreement_job, services
+from datasets.annotation import kinds as annotation_kinds
 from datasets.annotation.models import AgreementReport
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import job_execute
@@ -46,7 +47,7 @@ def test_each_role_gets_what_it_may_have(labelled, people, role):
     client = client_for(people[role])
     assert client.get(url(labelled)).status_code == READ[role]
     assert client.post(url(labelled), {}, format="json").status_code == RUN[role]
-    assert Job.objects.filter(kind=agreement_job.KIND).count() == (1 if RUN[role] == 202 else 0)
+    assert Job.objects.filter(kind=annotation_kinds.AGREEMENT).count() == (1 if RUN[role] == 202 else 0)
 
 
 def test_a_private_projects_campaign_is_404_to_outsiders(private_project, lead, outsider):
@@ -65,7 +66,7 @@ def test_no_report_yet_is_404_with_a_reason(labelled, lead):
 def test_post_starts_the_job_and_answers_where_to_follow_it(labelled, engineer):
     response = client_for(engineer).post(url(labelled), {"ordered": True}, format="json")
     assert response.status_code == 202
-    job = Job.objects.get(kind=agreement_job.KIND)
+    job = Job.objects.get(kind=annotation_kinds.AGREEMENT)
     assert response.json()["id"] == job.pk and response.json()["kind"] == "annotation_agreement"
     assert response["Location"].endswith(reverse("api:job-detail", kwargs={"pk": job.pk}))
     assert job.params == {"ordered": True} and job.target == labelled
@@ -75,7 +76,7 @@ def test_post_starts_the_job_and_answers_where_to_follow_it(labelled, engineer):
 def test_malformed_bodies_are_400(labelled, lead, body):
     response = client_for(lead).post(url(labelled), body, format="json")
     assert response.status_code == 400, response.content
-    assert not Job.objects.filter(kind=agreement_job.KIND).exists()
+    assert not Job.objects.filter(kind=annotation_kinds.AGREEMENT).exists()
 
 
 def test_nothing_to_compare_and_ordered_multi_label_are_400(campaign, lead, annotator):

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from sklearn.metrics import cohen_kappa_score
 
 from datasets.annotation import agreement, agreement_job, services
+from datasets.annotation import kinds as annotation_kinds
 from datasets.annotation.models import AgreementReport, Annotation, CampaignItem
 from datasets.models import Dataset, DatasetVersion, Item, VersionState
 from prakriya.jobs.models import Job, JobState
@@ -82,7 +83,7 @@ def test_a_worker_computes_the_report_the_statistics_give_and_names_people_and_i
         services.annotation_submit(campaign=lonely, annotator=annotator, campaign_item=ci, value="a")
     with pytest.raises(ValidationError, match="no item has labels from two annotators"):
         agreement_job.agreement_start(campaign=lonely, actor=lead)
-    doomed = job_enqueue(kind=agreement_job.KIND, project=project, target=lonely, created_by=lead,
+    doomed = job_enqueue(kind=annotation_kinds.AGREEMENT, project=project, target=lonely, created_by=lead,
                          params={"ordered": False})
     job = agreement_job.agreement_start(campaign=campaign, actor=engineer)
     assert agreement_job.agreement_start(campaign=campaign, actor=lead) == job  # not computed twice
@@ -219,7 +220,7 @@ def test_starting_it_is_for_managers_and_ordered_labels_for_single_label_campaig
     with pytest.raises(ValidationError) as refused:
         agreement_job.agreement_start(campaign=multi, actor=lead, ordered=True)
     assert "single-label" in str(refused.value)
-    assert not Job.objects.filter(kind=agreement_job.KIND).exists()
+    assert not Job.objects.filter(kind=annotation_kinds.AGREEMENT).exists()
 
 
 @pytest.mark.parametrize(("hours", "bucket"), [(0, "hour"), (59, "hour"), (61, "day"), (24 * 59, "day"),

@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from datasets.annotation import agreement_job, services
+from datasets.annotation import kinds as annotation_kinds
 from datasets.annotation.models import AgreementReport, Annotation
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import job_execute
@@ -63,7 +64,7 @@ def test_each_role_gets_what_it_may_have(client, labelled, people, role):
         client.force_login(people[role])
     assert status_of(client.get(agreement_url(labelled))) == PAGE[role]
     assert status_of(client.post(agreement_url(labelled), {})) == RUN[role]
-    started = Job.objects.filter(kind=agreement_job.KIND).count()
+    started = Job.objects.filter(kind=annotation_kinds.AGREEMENT).count()
     assert started == (1 if RUN[role] == 302 else 0)
 
 
@@ -85,7 +86,7 @@ def test_other_methods_are_refused(client, labelled, lead):
 def test_running_it_starts_the_job_and_follows_it_on_the_job_page(client, labelled, engineer):
     client.force_login(engineer)
     response = client.post(agreement_url(labelled), {"ordered": "on"}, follow=True)
-    job = Job.objects.get(kind=agreement_job.KIND)
+    job = Job.objects.get(kind=annotation_kinds.AGREEMENT)
     assert response.redirect_chain == [(reverse("projects:job", args=[job.pk]), 302)]
     assert job.params == {"ordered": True} and job.target == labelled and job.created_by == engineer
     assert "Computing the agreement of “Sentiment”." in response.content.decode()
@@ -101,7 +102,7 @@ def test_nothing_to_compare_is_a_form_error_not_a_job(client, campaign, annotato
     response = client.post(agreement_url(campaign), {})
     assert response.status_code == 400
     assert "no item has labels from two annotators yet" in response.content.decode()
-    assert not Job.objects.filter(kind=agreement_job.KIND).exists()
+    assert not Job.objects.filter(kind=annotation_kinds.AGREEMENT).exists()
 
 
 def test_only_single_label_campaigns_offer_ordered_labels(client, campaign, lead):
@@ -178,7 +179,7 @@ def test_a_failed_run_is_explained_next_to_the_last_good_report(client, labelled
     lonely = services.campaign_create(version=labelled.version, actor=lead, name="Lonely", task_type="single",
                                       labels=[{"name": "a"}])
     failed = Job.objects.create(
-        kind=agreement_job.KIND, project=project, target_type=good.target_type, target_id=labelled.pk,
+        kind=annotation_kinds.AGREEMENT, project=project, target_type=good.target_type, target_id=labelled.pk,
         state=JobState.FAILED, message="Something went wrong in a way worth telling.",
     )
     client.force_login(lead)

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from datasets import services as dataset_services
-from experiments import mlflow_store
-from experiments.jobs import OVERFIT_KIND, TAG_OVERFIT, TAG_OVERFIT_FINAL_LOSS, TAG_OVERFIT_THRESHOLD
+from experiments import kinds, mlflow_store
+from experiments.jobs import TAG_OVERFIT, TAG_OVERFIT_FINAL_LOSS, TAG_OVERFIT_THRESHOLD
 from experiments.launch import overfit_start
 from experiments.models import Run
 from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
@@ -97,7 +97,7 @@ def test_what_cannot_be_checked_is_refused_before_a_job_is_queued(trainer, optio
     version = split_version(project, slug="iris", kind="tabular")
     with pytest.raises(ValidationError, match=message):
         overfit_start(version=version, actor=engineer, trainer=trainer, **options)
-    assert not Job.objects.filter(kind=OVERFIT_KIND).exists()
+    assert not Job.objects.filter(kind=kinds.OVERFIT).exists()
 
 
 @pytest.mark.django_db
@@ -119,8 +119,8 @@ def test_the_form_and_the_api_answer_bad_requests_with_their_reasons(client, pro
     assert response.status_code == 400 and "one-shot baseline" in str(response.json())
     good = api.post(reverse("api:run-overfit", kwargs={"project_slug": project.slug}),
                     {**body, "trainer": "mlp", "max_steps": 20}, format="json")
-    assert good.status_code == 201 and good.json()["kind"] == OVERFIT_KIND
-    job = Job.objects.get(kind=OVERFIT_KIND)
+    assert good.status_code == 201 and good.json()["kind"] == kinds.OVERFIT
+    job = Job.objects.get(kind=kinds.OVERFIT)
     assert job.params["max_steps"] == 20 and job.params["loss_threshold"] == 0.01
 
 
@@ -161,7 +161,7 @@ def test_overfit_routes_answer_each_role_as_the_table_says(
         return signed_in(users[role], api=api).post(url, data, **({"format": "json"} if api else {}))
 
     def also(role, response, expected):
-        queued = Job.objects.filter(kind=OVERFIT_KIND).count()
+        queued = Job.objects.filter(kind=kinds.OVERFIT).count()
         return None if queued == (1 if expected in (201, 302) else 0) else f"{queued} overfit jobs queued"
 
     check_matrix(route=route, visibility=visibility, expected=public if visibility == "public" else private,

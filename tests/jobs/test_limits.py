@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from prakriya.jobs import registry
+from prakriya.jobs.context import JobContext
 from prakriya.jobs.models import Job, JobState
-from prakriya.jobs.runner import JobContext, job_execute
+from prakriya.jobs.runner import job_execute
 from prakriya.jobs.services import JobLimitReached, job_capacity_check, job_enqueue
 from prakriya.jobs.sweeper import jobs_sweep
 from tests.jobs import fast_password_hashing  # noqa: F401 - autouse

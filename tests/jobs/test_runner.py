@@ -14,8 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from prakriya.jobs import registry
+from prakriya.jobs.context import JobContext, LostClaim
 from prakriya.jobs.models import Job, JobState
-from prakriya.jobs.runner import JobContext, LostClaim, job_execute
+from prakriya.jobs.runner import job_execute
 from prakriya.jobs.services import job_cancel, job_enqueue
 from projects import services
 from projects.export import SECTIONS, export_path
@@ -301,7 +302,7 @@ def test_cancel_requested_for_a_job_whose_worker_died_cancels_it_on_redelivery()
 
 
 def test_idempotency_key_returns_the_same_job(project, engineer):
-    from projects.jobs import PROJECT_EXPORT
+    from projects.kinds import PROJECT_EXPORT
 
     first = job_enqueue(kind=PROJECT_EXPORT, project=project, created_by=engineer, idempotency_key="export:1")
     second = job_enqueue(kind=PROJECT_EXPORT, project=project, created_by=engineer, idempotency_key="export:1")
@@ -313,7 +314,7 @@ def test_idempotency_key_returns_the_same_job(project, engineer):
 
 @postgres_only
 def test_concurrent_requests_with_one_idempotency_key_make_one_job(project):
-    from projects.jobs import PROJECT_EXPORT
+    from projects.kinds import PROJECT_EXPORT
 
     barrier = threading.Barrier(4)
     ids: list[int] = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from datasets import sealing
+from datasets import kinds, sealing
 from datasets.models import Dataset
 
 
@@ -25,4 +25,4 @@ class Command(BaseCommand):
                 f"{dataset.project.slug}/{dataset.slug}: {len(keys)} sealed keys; "
                 f"{len(stale)} versions to write again" + "".join(f"; {note}" for note in notes)
             )
-        self.stdout.write("Done. The repositories are written again by dataset_seal jobs on the workers.")
+        self.stdout.write(f"Done. The repositories are written again by {kinds.SEAL} jobs on the workers.")

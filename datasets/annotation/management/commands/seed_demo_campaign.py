@@ -7,6 +7,7 @@ process, through the same job runner a worker uses."""
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from datasets import kinds as dataset_kinds
 from datasets.annotation import services
 from datasets.models import DatasetVersion, VersionState
 from prakriya.jobs.models import Job, JobState
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             return
         version = DatasetVersion.objects.filter(dataset__project=project, dataset__slug="digits").order_by("number").first()
         if version is None or version.state != VersionState.READY:
-            for job in Job.objects.filter(project=project, kind="dataset_version_write", state=JobState.QUEUED):
+            for job in Job.objects.filter(project=project, kind=dataset_kinds.VERSION_WRITE, state=JobState.QUEUED):
                 self.stdout.write(f"Writing the digits version (job {job.pk}) before the worker starts…")
                 job_execute(job.pk)
             version = (

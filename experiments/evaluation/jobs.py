@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.utils import timezone
 
-from experiments import mlflow_store
+from experiments import kinds, mlflow_store
+from experiments.evaluation import services
 from experiments.evaluation.recipe import (
     MODEL_ARTIFACT,
     PREDICTIONS_ARTIFACT,
@@ -28,12 +27,13 @@ from experiments.evaluation.recipe import (
     RecipeError,
     recipe_for,
 )
-from experiments.models import EvaluationState, TestEvaluation
+from experiments.models import TestEvaluation
+from experiments.tracked_run import tracked_run
 from prakriya.jobs import registry
-from prakriya.jobs.runner import JobContext
+from prakriya.jobs.context import JobContext
+from prakriya.jobs.models import Job
 from projects import policy
 
-EVALUATE_KIND = "experiments_test_evaluation"
 # A re-fitted baseline's validation probabilities may differ from the recorded ones (rounded to
 # six decimals) by the rounding alone.
 PREDICTION_TOLERANCE = 1e-6
@@ -112,62 +112,38 @@ def evaluate(*, evaluation: TestEvaluation, progress: Progress) -> dict[str, Any
     return results
 
 
-def _log_to_mlflow(evaluation: TestEvaluation, results: dict[str, Any]) -> None:
-    from mlflow.entities import Metric
-
-    from experiments.evaluation import scoring
-
-    stamp = int(time.time() * 1000)
-    metrics = [Metric(k, v, stamp, evaluation.pk) for k, v in scoring.mlflow_metrics(results).items()]
-    mlflow_store.client().log_batch(evaluation.run.mlflow_run_id, metrics=metrics)
-
-
-def _fail(evaluation_id: int, message: str) -> None:
-    TestEvaluation.objects.filter(pk=evaluation_id).update(
-        state=EvaluationState.FAILED, failure=message[:500], finished_at=timezone.now(), updated_at=timezone.now()
-    )
-
-
 def _run(ctx: JobContext) -> dict[str, Any]:
     evaluation = (
         TestEvaluation.objects.select_related("project", "run", "run__job").filter(pk=ctx.job.target_id).first()
     )
     if evaluation is None:
         return {"skipped": "the evaluation was deleted"}
-    TestEvaluation.objects.filter(pk=evaluation.pk).update(state=EvaluationState.RUNNING, updated_at=timezone.now())
+    services.evaluation_mark_running(evaluation=evaluation)
     try:
         results = evaluate(evaluation=evaluation, progress=ctx.progress)
         ctx.progress(92, "Recording the aggregates")
-        _log_to_mlflow(evaluation, results)
+        # The test metrics go to the run evaluated (the step is the evaluation's id), which its
+        # training job started and ended: tracked_run leaves its status alone.
+        from experiments.evaluation import scoring  # scikit-learn: loaded in the worker only
+
+        with tracked_run(ctx, run_id=evaluation.run.mlflow_run_id) as run:
+            run.log_metrics(scoring.mlflow_metrics(results), step=evaluation.pk)
     except EvaluationFailed as exc:
-        _fail(evaluation.pk, str(exc))
+        services.evaluation_fail(evaluation=evaluation, failure=str(exc))
         raise
     except Exception as exc:  # noqa: BLE001 - replaced: a library's message may quote sealed data
         message = f"The evaluation failed inside the job ({type(exc).__name__}); details are withheld."
-        _fail(evaluation.pk, message)
+        services.evaluation_fail(evaluation=evaluation, failure=message)
         raise EvaluationFailed(message) from None
-    TestEvaluation.objects.filter(pk=evaluation.pk).update(results=results, updated_at=timezone.now())
+    services.evaluation_results_save(evaluation=evaluation, results=results)
     ctx.log(f"Accuracy {results['accuracy']:.4f}, macro-F1 {results['macro_f1']:.4f} on {results['items']} test items")
     return {"evaluation": evaluation.pk}
 
 
-def _done(job, result: dict[str, Any]) -> None:
+def _done(job: Job, result: dict[str, Any]) -> None:
     """In the transaction that marks the job succeeded: the evaluation is done exactly once."""
-    from projects.services import timeline_record
-
-    evaluation = TestEvaluation.objects.select_for_update().filter(pk=result.get("evaluation")).first()
-    if evaluation is None:
-        return
-    evaluation.state, evaluation.finished_at = EvaluationState.DONE, timezone.now()
-    evaluation.save(update_fields=["state", "finished_at", "updated_at"])
-    met = [t for t in evaluation.results.get("targets", []) if t["met"] is not None]
-    timeline_record(
-        project=evaluation.project, actor=job.created_by, verb="evaluation_done",
-        text=f"Test evaluation of {evaluation.run}: accuracy {evaluation.results['accuracy']:.3f}, "
-        f"{sum(t['met'] for t in met)} of {len(met)} measured targets met",
-        data={"evaluation": evaluation.pk},
-    )
+    services.evaluation_complete(evaluation_id=result.get("evaluation"), actor=job.created_by)
 
 
-registry.register(registry.JobKind(name=EVALUATE_KIND, label="Test evaluation", queue="training", run=_run,
+registry.register(registry.JobKind(name=kinds.TEST_EVALUATION, label="Test evaluation", queue="training", run=_run,
                                    on_success=_done, readers=policy.VIEW_RUNS))

@@ -1,0 +1,8 @@
+"""The job kinds of labelling campaigns, declared once: what a Job row's `kind` holds. Their work
+and registration: jobs.py (active), agreement_job.py (agreement), interop_jobs.py (Label Studio
+sync)."""
+
+# Trains the quick baseline of active.py on the labels so far and reorders the queue.
+ACTIVE = "annotation_active"
+AGREEMENT = "annotation_agreement"
+LABELSTUDIO_SYNC = "annotation_labelstudio_sync"
