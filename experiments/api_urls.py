@@ -4,8 +4,10 @@ namespace by prakriya/api_urls.py."""
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from experiments import analysis_api, api, evaluation_api
+from experiments import api
+from experiments.analysis import api as analysis_api
 from experiments.api import RUN_ID_PATTERN
+from experiments.evaluation import api as evaluation_api
 from projects.api import SLUG_URL_PATTERN
 
 router = SimpleRouter()
