@@ -101,6 +101,8 @@ def item_page(*, version: DatasetVersion, offset: int, limit: int) -> tuple[list
 
 
 def item_get(*, version: DatasetVersion, key: str) -> VisibleItem:
+    if "\x00" in key:  # no key holds one, and PostgreSQL refuses it in a query
+        raise Http404("No such item")
     item = version.items.filter(key=key).first()
     if item is None:
         raise Http404("No such item")

@@ -1,5 +1,5 @@
 """The latest finished test evaluation's pass/fail per target: on the project page (template tag
-experiments/templatetags/test_evaluations.py) and on the error analysis and test evaluation
+experiments/templatetags/sealed_evaluations.py) and on the error analysis and test evaluation
 deliverable's page (projects.hooks panel)."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from prakriya.jobs.models import Job
 from prakriya.limits import rate_limited
 from projects import policy
 from projects import selectors as project_selectors
-from projects.access import error_text, guard, project_for
+from projects.access import error_text, guard, project_for, to_job
 
 RUNS_PER_PAGE = 50
 MAX_COMPARED = 10
@@ -127,10 +127,9 @@ def run_list(request, slug: str):
             version=data["version"], actor=request.user, trainer=data["trainer"],
             config=form.config(), name=data["name"], stage=data["stage"],
         )
-        messages.success(
-            request, f"Training {data['trainer']} on {data['version']}: the run appears under Runs once it starts."
+        return to_job(
+            request, job, f"Training {data['trainer']} on {data['version']}: the run appears under Runs once it starts."
         )
-        return redirect("projects:job", job_id=job.pk)
 
     return _launch(request, slug, "train", start)
 
@@ -145,8 +144,7 @@ def overfit_launch(request, slug: str):
             batch_size=data["batch_size"], loss_threshold=data["loss_threshold"], max_steps=data["max_steps"],
             name=data["name"],
         )
-        messages.success(request, f"Overfitting one batch with {data['trainer']} on {data['version']}.")
-        return redirect("projects:job", job_id=job.pk)
+        return to_job(request, job, f"Overfitting one batch with {data['trainer']} on {data['version']}.")
 
     return _launch(request, slug, "overfit", start)
 
