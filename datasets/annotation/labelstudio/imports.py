@@ -58,9 +58,6 @@ MAX_IMPORT_BYTES = 50 * 1024**2
 MAX_LISTED = 200
 
 
-# --- Results --------------------------------------------------------------------------------
-
-
 @dataclass
 class ImportResult:
     """What an import did with every annotation it read."""
@@ -90,7 +87,6 @@ class ImportResult:
 
 def counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
 
 
 def _task_name(ref: ItemRef) -> str:
@@ -305,7 +301,6 @@ def labelstudio_import(
             text=f"{campaign.name}: {counted(result.written, 'annotation')} imported from a Label Studio export",
         )
     return result
-
 
 
 def _user_by_email(email: str) -> AbstractBaseUser | None:

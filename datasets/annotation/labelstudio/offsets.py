@@ -16,8 +16,6 @@ Tamil, Bengali and Urdu are inside it, so there both units agree. So:
 
 from __future__ import annotations
 
-# --- UTF-16 code units <-> code points -----------------------------------------------------
-
 
 def all_bmp(text: str) -> bool:
     return not text or max(text) <= "\uffff"

@@ -33,21 +33,18 @@ class LabelStudioFormatError(ValueError):
         super().__init__(f"{path}: {message}" if path else message)
 
 
-
 def check_choice(value: str, allowed: Sequence[str], what: str) -> None:
     if value not in allowed:
         raise LabelStudioFormatError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
 
 
 def is_int(value: Any) -> bool:
+    # JSON's true/false arrive as bool, which Python counts as int: never an offset or an id.
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-# --- records -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,6 @@ from datasets.annotation.labelstudio.records import (
     is_number,
 )
 
-# --- tasks and export ----------------------------------------------------------------------
-
 
 def task_payload(item: ItemRecord, *, media: str) -> dict:
     """One LS task (`{"data": {...}}`) for an item, carrying our item key in `data`."""

@@ -121,7 +121,6 @@ def annotation_submit(
     return annotation
 
 
-
 @transaction.atomic
 def annotation_update(
     *, annotation: Annotation, annotator: AbstractBaseUser, value, revision: int, seconds_spent: float = 0.0

@@ -149,7 +149,6 @@ def campaign_create(
     return campaign
 
 
-
 @transaction.atomic
 def campaign_update(
     *, campaign: Campaign, actor: AbstractBaseUser, annotators: Iterable[AbstractBaseUser] | None = None,

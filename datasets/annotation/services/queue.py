@@ -85,7 +85,6 @@ def queue_reorder(*, campaign: Campaign, scores: dict[int, float]) -> int:
     return len(updates)
 
 
-
 def require_annotator(campaign: Campaign, user: AbstractBaseUser) -> None:
     """One query: is the user assigned, and is the campaign open? Read from the database, as the
     caller's copy may predate a close."""
@@ -201,7 +200,6 @@ def _claim_orm(campaign: Campaign, annotator: AbstractBaseUser, now, expires, *,
         campaign=campaign, campaign_item_id=candidate, annotator=annotator, claimed_at=now, expires_at=expires
     )
     return candidate
-
 
 
 @transaction.atomic
