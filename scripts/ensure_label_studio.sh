@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Label Studio interop tests (tests/annotation/test_labelstudio_server.py) run a real Label
+# The Label Studio interop tests (tests/annotation/labelstudio/test_server.py) run a real Label
 # Studio server. Label Studio pins its own Django and dozens of other packages, so it lives in a
 # virtualenv of its own, apart from the platform's .venv: installing it there would downgrade
 # Django under the platform.

@@ -11,7 +11,9 @@ class AnnotationConfig(AppConfig):
 
     def ready(self) -> None:
         from datasets import hooks as dataset_hooks
-        from datasets.annotation import agreement_job, interop_jobs, jobs, panels  # noqa: F401 - registers the campaign job kinds
+        from datasets.annotation import jobs, panels  # noqa: F401 - registers the campaign job kinds
+        from datasets.annotation.agreement import jobs as agreement_jobs  # noqa: F401 - registers its job kind
+        from datasets.annotation.labelstudio import jobs as labelstudio_jobs  # noqa: F401 - registers its job kind
         from datasets.annotation.sealing import campaign_items_seal
         from projects import hooks
         from projects.models import DeliverableKind

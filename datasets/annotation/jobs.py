@@ -1,4 +1,5 @@
-"""Job kinds of labelling campaigns.
+"""The annotation-level job kind of labelling campaigns (the subdomains register their own:
+agreement/jobs.py, labelstudio/jobs.py).
 
 annotation_active: trains the quick baseline of active.py on the campaign's labels so far and
 reorders the queue most uncertain first.

@@ -7,7 +7,7 @@ transaction, every campaign of the dataset drops those items from its queue: the
 released, their annotations and gold labels are moved into the sealed store (encrypted, read by
 nothing: nobody's work is destroyed, nobody sees it), their guideline examples go, and stored
 agreement reports stop naming them. Label Studio tasks already pushed for them are deleted from
-the server by the campaign's next sync (interop.labelstudio_sync_run).
+the server by the campaign's next sync (labelstudio/sync.py, labelstudio_sync_run).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from django.urls import path
 
-from datasets.annotation.views import agreement, interop, labelling, manage
+from datasets.annotation.agreement import views as agreement
+from datasets.annotation.labelstudio import views as labelstudio
+from datasets.annotation.views import labelling, manage
 
 app_name = "annotation"
 
@@ -22,9 +24,9 @@ urlpatterns = [
     path(_C + "adjudicate/<int:item>/", manage.adjudicate_item, name="adjudicate_item"),
     path(_C + "guideline/edit/", manage.guideline_edit, name="guideline_edit"),
     path(_C + "active/", manage.active_labelling, name="active"),
-    path(_C + "labelstudio/export.json", interop.labelstudio_export, name="labelstudio_export"),
-    path(_C + "labelstudio/import/", interop.labelstudio_import, name="labelstudio_import"),
-    path(_C + "labelstudio/sync/", interop.labelstudio_sync, name="labelstudio_sync"),
+    path(_C + "labelstudio/export.json", labelstudio.labelstudio_export, name="labelstudio_export"),
+    path(_C + "labelstudio/import/", labelstudio.labelstudio_import, name="labelstudio_import"),
+    path(_C + "labelstudio/sync/", labelstudio.labelstudio_sync, name="labelstudio_sync"),
     # Labelling (views/labelling.py)
     path(_C + "label/", labelling.label_page, name="label"),
     path(_C + "guideline/", labelling.guideline, name="guideline"),

@@ -22,8 +22,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from datasets import sealed_store, sealing, storage
-from datasets.annotation import interop, labelstudio
 from datasets.annotation import services as annotation_services
+from datasets.annotation.labelstudio import exports, records
 from datasets.annotation.models import Annotation, Campaign, CampaignItem, Claim
 from datasets.models import DatasetVersion, Item, SealedItem, SealedLabel, VersionRevision
 from prakriya.jobs.models import Job, JobState
@@ -339,8 +339,8 @@ def test_a_split_takes_its_sealed_items_out_of_campaigns_made_before_it(project,
     event = TimelineEvent.objects.filter(project=project, verb="split_created").latest("id")
     assert "5 queued items of the sealed test split removed" in event.text and "10 annotations" in event.text
     # The export leaves them out; so does the release, which changes no sealed label.
-    exported = interop.labelstudio_export(campaign=campaign, actor=lead)
-    assert len(exported) == 15 and not {task["data"].get(labelstudio.ITEM_KEY_FIELD) for task in exported} & sealed
+    exported = exports.labelstudio_export(campaign=campaign, actor=lead)
+    assert len(exported) == 15 and not {task["data"].get(records.ITEM_KEY_FIELD) for task in exported} & sealed
     # An annotator whose page still shows a removed item is told it is gone.
     gone = next(item for item in held if item.item.key in sealed)
     with pytest.raises(annotation_services.Conflict):

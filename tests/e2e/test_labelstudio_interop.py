@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from datasets.annotation.models import Annotation, LabelStudioTask
 from prakriya.jobs.models import Job
-from tests.annotation.test_interop import hand_written_export
+from tests.annotation.labelstudio.test_interop import hand_written_export
 from tests.e2e.conftest import login
 from tests.fixtures_labelstudio import label_studio_server  # noqa: F401 - the real server, for the sync
 

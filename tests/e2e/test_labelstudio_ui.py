@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from datasets.annotation import labelstudio as ls
-from datasets.annotation import labelstudio_sync as sync
-from datasets.annotation.labelstudio import ItemRecord
-from tests.annotation.test_labelstudio_server import ENTITY_LABELS
+from datasets.annotation.labelstudio import client, writer
+from datasets.annotation.labelstudio.config import label_config
+from datasets.annotation.labelstudio.records import ItemRecord
+from tests.annotation.labelstudio.test_server import ENTITY_LABELS
 from tests.fixtures_labelstudio import label_studio_server  # noqa: F401 - the real server
 
 
@@ -20,10 +20,10 @@ def test_labelling_in_the_label_studio_ui_stores_code_point_offsets(label_studio
     """Drags across words after astral characters in LS's own labelling UI and submits."""
     server = label_studio_server
     text = "😀🎉 नमस्ते दिल्ली 𝔘nicode end"
-    project_id = sync.create_project(server.base_url, server.api_key, "labelled in the UI",
-                                     ls.label_config("span", "text", ENTITY_LABELS))
-    (task_id,) = sync.push_tasks(server.base_url, server.api_key, project_id,
-                                 ls.task_payloads([ItemRecord("ui-1", text)], media="text"))
+    project_id = client.create_project(server.base_url, server.api_key, "labelled in the UI",
+                                     label_config("span", "text", ENTITY_LABELS))
+    (task_id,) = client.push_tasks(server.base_url, server.api_key, project_id,
+                                 writer.task_payloads([ItemRecord("ui-1", text)], media="text"))
     user = server.add_user("ui-annotator@example.org")
 
     context = browser.new_context()
@@ -70,7 +70,7 @@ def test_labelling_in_the_label_studio_ui_stores_code_point_offsets(label_studio
     finally:
         context.close()
 
-    (annotation,) = sync.pull_annotations(server.base_url, server.api_key, project_id, task_type="span")
+    (annotation,) = client.pull_annotations(server.base_url, server.api_key, project_id, task_type="span")
     assert annotation.annotator_email == user.email
     assert [(text[s["start"] : s["end"]], s["label"]) for s in annotation.value] == [
         ("दिल्ली", "LOC"), ("𝔘nicode", "PER")

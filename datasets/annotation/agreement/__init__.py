@@ -2,7 +2,7 @@
 
 A Celery job loads a campaign's annotations, codes them into units with `code_annotations`
 (or `code_single` / `code_multi` / `code_spans`), and calls `compute_agreement` (and
-`agreement_over_time` for the timeline); `datasets.annotation.agreement_charts` draws the result.
+`agreement_over_time` for the timeline); `charts.py` draws the result.
 Statistics can also be computed from a coded matrix directly:
 
     data = CodedAnnotations.from_matrix(codes, labels)      # (units, annotators), -1 = missing
@@ -12,7 +12,7 @@ Statistics can also be computed from a coded matrix directly:
 Cohen's kappa equals `sklearn.metrics.cohen_kappa_score`, Fleiss' kappa equals
 `statsmodels.stats.inter_rater.fleiss_kappa` on complete data (Gwet's generalisation otherwise,
 see `stats.py`), Krippendorff's alpha equals the `krippendorff` package, with missing data,
-all to 1e-9 (tests/annotation/test_agreement_reference.py). How it stays fast and linear in
+all to 1e-9 (tests/annotation/agreement/test_reference.py). How it stays fast and linear in
 units × labels: `stats.py`; the bootstrap: `bootstrap.py`.
 
 Result of `compute_agreement` (JSON-serialisable; floats unrounded; None wherever a statistic is

@@ -1,7 +1,7 @@
 """Label Studio interop services without a server: a campaign's LS export (and its round trip
 back through the parser and through our own import), importing hand-written LS exports (matching
 tasks and annotators, overlap, duplicates, newer and older edits), hostile files, and starting a
-sync. The sync against a real Label Studio server is in test_labelstudio_sync.py."""
+sync. The sync against a real Label Studio server is in test_sync.py."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from datasets.annotation import interop, selectors, services
-from datasets.annotation import labelstudio as ls
+from datasets.annotation import selectors, services
+from datasets.annotation.labelstudio import exports, imports, reader, sync
 from datasets.annotation.models import Annotation, CampaignItem, LabelStudioTask
 from datasets.models import Dataset, DatasetVersion, Item, SealedItem, VersionState
 from prakriya.jobs.models import Job, JobState
@@ -90,7 +90,7 @@ def scripts(project, lead, engineer, annotator):
 
 
 def test_export_parses_back_to_our_annotations_with_code_point_offsets(scripts, engineer):
-    exported = interop.labelstudio_export(campaign=scripts, actor=engineer)
+    exported = exports.labelstudio_export(campaign=scripts, actor=engineer)
 
     assert [task["data"]["text"] for task in exported] == SCRIPTS
     assert [task["data"]["prakriya_item"] for task in exported] == [f"scripts-{i}" for i in range(5)]
@@ -103,14 +103,14 @@ def test_export_parses_back_to_our_annotations_with_code_point_offsets(scripts, 
     assert [v["text"] for v in regions] == ["Priya", "मुंबई", "𝔘lrich"]
 
     # Through JSON bytes, as a file would travel.
-    parsed = ls.parse_export(json.dumps(exported, ensure_ascii=False).encode(), task_type="span",
+    parsed = reader.parse_export(json.dumps(exported, ensure_ascii=False).encode(), task_type="span",
                              label_names=["PER", "LOC"])
     assert {(a.item.key, a.annotator_email): (a.value, a.lead_time) for a in parsed.annotations} == ours(scripts)
     assert len(parsed.annotations) == 10 and parsed.utf16_spans == 0
 
 
 def test_export_in_utf16_units_shifts_only_after_astral_characters(scripts, engineer):
-    exported = interop.labelstudio_export(campaign=scripts, actor=engineer, offsets="utf16")
+    exported = exports.labelstudio_export(campaign=scripts, actor=engineer, offsets="utf16")
 
     devanagari = exported[0]["annotations"][0]["result"]
     assert [(r["value"]["start"], r["value"]["end"]) for r in devanagari] == [
@@ -118,15 +118,15 @@ def test_export_in_utf16_units_shifts_only_after_astral_characters(scripts, engi
     priya = exported[4]["annotations"][0]["result"][0]["value"]
     # 👩🏽‍💻 is four code points of which three are astral: three UTF-16 units more.
     assert (priya["start"], priya["end"]) == (SPANS[EMOJI][0]["start"] + 3, SPANS[EMOJI][0]["end"] + 3)
-    assert ls.parse_export(exported, task_type="span", offsets="utf16").annotations[-2].value in (
+    assert reader.parse_export(exported, task_type="span", offsets="utf16").annotations[-2].value in (
         SPANS[EMOJI], SPANS[EMOJI][:1])
 
 
 def test_an_export_imports_into_another_campaign_unchanged(scripts, project, lead, engineer, annotator):
-    exported = interop.labelstudio_export(campaign=scripts, actor=engineer, offsets="utf16")
+    exported = exports.labelstudio_export(campaign=scripts, actor=engineer, offsets="utf16")
     copy = span_campaign(scripts.version, lead, [annotator, engineer], name="Entities again")
 
-    result = interop.labelstudio_import(campaign=copy, actor=lead, data=json.dumps(exported, ensure_ascii=False))
+    result = imports.labelstudio_import(campaign=copy, actor=lead, data=json.dumps(exported, ensure_ascii=False))
 
     assert (result.created, result.updated, result.unchanged, result.skipped) == (10, 0, 0, [])
     assert result.utf16_spans > 0  # detected from the quoted text, read back as code points
@@ -141,7 +141,7 @@ def test_export_has_no_dataset_labels_and_no_sealed_items(project, lead, enginee
     campaign = span_campaign(version, lead, [annotator])
     label_spans(campaign, [annotator])
 
-    text = json.dumps(interop.labelstudio_export(campaign=campaign, actor=engineer), ensure_ascii=False)
+    text = json.dumps(exports.labelstudio_export(campaign=campaign, actor=engineer), ensure_ascii=False)
 
     assert "SECRET-LABEL" not in text
     assert "scripts-4" not in text and EMOJI not in text
@@ -158,7 +158,7 @@ def test_an_image_export_points_label_studio_at_our_public_address(project, lead
     services.annotation_submit(campaign=campaign, annotator=annotator, campaign_item=task, value="1",
                                seconds_spent=2.5)
 
-    exported = interop.labelstudio_export(campaign=campaign, actor=lead)
+    exported = exports.labelstudio_export(campaign=campaign, actor=lead)
 
     first = CampaignItem.objects.filter(campaign=campaign).order_by("position").first()
     signature = selectors.item_signature(campaign=campaign, campaign_item_id=first.pk)
@@ -177,7 +177,7 @@ def test_a_user_without_an_email_is_exported_under_a_placeholder(campaign, annot
     task = services.task_claim(campaign=campaign, annotator=annotator)
     services.annotation_submit(campaign=campaign, annotator=annotator, campaign_item=task, value="positive")
 
-    exported = interop.labelstudio_export(campaign=campaign, actor=lead)
+    exported = exports.labelstudio_export(campaign=campaign, actor=lead)
 
     (annotation,) = [a for t in exported for a in t["annotations"]]
     assert annotation["completed_by"]["email"] == "annotator@users.prakriya.invalid"
@@ -186,9 +186,9 @@ def test_a_user_without_an_email_is_exported_under_a_placeholder(campaign, annot
 def test_only_managers_export_and_offsets_are_checked(campaign, annotator, viewer, engineer):
     for person in (annotator, viewer):
         with pytest.raises(PermissionDenied):
-            interop.labelstudio_export(campaign=campaign, actor=person)
+            exports.labelstudio_export(campaign=campaign, actor=person)
     with pytest.raises(ValidationError, match="codepoints or utf16"):
-        interop.labelstudio_export(campaign=campaign, actor=engineer, offsets="bytes")
+        exports.labelstudio_export(campaign=campaign, actor=engineer, offsets="bytes")
 
 
 # --- Import ---------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def annotation_of(campaign, key: str, user) -> Annotation:
 
 
 def test_a_hand_written_export_is_imported_and_the_result_says_what_happened(campaign, lead, annotator, engineer):
-    result = interop.labelstudio_import(campaign=campaign, actor=lead, data=hand_written_export())
+    result = imports.labelstudio_import(campaign=campaign, actor=lead, data=hand_written_export())
 
     assert (result.tasks, result.annotations) == (5, 11)
     assert (result.created, result.updated, result.unchanged) == (4, 0, 0)
@@ -274,10 +274,10 @@ def test_a_hand_written_export_is_imported_and_the_result_says_what_happened(cam
 
 
 def test_importing_the_same_export_again_changes_nothing(campaign, lead):
-    interop.labelstudio_import(campaign=campaign, actor=lead, data=hand_written_export())
+    imports.labelstudio_import(campaign=campaign, actor=lead, data=hand_written_export())
     before = list(Annotation.objects.order_by("id").values_list("id", "value", "revision", "updated_at"))
 
-    again = interop.labelstudio_import(campaign=campaign, actor=lead, data=hand_written_export())
+    again = imports.labelstudio_import(campaign=campaign, actor=lead, data=hand_written_export())
 
     assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
     assert list(Annotation.objects.order_by("id").values_list("id", "value", "revision", "updated_at")) == before
@@ -296,7 +296,7 @@ def test_an_annotation_changed_later_in_label_studio_replaces_ours_and_an_older_
         choice(2, "engineer@example.org", "positive", at="2026-01-01T00:00:00Z"),
     ]}]
 
-    result = interop.labelstudio_import(campaign=campaign, actor=lead, data=export)
+    result = imports.labelstudio_import(campaign=campaign, actor=lead, data=export)
 
     assert (result.created, result.updated) == (0, 1)
     assert result.skipped == ["annotation 2 of task 9 (item reviews-000005) by engineer@example.org: kept the "
@@ -331,7 +331,7 @@ def test_span_imports_check_the_text_and_our_span_rules(scripts, project, lead, 
             {"id": 3, "completed_by": {"id": 2, "email": "engineer@example.org"}, "result": [], "lead_time": 1}]},
     ]
 
-    result = interop.labelstudio_import(campaign=copy, actor=lead, data=json.dumps(export, ensure_ascii=False))
+    result = imports.labelstudio_import(campaign=copy, actor=lead, data=json.dumps(export, ensure_ascii=False))
 
     assert result.created == 1
     assert annotation_of(copy, "scripts-3", engineer).value == []
@@ -368,7 +368,7 @@ def test_a_hostile_file_is_refused_as_a_whole_and_nothing_is_written(campaign, l
         data = json.dumps(good)[:-1] + ", " + data[1:]
 
     with pytest.raises(ValidationError, match=message) as caught:
-        interop.labelstudio_import(campaign=campaign, actor=lead, data=data)
+        imports.labelstudio_import(campaign=campaign, actor=lead, data=data)
 
     assert caught.value.messages[0].startswith("This is not a Label Studio JSON export of this campaign: ")
     assert not Annotation.objects.exists()
@@ -376,7 +376,7 @@ def test_a_hostile_file_is_refused_as_a_whole_and_nothing_is_written(campaign, l
 
 def test_a_file_over_the_size_limit_is_refused_unread(campaign, lead):
     with pytest.raises(ValidationError, match="larger than 50 MB"):
-        interop.labelstudio_import(campaign=campaign, actor=lead, data=b" " * (interop.MAX_IMPORT_BYTES + 1))
+        imports.labelstudio_import(campaign=campaign, actor=lead, data=b" " * (imports.MAX_IMPORT_BYTES + 1))
     assert not Annotation.objects.exists()
 
 
@@ -386,24 +386,24 @@ def test_span_offsets_outside_the_text_are_refused(scripts, lead):
             {"from_name": "label", "type": "labels", "value": {"start": 3, "end": 999, "labels": ["LOC"]}}]}]}]
     before = Annotation.objects.count()
     with pytest.raises(ValidationError, match=r"span \[3, 999\) is outside the task's text"):
-        interop.labelstudio_import(campaign=scripts, actor=lead, data=export)
+        imports.labelstudio_import(campaign=scripts, actor=lead, data=export)
     assert Annotation.objects.count() == before
 
 
 def test_only_managers_import_into_open_campaigns(campaign, lead, annotator, viewer):
     for person in (annotator, viewer):
         with pytest.raises(PermissionDenied):
-            interop.labelstudio_import(campaign=campaign, actor=person, data=hand_written_export())
+            imports.labelstudio_import(campaign=campaign, actor=person, data=hand_written_export())
     with pytest.raises(ValidationError, match="Span offsets are read as auto, codepoints, utf16"):
-        interop.labelstudio_import(campaign=campaign, actor=lead, data=[], offsets="bytes")
+        imports.labelstudio_import(campaign=campaign, actor=lead, data=[], offsets="bytes")
     services.campaign_close(campaign=campaign, actor=lead)
     with pytest.raises(ValidationError, match="This campaign is closed: reopen it to import annotations."):
-        interop.labelstudio_import(campaign=campaign, actor=lead, data=hand_written_export())
+        imports.labelstudio_import(campaign=campaign, actor=lead, data=hand_written_export())
     assert not Annotation.objects.exists()
 
 
 def test_an_empty_export_imports_nothing(campaign, lead):
-    result = interop.labelstudio_import(campaign=campaign, actor=lead, data=b"[]")
+    result = imports.labelstudio_import(campaign=campaign, actor=lead, data=b"[]")
     assert result.as_dict() == {
         "tasks": 0, "annotations": 0, "created": 0, "updated": 0, "unchanged": 0, "skipped": [], "skipped_count": 0,
         "unknown_annotators": [], "unknown_annotators_count": 0, "unknown_items": [], "unknown_items_count": 0,
@@ -417,7 +417,7 @@ def test_an_empty_export_imports_nothing(campaign, lead):
 def test_sync_needs_a_configured_server(campaign, lead, settings):
     settings.PRAKRIYA_LABEL_STUDIO_URL = ""
     with pytest.raises(ValidationError) as caught:
-        interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+        sync.labelstudio_sync_start(campaign=campaign, actor=lead)
     assert caught.value.messages == [
         "Label Studio sync is not configured (set PRAKRIYA_LABEL_STUDIO_URL and PRAKRIYA_LABEL_STUDIO_API_KEY)."]
     assert not Job.objects.exists()
@@ -425,23 +425,23 @@ def test_sync_needs_a_configured_server(campaign, lead, settings):
 
 def test_asking_to_sync_twice_gives_the_same_waiting_job(campaign, lead, engineer, annotator, settings):
     settings.PRAKRIYA_LABEL_STUDIO_URL, settings.PRAKRIYA_LABEL_STUDIO_API_KEY = "http://127.0.0.1:9", "key"
-    job = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    job = sync.labelstudio_sync_start(campaign=campaign, actor=lead)
     assert (job.kind, job.target_id, job.state) == ("annotation_labelstudio_sync", campaign.pk, JobState.QUEUED)
-    assert interop.labelstudio_sync_start(campaign=campaign, actor=engineer) == job
+    assert sync.labelstudio_sync_start(campaign=campaign, actor=engineer) == job
     with pytest.raises(PermissionDenied):
-        interop.labelstudio_sync_start(campaign=campaign, actor=annotator)
+        sync.labelstudio_sync_start(campaign=campaign, actor=annotator)
     Job.objects.filter(pk=job.pk).update(state=JobState.FAILED)
-    assert interop.labelstudio_sync_start(campaign=campaign, actor=lead) != job
+    assert sync.labelstudio_sync_start(campaign=campaign, actor=lead) != job
     services.campaign_close(campaign=campaign, actor=lead)
     with pytest.raises(ValidationError, match="closed"):
-        interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+        sync.labelstudio_sync_start(campaign=campaign, actor=lead)
 
 
 # The runner closes stale connections, as a worker does: the rows must be committed.
 @pytest.mark.django_db(transaction=True)
 def test_a_sync_with_an_unreachable_server_fails_with_a_clear_message(campaign, lead, settings):
     settings.PRAKRIYA_LABEL_STUDIO_URL, settings.PRAKRIYA_LABEL_STUDIO_API_KEY = "http://127.0.0.1:9", "key"
-    job = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    job = sync.labelstudio_sync_start(campaign=campaign, actor=lead)
 
     assert job_execute(job.pk) == JobState.FAILED
 
@@ -453,5 +453,5 @@ def test_a_sync_with_an_unreachable_server_fails_with_a_clear_message(campaign, 
 
 def test_the_project_title_fits_label_studio(campaign):
     campaign.name = "A campaign with a very long name that goes on and on and on"
-    title = interop._project_title(campaign)
+    title = sync._project_title(campaign)
     assert len(title) == 50 and title.startswith("Digits · A campaign") and title.endswith("…")

@@ -1,5 +1,5 @@
 """The agreement page of a campaign: the latest agreement report (headline statistics with their
-confidence intervals, the charts of agreement_charts.py, per annotator and per label, the most
+confidence intervals, the charts of charts.py, per annotator and per label, the most
 disagreed items with a link to adjudicate them) and the form that starts a new run.
 
 Access as the other management pages: a project you cannot see and a campaign you neither manage
@@ -16,8 +16,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from datasets.annotation import agreement_job, selectors
-from datasets.annotation.agreement_charts import agreement_figures
+from datasets.annotation import selectors
+from datasets.annotation.agreement.charts import agreement_figures
+from datasets.annotation.agreement.jobs import agreement_jobs, agreement_start
 from datasets.annotation.models import AgreementReport, Campaign, CampaignItem, TaskType
 from prakriya.limits import rate_limited
 from projects import policy
@@ -62,7 +63,7 @@ def agreement(request, slug: str, campaign: str):
     if request.method == "POST":
         if form.is_valid():
             try:
-                job = agreement_job.agreement_start(
+                job = agreement_start(
                     campaign=campaign, actor=request.user, ordered=form.cleaned_data.get("ordered", False)
                 )
             except ValidationError as exc:
@@ -74,7 +75,7 @@ def agreement(request, slug: str, campaign: str):
     context = {
         "project": project, "role": role, "campaign": campaign, "form": form,
         "can_adjudicate": policy.can(user=request.user, project=project, action=policy.ADJUDICATE),
-        "latest_job": agreement_job.agreement_jobs(campaign=campaign).first(),
+        "latest_job": agreement_jobs(campaign=campaign).first(),
         **_report_context(campaign, report),
     }
     return render(request, "annotation/agreement.html", context, status=status)

@@ -26,7 +26,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 
-from datasets.annotation import agreement, kinds
+from datasets.annotation import kinds
+from datasets.annotation.agreement.report import compute_agreement
+from datasets.annotation.agreement.timeline import agreement_over_time
+from datasets.annotation.agreement.units import code_annotations, epoch_seconds
 from datasets.annotation.models import AgreementReport, Annotation, Campaign, CampaignItem, TaskType
 from datasets.models import Item
 from prakriya.jobs import registry
@@ -105,7 +108,7 @@ def timeline_bucket(seconds: list[float]) -> tuple[str, timedelta]:
 
 def load_annotations(campaign: Campaign) -> list[tuple[int, int, Any, Any]]:
     """(dataset item id, annotator id, value, updated_at) of every annotation, in the order they
-    were made: the input `agreement.code_annotations` takes."""
+    were made: the input `code_annotations` takes."""
     return list(
         Annotation.objects.filter(campaign=campaign).order_by("id")
         .values_list("campaign_item__item_id", "annotator_id", "value", "updated_at")
@@ -132,17 +135,17 @@ def compute(campaign: Campaign, *, ordered: bool = False, report=None) -> dict[s
 
     say(20, "Coding the annotations into units")
     try:
-        data = agreement.code_annotations(campaign.task_type, rows, labels, texts=texts)
+        data = code_annotations(campaign.task_type, rows, labels, texts=texts)
     except ValueError as exc:
         # An annotation that no longer fits the labels must be fixed, not silently left out.
         raise ValueError(f"An annotation does not fit the campaign's labels: {exc}") from exc
 
     say(35, f"Computing agreement over {data.n_units} units with {RESAMPLES} bootstrap resamples")
-    stats = agreement.compute_agreement(data, ordered=ordered, top=MOST_DISAGREED, resamples=RESAMPLES, seed=SEED)
+    stats = compute_agreement(data, ordered=ordered, top=MOST_DISAGREED, resamples=RESAMPLES, seed=SEED)
 
-    bucket_name, bucket = timeline_bucket([agreement.epoch_seconds(when) for *_, when in rows])
+    bucket_name, bucket = timeline_bucket([epoch_seconds(when) for *_, when in rows])
     say(70, f"Agreement over time, by {bucket_name}")
-    timeline = agreement.agreement_over_time(data, bucket=bucket, resamples=RESAMPLES, seed=SEED)
+    timeline = agreement_over_time(data, bucket=bucket, resamples=RESAMPLES, seed=SEED)
 
     say(90, "Naming annotators and items")
     _name_people_and_items(stats, campaign=campaign, texts=texts)

@@ -5,7 +5,7 @@ address and key through its environment, as an operator would configure it.
 Annotations "made in Label Studio" are made the way LS makes them: by an LS user whose email is a
 platform annotator's, through LS's API with that user's own token, with span results as LS's
 labelling UI writes them (offsets in code points, `text` the covered words; see
-test_labelstudio_server.py, whose last test labels in LS's real UI to pin that down).
+test_server.py, whose last test labels in LS's real UI to pin that down).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 from label_studio_sdk import LabelStudio
 
-from datasets.annotation import interop, selectors, services
-from datasets.annotation import labelstudio as ls
-from datasets.annotation import labelstudio_sync as sync
+from datasets.annotation import selectors, services
+from datasets.annotation.labelstudio import client, records, sync
+from datasets.annotation.labelstudio.config import parse_label_config
 from datasets.annotation.models import Annotation, CampaignItem, LabelStudioTask
 from datasets.models import Dataset, DatasetVersion, Item, VersionState
 from prakriya.jobs.models import TERMINAL_STATES, Job, JobState
@@ -89,7 +89,7 @@ def worker(start_worker, ls_settings):
 
 def synced(campaign, actor, worker) -> Job:
     """Starts a sync as a manager would and waits for the worker to finish it."""
-    job = interop.labelstudio_sync_start(campaign=campaign, actor=actor)
+    job = sync.labelstudio_sync_start(campaign=campaign, actor=actor)
 
     def finished():
         job.refresh_from_db()
@@ -139,9 +139,9 @@ def test_span_annotations_made_in_label_studio_come_back_with_the_same_code_poin
     assert first.result["pushed"] == 5 and first.result["tasks"] == 5
     assert first.result["import"]["created"] == 0
     assert f"created Label Studio project {project_id}" in first.log
-    stored = sync.get_label_config(server.base_url, server.api_key, project_id)
-    assert ls.parse_label_config(stored) == ls.LabelSchema(task_type="span", media="text", labels=(
-        ls.LabelSpec("PER", "#1f77b4", "p"), ls.LabelSpec("LOC", "#ff7f0e", "l")))
+    stored = client.get_label_config(server.base_url, server.api_key, project_id)
+    assert parse_label_config(stored) == records.LabelSchema(task_type="span", media="text", labels=(
+        records.LabelSpec("PER", "#1f77b4", "p"), records.LabelSpec("LOC", "#ff7f0e", "l")))
     tasks = ls_tasks(server, project_id)
     assert set(tasks) == {f"scripts-{i}" for i in range(5)}
     assert dict(LabelStudioTask.objects.values_list("campaign_item__item__key", "task_id")) == tasks
@@ -248,7 +248,7 @@ def test_a_single_label_image_campaign_syncs_within_its_overlap(project, lead, e
 def test_a_wrong_key_fails_the_sync_with_a_clear_message(campaign, lead, ls_settings, settings):
     # Run in this process (the job's code is the same): the wrong key is this process's setting.
     settings.PRAKRIYA_LABEL_STUDIO_API_KEY = "not-a-token"
-    job = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    job = sync.labelstudio_sync_start(campaign=campaign, actor=lead)
 
     assert job_execute(job.pk) == JobState.FAILED
 
@@ -260,13 +260,13 @@ def test_a_wrong_key_fails_the_sync_with_a_clear_message(campaign, lead, ls_sett
 
 def test_a_project_deleted_in_label_studio_is_made_again(campaign, lead, ls_settings):
     server = ls_settings
-    job = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    job = sync.labelstudio_sync_start(campaign=campaign, actor=lead)
     assert job_execute(job.pk) == JobState.SUCCEEDED
     campaign.refresh_from_db()
     gone = campaign.labelstudio_project_id
     LabelStudio(base_url=server.base_url, api_key=server.api_key).projects.delete(id=gone)
 
-    again = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    again = sync.labelstudio_sync_start(campaign=campaign, actor=lead)
     assert job_execute(again.pk) == JobState.SUCCEEDED
 
     again.refresh_from_db()
@@ -291,7 +291,7 @@ def test_tasks_of_items_sealed_after_they_were_pushed_are_deleted_from_label_stu
         version=version, actor=lead, name="Opinions", task_type="single", labels=[{"name": "x"}, {"name": "y"}],
         annotators=[annotator, engineer, lead],
     )
-    first = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    first = sync.labelstudio_sync_start(campaign=campaign, actor=lead)
     assert job_execute(first.pk) == JobState.SUCCEEDED
     campaign.refresh_from_db()
     pushed = ls_tasks(server, campaign.labelstudio_project_id)
@@ -306,7 +306,7 @@ def test_tasks_of_items_sealed_after_they_were_pushed_are_deleted_from_label_stu
     sealed = set(SealedItem.objects.values_list("key", flat=True))
     assert sealed and sealed < set(pushed)
 
-    again = interop.labelstudio_sync_start(campaign=campaign, actor=lead)
+    again = sync.labelstudio_sync_start(campaign=campaign, actor=lead)
     assert job_execute(again.pk) == JobState.SUCCEEDED
 
     again.refresh_from_db()

@@ -14,7 +14,7 @@ from datasets.annotation.agreement import (
     code_single,
     compute_agreement,
 )
-from datasets.annotation.agreement_charts import (
+from datasets.annotation.agreement.charts import (
     agreement_figures,
     agreement_over_time_chart,
     label_confusion_heatmap,

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from label_studio_sdk import LabelStudio
 
-from datasets.annotation import labelstudio as ls
-from datasets.annotation import labelstudio_sync as sync
-from datasets.annotation.labelstudio import AnnotationRecord, ItemRecord, LabelSpec
+from datasets.annotation.labelstudio import client, records, writer
+from datasets.annotation.labelstudio.config import label_config, parse_label_config
+from datasets.annotation.labelstudio.records import AnnotationRecord, ItemRecord, LabelSpec
 
 # The first session on a machine installs LS and migrates its template database.
 pytestmark = pytest.mark.timeout(1200)
@@ -61,28 +61,28 @@ def as_user(server, email: str) -> LabelStudio:
 )
 def test_label_studio_accepts_our_configs_and_they_read_back_unchanged(label_studio_server, task_type, media, labels):
     server = label_studio_server
-    config = ls.label_config(task_type, media, labels)
+    config = label_config(task_type, media, labels)
 
-    project_id = sync.create_project(server.base_url, server.api_key, f"config {task_type} {media}", config)
+    project_id = client.create_project(server.base_url, server.api_key, f"config {task_type} {media}", config)
 
-    stored = sync.get_label_config(server.base_url, server.api_key, project_id)
-    assert ls.parse_label_config(stored) == ls.LabelSchema(task_type=task_type, media=media, labels=tuple(labels))
+    stored = client.get_label_config(server.base_url, server.api_key, project_id)
+    assert parse_label_config(stored) == records.LabelSchema(task_type=task_type, media=media, labels=tuple(labels))
 
 
 def test_label_studio_refuses_a_broken_config_and_the_error_says_why(label_studio_server):
     server = label_studio_server
     broken = '<View><Text name="text" value="$text"/><Labels name="label" toName="txt"><Label value="A"/></Labels></View>'
-    with pytest.raises(sync.LabelStudioRequestError, match=r"refused to create a project \(HTTP 400\).*toName"):
-        sync.create_project(server.base_url, server.api_key, "broken config", broken)
+    with pytest.raises(client.LabelStudioRequestError, match=r"refused to create a project \(HTTP 400\).*toName"):
+        client.create_project(server.base_url, server.api_key, "broken config", broken)
 
 
 def test_span_annotations_made_in_label_studio_come_back_with_code_point_offsets(label_studio_server):
     server = label_studio_server
     items = [ItemRecord("hi-1", DEVANAGARI), ItemRecord("ur-1", URDU), ItemRecord("ta-1", TAMIL),
              ItemRecord("bn-1", BENGALI), ItemRecord("emoji-1", EMOJI)]
-    project_id = sync.create_project(server.base_url, server.api_key, "entities in five scripts",
-                                     ls.label_config("span", "text", ENTITY_LABELS))
-    task_ids = sync.push_tasks(server.base_url, server.api_key, project_id, ls.task_payloads(items, media="text"))
+    project_id = client.create_project(server.base_url, server.api_key, "entities in five scripts",
+                                     label_config("span", "text", ENTITY_LABELS))
+    task_ids = client.push_tasks(server.base_url, server.api_key, project_id, writer.task_payloads(items, media="text"))
 
     admin = LabelStudio(base_url=server.base_url, api_key=server.api_key)
     assert [admin.tasks.get(id=str(t)).data["prakriya_item"] for t in task_ids] == [i.key for i in items]
@@ -111,7 +111,7 @@ def test_span_annotations_made_in_label_studio_come_back_with_code_point_offsets
     raw = admin.annotations.get(id=stored_ids["emoji-1"]).result
     assert [(r["value"]["start"], r["value"]["end"]) for r in raw] == [(s["start"], s["end"]) for s in spans["emoji-1"]]
 
-    parsed = sync.pull_export(server.base_url, server.api_key, project_id, task_type="span",
+    parsed = client.pull_export(server.base_url, server.api_key, project_id, task_type="span",
                               label_names=["PER", "LOC"])
 
     got = {(a.item.key, a.annotator_email): a for a in parsed.annotations}
@@ -136,12 +136,12 @@ def test_choices_made_in_label_studio_come_back_with_annotator_emails(label_stud
     texts = [ItemRecord("doc-ur", URDU), ItemRecord("doc-emoji", EMOJI)]
     names = [label.name for label in TOPIC_LABELS]
 
-    single = sync.create_project(server.base_url, server.api_key, "single on images",
-                                 ls.label_config("single", "image", TOPIC_LABELS))
-    multi = sync.create_project(server.base_url, server.api_key, "multi on texts",
-                                ls.label_config("multi", "text", TOPIC_LABELS))
-    image_tasks = sync.push_tasks(server.base_url, server.api_key, single, ls.task_payloads(images, media="image"))
-    text_tasks = sync.push_tasks(server.base_url, server.api_key, multi, ls.task_payloads(texts, media="text"))
+    single = client.create_project(server.base_url, server.api_key, "single on images",
+                                 label_config("single", "image", TOPIC_LABELS))
+    multi = client.create_project(server.base_url, server.api_key, "multi on texts",
+                                label_config("multi", "text", TOPIC_LABELS))
+    image_tasks = client.push_tasks(server.base_url, server.api_key, single, writer.task_payloads(images, media="image"))
+    text_tasks = client.push_tasks(server.base_url, server.api_key, multi, writer.task_payloads(texts, media="text"))
 
     meera, arjun = as_user(server, "meera@example.org"), as_user(server, "arjun@example.org")
     meera.annotations.create(id=image_tasks[0], result=[ls_choices_result("image", [names[0]])], lead_time=3.0)
@@ -150,9 +150,9 @@ def test_choices_made_in_label_studio_come_back_with_annotator_emails(label_stud
     meera.annotations.create(id=text_tasks[0], result=[ls_choices_result("text", [names[1], names[0]])], lead_time=6.0)
     arjun.annotations.create(id=text_tasks[1], result=[], lead_time=7.0)
 
-    pulled_single = sync.pull_annotations(server.base_url, server.api_key, single, task_type="single",
+    pulled_single = client.pull_annotations(server.base_url, server.api_key, single, task_type="single",
                                           label_names=names)
-    pulled_multi = sync.pull_annotations(server.base_url, server.api_key, multi, task_type="multi", label_names=names)
+    pulled_multi = client.pull_annotations(server.base_url, server.api_key, multi, task_type="multi", label_names=names)
 
     assert sorted((a.item.key, a.annotator_email, a.value, a.lead_time) for a in pulled_single) == [
         ("img-0", "arjun@example.org", "<other>", 4.0),
@@ -179,12 +179,12 @@ def test_a_campaign_we_export_imports_into_label_studio_and_comes_back_the_same(
                          [span(EMOJI, "👩🏽‍💻", "PER"), span(EMOJI, "𝔘lrich", "PER")], lead_time=21.0, created_at=when),
         AnnotationRecord("emoji-1", "meera@example.org", [], lead_time=2.0, created_at=when),
     ]
-    exported = ls.export_campaign(task_type="span", media="text", items=items, annotations=annotations)
-    project_id = sync.create_project(server.base_url, server.api_key, "round trip",
-                                     ls.label_config("span", "text", ENTITY_LABELS))
+    exported = writer.export_campaign(task_type="span", media="text", items=items, annotations=annotations)
+    project_id = client.create_project(server.base_url, server.api_key, "round trip",
+                                     label_config("span", "text", ENTITY_LABELS))
 
-    task_ids = sync.push_tasks(server.base_url, server.api_key, project_id, exported)
-    pulled = sync.pull_annotations(server.base_url, server.api_key, project_id, task_type="span")
+    task_ids = client.push_tasks(server.base_url, server.api_key, project_id, exported)
+    pulled = client.pull_annotations(server.base_url, server.api_key, project_id, task_type="span")
 
     assert len(task_ids) == 3
     got = {(a.item.key, a.annotator_email): a for a in pulled}
@@ -199,31 +199,31 @@ def test_a_campaign_we_export_imports_into_label_studio_and_comes_back_the_same(
 
 def test_pull_refuses_an_export_that_does_not_fit_the_campaign(label_studio_server):
     server = label_studio_server
-    project_id = sync.create_project(server.base_url, server.api_key, "two topics",
-                                     ls.label_config("multi", "text", TOPIC_LABELS))
-    (task_id,) = sync.push_tasks(server.base_url, server.api_key, project_id,
-                                 ls.task_payloads([ItemRecord("a", TAMIL)], media="text"))
+    project_id = client.create_project(server.base_url, server.api_key, "two topics",
+                                     label_config("multi", "text", TOPIC_LABELS))
+    (task_id,) = client.push_tasks(server.base_url, server.api_key, project_id,
+                                 writer.task_payloads([ItemRecord("a", TAMIL)], media="text"))
     as_user(server, "meera@example.org").annotations.create(
         id=task_id, result=[ls_choices_result("text", ["खेल", "<other>"])]
     )
-    with pytest.raises(sync.LabelStudioRequestError, match="does not fit the campaign.*single-label campaign got 2"):
-        sync.pull_annotations(server.base_url, server.api_key, project_id, task_type="single")
+    with pytest.raises(client.LabelStudioRequestError, match="does not fit the campaign.*single-label campaign got 2"):
+        client.pull_annotations(server.base_url, server.api_key, project_id, task_type="single")
 
 
 def test_a_wrong_key_a_missing_project_and_a_dead_server_fail_clearly(label_studio_server):
     server = label_studio_server
-    with pytest.raises(sync.LabelStudioAuthError, match=r"refused the API key \(HTTP 401\)"):
-        sync.whoami(server.base_url, "not-a-token")
-    with pytest.raises(sync.LabelStudioAuthError, match="API key is needed"):
-        sync.create_project(server.base_url, " ", "no key", "<View/>")
-    with pytest.raises(sync.LabelStudioRequestError, match="no such object") as caught:
-        sync.pull_annotations(server.base_url, server.api_key, 987654, task_type="single")
+    with pytest.raises(client.LabelStudioAuthError, match=r"refused the API key \(HTTP 401\)"):
+        client.whoami(server.base_url, "not-a-token")
+    with pytest.raises(client.LabelStudioAuthError, match="API key is needed"):
+        client.create_project(server.base_url, " ", "no key", "<View/>")
+    with pytest.raises(client.LabelStudioRequestError, match="no such object") as caught:
+        client.pull_annotations(server.base_url, server.api_key, 987654, task_type="single")
     assert caught.value.status_code == 404
-    with pytest.raises(ls.LabelStudioFormatError, match=r"tasks\[1\] is not a task"):
-        sync.push_tasks(server.base_url, server.api_key, 1, [{"data": {"text": "x"}}, "y"])
+    with pytest.raises(records.LabelStudioFormatError, match=r"tasks\[1\] is not a task"):
+        client.push_tasks(server.base_url, server.api_key, 1, [{"data": {"text": "x"}}, "y"])
     dead = "http://127.0.0.1:9"
-    with pytest.raises(sync.LabelStudioUnreachable, match="cannot reach Label Studio at http://127.0.0.1:9"):
-        sync.push_tasks(dead, server.api_key, 1, [{"data": {"text": "x"}}])
-    with pytest.raises(sync.LabelStudioSyncError, match="must start with http"):
-        sync.whoami("127.0.0.1:8080", server.api_key)
-    assert sync.whoami(server.base_url + "/", server.api_key) == server.admin.email
+    with pytest.raises(client.LabelStudioUnreachable, match="cannot reach Label Studio at http://127.0.0.1:9"):
+        client.push_tasks(dead, server.api_key, 1, [{"data": {"text": "x"}}])
+    with pytest.raises(client.LabelStudioSyncError, match="must start with http"):
+        client.whoami("127.0.0.1:8080", server.api_key)
+    assert client.whoami(server.base_url + "/", server.api_key) == server.admin.email

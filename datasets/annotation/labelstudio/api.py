@@ -19,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from datasets.annotation import interop
 from datasets.annotation.api import CAMPAIGN_SLUG_PARAMETER, CampaignScopedMixin
+from datasets.annotation.labelstudio import exports, imports, sync
 from prakriya.jobs.serializers import JobDetailSerializer
 from prakriya.rest import CappedJSONParser, PayloadTooLarge, job_accepted
 from projects.api import PROJECT_SLUG_PARAMETER
@@ -35,7 +35,7 @@ _PREFIX = "projects/<slug:project_slug>/campaigns/<slug:campaign_slug>/labelstud
 
 class LabelStudioTaskSerializer(serializers.Serializer):
     """One task of a Label Studio JSON export (only described: the export is read by
-    labelstudio.parse_export, which names any problem by its place in the file)."""
+    reader.parse_export, which names any problem by its place in the file)."""
 
     id = serializers.IntegerField(required=False, help_text="The task's id in Label Studio")
     data = serializers.DictField(
@@ -51,7 +51,7 @@ class LabelStudioTaskSerializer(serializers.Serializer):
 
 class LabelStudioExportQuerySerializer(serializers.Serializer):
     offsets = serializers.ChoiceField(
-        choices=interop.EXPORT_OFFSETS, required=False, default="codepoints",
+        choices=exports.EXPORT_OFFSETS, required=False, default="codepoints",
         help_text="How span start and end count characters: code points (Label Studio 1.x) or UTF-16 units "
                   "(older releases)",
     )
@@ -59,7 +59,7 @@ class LabelStudioExportQuerySerializer(serializers.Serializer):
 
 class LabelStudioImportQuerySerializer(serializers.Serializer):
     offsets = serializers.ChoiceField(
-        choices=[value for value, _ in interop.OFFSET_CHOICES], required=False, default="auto",
+        choices=[value for value, _ in imports.OFFSET_CHOICES], required=False, default="auto",
         help_text="How the export counts characters in span start and end; auto reads code points unless a "
                   "span only fits its quoted text as UTF-16 units",
     )
@@ -67,7 +67,7 @@ class LabelStudioImportQuerySerializer(serializers.Serializer):
 
 class LabelStudioImportFileSerializer(StrictSerializer):
     file = serializers.FileField(help_text=f"A Label Studio JSON export, at most "
-                                           f"{interop.MAX_IMPORT_BYTES // 1024**2} MB")
+                                           f"{imports.MAX_IMPORT_BYTES // 1024**2} MB")
 
 
 class LabelStudioImportResultSerializer(serializers.Serializer):
@@ -103,14 +103,14 @@ class CampaignLabelStudioExportView(CampaignScopedMixin, APIView):
         operation_id="campaign_labelstudio_export",
         tags=["campaigns"],
         summary="The campaign as a Label Studio JSON export, with every annotation (lead, engineer)",
-        parameters=[OpenApiParameter("offsets", OpenApiTypes.STR, enum=list(interop.EXPORT_OFFSETS),
+        parameters=[OpenApiParameter("offsets", OpenApiTypes.STR, enum=list(exports.EXPORT_OFFSETS),
                                      description="Span offsets in code points (default) or UTF-16 units")],
         responses={200: LabelStudioTaskSerializer(many=True), 403: _MANAGERS_ONLY},
     )
     def get(self, request: Request, project_slug: str, campaign_slug: str) -> Response:
         self.authorise_manager("export a campaign")
         query = _query(LabelStudioExportQuerySerializer, request)
-        return Response(interop.labelstudio_export(campaign=self.campaign, actor=request.user, **query))
+        return Response(exports.labelstudio_export(campaign=self.campaign, actor=request.user, **query))
 
 
 @extend_schema(parameters=[PROJECT_SLUG_PARAMETER, CAMPAIGN_SLUG_PARAMETER])
@@ -126,7 +126,7 @@ class CampaignLabelStudioImportView(CampaignScopedMixin, APIView):
                     "campaign's task and labels is refused as a whole (400) and nothing is written; otherwise "
                     "every annotation that fits is written and the others are listed with the reason.",
         parameters=[OpenApiParameter("offsets", OpenApiTypes.STR,
-                                     enum=[value for value, _ in interop.OFFSET_CHOICES],
+                                     enum=[value for value, _ in imports.OFFSET_CHOICES],
                                      description="How span offsets count characters (default: auto)")],
         request={"application/json": LabelStudioTaskSerializer(many=True),
                  "multipart/form-data": LabelStudioImportFileSerializer},
@@ -144,8 +144,8 @@ class CampaignLabelStudioImportView(CampaignScopedMixin, APIView):
             uploaded = request.FILES.get("file")
             if uploaded is None:
                 raise exceptions.ValidationError({"file": ["Send the Label Studio export as a file named `file`."]})
-            if uploaded.size is not None and uploaded.size > interop.MAX_IMPORT_BYTES:
-                raise PayloadTooLarge(f"The export is larger than {interop.MAX_IMPORT_BYTES // 1024**2} MB.")
+            if uploaded.size is not None and uploaded.size > imports.MAX_IMPORT_BYTES:
+                raise PayloadTooLarge(f"The export is larger than {imports.MAX_IMPORT_BYTES // 1024**2} MB.")
             data = uploaded
         elif isinstance(request.data, list):
             data = request.data
@@ -154,7 +154,7 @@ class CampaignLabelStudioImportView(CampaignScopedMixin, APIView):
                 {"non_field_errors": ["A Label Studio JSON export is a list of tasks: send it as the JSON body "
                                       "or as a multipart file named `file`."]}
             )
-        result = interop.labelstudio_import(campaign=self.campaign, actor=request.user, data=data, **query)
+        result = imports.labelstudio_import(campaign=self.campaign, actor=request.user, data=data, **query)
         return Response(result.as_dict())
 
 
@@ -178,11 +178,11 @@ class CampaignLabelStudioSyncView(CampaignScopedMixin, APIView):
     )
     def post(self, request: Request, project_slug: str, campaign_slug: str) -> Response:
         self.authorise_manager("sync a campaign with Label Studio")
-        job = interop.labelstudio_sync_start(campaign=self.campaign, actor=request.user)
+        job = sync.labelstudio_sync_start(campaign=self.campaign, actor=request.user)
         return job_accepted(request, job)
 
 
-interop_urlpatterns = [
+labelstudio_urlpatterns = [
     path(_PREFIX + "export/", CampaignLabelStudioExportView.as_view(), name="campaign-labelstudio-export"),
     path(_PREFIX + "import/", CampaignLabelStudioImportView.as_view(), name="campaign-labelstudio-import"),
     path(_PREFIX + "sync/", CampaignLabelStudioSyncView.as_view(), name="campaign-labelstudio-sync"),

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from datasets.annotation import agreement_job, services
 from datasets.annotation import kinds as annotation_kinds
+from datasets.annotation import services
+from datasets.annotation.agreement.jobs import agreement_start
 from datasets.annotation.models import AgreementReport
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import job_execute
@@ -98,7 +99,7 @@ def test_nothing_to_compare_and_ordered_multi_label_are_400(campaign, lead, anno
 # The runner closes stale connections, as a worker does: the rows must be committed.
 @pytest.mark.django_db(transaction=True)
 def test_get_returns_the_latest_report(labelled, lead):
-    job = agreement_job.agreement_start(campaign=labelled, actor=lead)
+    job = agreement_start(campaign=labelled, actor=lead)
     assert job_execute(job.pk) == JobState.SUCCEEDED
     report = AgreementReport.objects.get(job=job)
     body = client_for(lead).get(url(labelled)).json()

@@ -13,8 +13,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from sklearn.metrics import cohen_kappa_score
 
-from datasets.annotation import agreement, agreement_job, services
+from datasets.annotation import agreement, services
 from datasets.annotation import kinds as annotation_kinds
+from datasets.annotation.agreement.jobs import agreement_start, timeline_bucket
 from datasets.annotation.models import AgreementReport, Annotation, CampaignItem
 from datasets.models import Dataset, DatasetVersion, Item, VersionState
 from prakriya.jobs.models import Job, JobState
@@ -82,11 +83,11 @@ def test_a_worker_computes_the_report_the_statistics_give_and_names_people_and_i
     for ci in lonely.items.all():
         services.annotation_submit(campaign=lonely, annotator=annotator, campaign_item=ci, value="a")
     with pytest.raises(ValidationError, match="no item has labels from two annotators"):
-        agreement_job.agreement_start(campaign=lonely, actor=lead)
+        agreement_start(campaign=lonely, actor=lead)
     doomed = job_enqueue(kind=annotation_kinds.AGREEMENT, project=project, target=lonely, created_by=lead,
                          params={"ordered": False})
-    job = agreement_job.agreement_start(campaign=campaign, actor=engineer)
-    assert agreement_job.agreement_start(campaign=campaign, actor=lead) == job  # not computed twice
+    job = agreement_start(campaign=campaign, actor=engineer)
+    assert agreement_start(campaign=campaign, actor=lead) == job  # not computed twice
 
     worker = start_worker()
     job = wait_until_finished(job, worker)
@@ -150,7 +151,7 @@ def test_a_worker_computes_the_report_the_statistics_give_and_names_people_and_i
 @pytest.mark.django_db(transaction=True)
 def test_ordered_labels_add_ordinal_and_interval_alpha(project, lead, engineer, annotator):
     campaign = scored_campaign(project, lead, engineer, annotator)
-    job = agreement_job.agreement_start(campaign=campaign, actor=lead, ordered=True)
+    job = agreement_start(campaign=campaign, actor=lead, ordered=True)
     assert job_execute(job.pk) == JobState.SUCCEEDED
     stats = AgreementReport.objects.get(job=job).result["stats"]
     expected = expected_stats(campaign, ordered=True)
@@ -180,7 +181,7 @@ def test_a_span_campaign_names_the_disputed_token(project, lead, engineer, annot
                                value=[{"start": 0, "end": 3, "label": "PERSON"}, place])
     services.annotation_submit(campaign=campaign, annotator=engineer, campaign_item=ci,
                                value=[{**place, "label": "PERSON"}])
-    job = agreement_job.agreement_start(campaign=campaign, actor=lead)
+    job = agreement_start(campaign=campaign, actor=lead)
     assert job_execute(job.pk) == JobState.SUCCEEDED, Job.objects.get(pk=job.pk).message
     stats = AgreementReport.objects.get(job=job).result["stats"]
     assert stats["labels"] == ["O", "PERSON", "PLACE"]
@@ -202,7 +203,7 @@ def test_a_multi_label_campaign_asks_one_question_per_label(project, lead, engin
                                   strict=True):
         services.annotation_submit(campaign=campaign, annotator=annotator, campaign_item=ci, value=mine)
         services.annotation_submit(campaign=campaign, annotator=engineer, campaign_item=ci, value=theirs)
-    job = agreement_job.agreement_start(campaign=campaign, actor=engineer)
+    job = agreement_start(campaign=campaign, actor=engineer)
     assert job_execute(job.pk) == JobState.SUCCEEDED, Job.objects.get(pk=job.pk).message
     stats = AgreementReport.objects.get(job=job).result["stats"]
     assert stats["per_label_basis"] == "label units"
@@ -214,11 +215,11 @@ def test_a_multi_label_campaign_asks_one_question_per_label(project, lead, engin
 def test_starting_it_is_for_managers_and_ordered_labels_for_single_label_campaigns(project, campaign, lead,
                                                                                     annotator):
     with pytest.raises(PermissionDenied):
-        agreement_job.agreement_start(campaign=campaign, actor=annotator)
+        agreement_start(campaign=campaign, actor=annotator)
     multi = services.campaign_create(version=campaign.version, actor=lead, name="Multi", task_type="multi",
                                      labels=[{"name": "a"}, {"name": "b"}])
     with pytest.raises(ValidationError) as refused:
-        agreement_job.agreement_start(campaign=multi, actor=lead, ordered=True)
+        agreement_start(campaign=multi, actor=lead, ordered=True)
     assert "single-label" in str(refused.value)
     assert not Job.objects.filter(kind=annotation_kinds.AGREEMENT).exists()
 
@@ -226,4 +227,4 @@ def test_starting_it_is_for_managers_and_ordered_labels_for_single_label_campaig
 @pytest.mark.parametrize(("hours", "bucket"), [(0, "hour"), (59, "hour"), (61, "day"), (24 * 59, "day"),
                                                (24 * 61, "week"), (24 * 7 * 61, "4 weeks")])
 def test_the_timeline_uses_the_narrowest_readable_bucket(hours, bucket):
-    assert agreement_job.timeline_bucket([0.0, hours * 3600.0, float("nan")])[0] == bucket
+    assert timeline_bucket([0.0, hours * 3600.0, float("nan")])[0] == bucket

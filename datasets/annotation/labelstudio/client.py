@@ -1,5 +1,5 @@
 """A thin client over label-studio-sdk 2.x for pushing a campaign to a Label Studio server and
-pulling back the annotations made there. Formats live in `labelstudio.py`; this module only talks
+pulling back the annotations made there. Formats live in writer.py and reader.py; this module only talks
 HTTP and turns every failure into a `LabelStudioSyncError` whose message says what to fix.
 
 Authentication: `api_key` is either a legacy token (sent as `Authorization: Token ...`; the LS
@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 import pydantic
 
-from datasets.annotation import labelstudio
-from datasets.annotation.labelstudio import ImportedAnnotation, LabelStudioFormatError, ParsedExport
+from datasets.annotation.labelstudio.reader import parse_export
+from datasets.annotation.labelstudio.records import ImportedAnnotation, LabelStudioFormatError, ParsedExport
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -140,7 +140,7 @@ def get_label_config(base_url: str, api_key: str, project_id: int, *, timeout: f
 def push_tasks(
     base_url: str, api_key: str, project_id: int, tasks: Sequence[dict], *, timeout: float = DEFAULT_TIMEOUT
 ) -> list[int]:
-    """Imports tasks (see `labelstudio.task_payloads`) in bulk; returns LS task ids in task order."""
+    """Imports tasks (see `writer.task_payloads`) in bulk; returns LS task ids in task order."""
     for index, task in enumerate(tasks):
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise LabelStudioFormatError(f"tasks[{index}] is not a task: expected {{'data': {{...}}}}")
@@ -196,7 +196,7 @@ def pull_export(
     offsets: Literal["auto", "codepoints", "utf16"] = "auto",
     timeout: float = DEFAULT_TIMEOUT,
 ) -> ParsedExport:
-    """Downloads the project's JSON export and parses it (`labelstudio.parse_export`); annotators
+    """Downloads the project's JSON export and parses it (`reader.parse_export`); annotators
     known only by id get their email from LS's users (None if LS no longer has that user)."""
     client, base_url = _client(base_url, api_key, timeout)
     with _calls(base_url, f"export project {project_id}"):
@@ -205,7 +205,7 @@ def pull_export(
         )
         payload = b"".join(chunks)
     try:
-        parsed = labelstudio.parse_export(
+        parsed = parse_export(
             payload, task_type=task_type, from_name=from_name, label_names=label_names, offsets=offsets
         )
     except LabelStudioFormatError as exc:

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from datasets.annotation import labelstudio as ls
-from datasets.annotation.labelstudio import (
+from datasets.annotation.labelstudio import offsets, reader, records, writer
+from datasets.annotation.labelstudio.config import label_config, parse_label_config
+from datasets.annotation.labelstudio.records import (
     AnnotationRecord,
     ItemRecord,
     LabelSpec,
@@ -52,7 +53,7 @@ def span(text: str, word: str, label: str) -> dict:
     ],
 )
 def test_config_names_labels_colours_hotkeys_and_choice_mode(task_type, media, control, choice):
-    root = ET.fromstring(ls.label_config(task_type, media, LABELS))
+    root = ET.fromstring(label_config(task_type, media, LABELS))
 
     assert root.tag == "View"
     obj = root.find("Image" if media == "image" else "Text")
@@ -70,7 +71,7 @@ def test_config_names_labels_colours_hotkeys_and_choice_mode(task_type, media, c
 
 def test_config_escapes_names_that_look_like_xml():
     labels = [LabelSpec('Tom & "Jerry" <cat>'), LabelSpec("it's"), LabelSpec("राम"), LabelSpec("a\tb\nc")]
-    config = ls.label_config("multi", "text", labels)
+    config = label_config("multi", "text", labels)
 
     root = ET.fromstring(config)
     assert [c.get("value") for c in root.find("Choices")] == [label.name for label in labels]
@@ -78,7 +79,7 @@ def test_config_escapes_names_that_look_like_xml():
 
 
 def test_config_leaves_out_missing_colour_and_shortcut():
-    root = ET.fromstring(ls.label_config("single", "image", [{"name": "cat"}, {"name": "dog", "shortcut": "d"}]))
+    root = ET.fromstring(label_config("single", "image", [{"name": "cat"}, {"name": "dog", "shortcut": "d"}]))
     cat, dog = root.find("Choices")
     assert cat.attrib == {"value": "cat"}
     assert dog.attrib == {"value": "dog", "hotkey": "d"}
@@ -86,8 +87,8 @@ def test_config_leaves_out_missing_colour_and_shortcut():
 
 @pytest.mark.parametrize(("task_type", "media"), [("single", "image"), ("multi", "text"), ("span", "text")])
 def test_config_parses_back_to_the_same_schema(task_type, media):
-    schema = ls.parse_label_config(ls.label_config(task_type, media, LABELS))
-    assert schema == ls.LabelSchema(task_type=task_type, media=media, labels=tuple(LABELS))
+    schema = parse_label_config(label_config(task_type, media, LABELS))
+    assert schema == records.LabelSchema(task_type=task_type, media=media, labels=tuple(LABELS))
 
 
 @pytest.mark.parametrize(
@@ -114,7 +115,7 @@ def test_config_parses_back_to_the_same_schema(task_type, media):
 )
 def test_config_refuses_bad_schemas_with_a_clear_message(task_type, media, labels, message):
     with pytest.raises(LabelStudioFormatError, match=message):
-        ls.label_config(task_type, media, labels)
+        label_config(task_type, media, labels)
 
 
 def test_a_hand_written_config_with_named_colours_and_chorded_hotkeys_still_reads():
@@ -125,7 +126,7 @@ def test_a_hand_written_config_with_named_colours_and_chorded_hotkeys_still_read
         <Choice value="negative" hotkey="n" color="#d62728"/>
       </Choices>
     </View>"""
-    assert ls.parse_label_config(config) == ls.LabelSchema(
+    assert parse_label_config(config) == records.LabelSchema(
         task_type="multi", media="text",
         labels=(LabelSpec("positive"), LabelSpec("negative", "#d62728", "n")),
     )
@@ -143,7 +144,7 @@ def test_a_hand_written_config_with_named_colours_and_chorded_hotkeys_still_read
 )
 def test_reading_a_bad_config_fails_clearly(config, message):
     with pytest.raises(LabelStudioFormatError, match=message):
-        ls.parse_label_config(config)
+        parse_label_config(config)
 
 
 # --- offsets -------------------------------------------------------------------------------
@@ -151,10 +152,10 @@ def test_reading_a_bad_config_fails_clearly(config, message):
 
 @pytest.mark.parametrize("text", [DEVANAGARI, TAMIL, BENGALI, URDU])
 def test_bmp_scripts_have_equal_code_point_and_utf16_offsets(text):
-    assert ls.utf16_length(text) == len(text)
+    assert offsets.utf16_length(text) == len(text)
     for offset in range(len(text) + 1):
-        assert ls.codepoint_to_utf16(text, offset) == offset
-        assert ls.utf16_to_codepoint(text, offset) == offset
+        assert offsets.codepoint_to_utf16(text, offset) == offset
+        assert offsets.utf16_to_codepoint(text, offset) == offset
 
 
 def test_astral_characters_count_twice_in_utf16():
@@ -162,28 +163,28 @@ def test_astral_characters_count_twice_in_utf16():
     word = "Priya"
     start = text.index(word)
     # 👩 and 💻 are astral; 🏽 (skin tone) too; the ZWJ between them is in the BMP.
-    assert ls.codepoint_to_utf16(text, start) == start + 3
-    assert text.encode("utf-16-le")[: 2 * ls.codepoint_to_utf16(text, start)].decode("utf-16-le") == text[:start]
-    assert ls.utf16_length(text) == len(text.encode("utf-16-le")) // 2
+    assert offsets.codepoint_to_utf16(text, start) == start + 3
+    assert text.encode("utf-16-le")[: 2 * offsets.codepoint_to_utf16(text, start)].decode("utf-16-le") == text[:start]
+    assert offsets.utf16_length(text) == len(text.encode("utf-16-le")) // 2
 
 
 @pytest.mark.parametrize("text", [DEVANAGARI, TAMIL, BENGALI, URDU, EMOJI, "", "🎉", "a🎉b🎉"])
 def test_every_code_point_offset_round_trips_through_utf16(text):
     for offset in range(len(text) + 1):
-        assert ls.utf16_to_codepoint(text, ls.codepoint_to_utf16(text, offset)) == offset
+        assert offsets.utf16_to_codepoint(text, offsets.codepoint_to_utf16(text, offset)) == offset
 
 
 def test_a_utf16_offset_inside_a_surrogate_pair_is_refused():
     with pytest.raises(ValueError, match="inside the surrogate pair"):
-        ls.utf16_to_codepoint("a🎉b", 2)
+        offsets.utf16_to_codepoint("a🎉b", 2)
 
 
 @pytest.mark.parametrize(("text", "offset"), [("abc", 4), ("a🎉", 4), ("abc", -1)])
 def test_out_of_range_offsets_are_refused(text, offset):
     with pytest.raises(ValueError):
-        ls.utf16_to_codepoint(text, offset)
+        offsets.utf16_to_codepoint(text, offset)
     with pytest.raises(ValueError):
-        ls.codepoint_to_utf16(text, offset if offset < 0 else len(text) + 1)
+        offsets.codepoint_to_utf16(text, offset if offset < 0 else len(text) + 1)
 
 
 # --- export and parse round trips ----------------------------------------------------------
@@ -219,10 +220,10 @@ def by_key_and_email(annotations):
 
 @pytest.mark.parametrize("offsets", ["codepoints", "utf16"])
 def test_span_export_parses_back_exactly(offsets):
-    exported = ls.export_campaign(
+    exported = writer.export_campaign(
         task_type="span", media="text", items=SPAN_ITEMS, annotations=SPAN_ANNOTATIONS, offsets=offsets
     )
-    parsed = ls.parse_export(json.dumps(exported, ensure_ascii=False).encode(), task_type="span")
+    parsed = reader.parse_export(json.dumps(exported, ensure_ascii=False).encode(), task_type="span")
 
     assert [t.key for t in parsed.tasks] == [i.key for i in SPAN_ITEMS]
     got = by_key_and_email(parsed.annotations)
@@ -240,8 +241,8 @@ def test_span_export_parses_back_exactly(offsets):
 
 
 def test_exported_spans_quote_the_covered_text_and_utf16_offsets_index_javascript_strings():
-    codepoints = ls.export_campaign(task_type="span", media="text", items=SPAN_ITEMS, annotations=SPAN_ANNOTATIONS)
-    utf16 = ls.export_campaign(
+    codepoints = writer.export_campaign(task_type="span", media="text", items=SPAN_ITEMS, annotations=SPAN_ANNOTATIONS)
+    utf16 = writer.export_campaign(
         task_type="span", media="text", items=SPAN_ITEMS, annotations=SPAN_ANNOTATIONS, offsets="utf16"
     )
     for cp_task, u16_task in zip(codepoints, utf16, strict=True):
@@ -258,8 +259,8 @@ def test_exported_spans_quote_the_covered_text_and_utf16_offsets_index_javascrip
 def test_bmp_scripts_export_identical_offsets_in_both_units():
     items = SPAN_ITEMS[:4]
     annotations = [a for a in SPAN_ANNOTATIONS if a.item_key in {i.key for i in items}]
-    assert ls.export_campaign(task_type="span", media="text", items=items, annotations=annotations) == (
-        ls.export_campaign(task_type="span", media="text", items=items, annotations=annotations, offsets="utf16")
+    assert writer.export_campaign(task_type="span", media="text", items=items, annotations=annotations) == (
+        writer.export_campaign(task_type="span", media="text", items=items, annotations=annotations, offsets="utf16")
     )
 
 
@@ -270,13 +271,13 @@ def test_single_label_image_export_round_trips():
         AnnotationRecord("img-1", "asha@example.org", "dog", lead_time=3.0, created_at=T0),
         AnnotationRecord("img-1", "ravi@example.org", "cat", created_at=T1, updated_at=T1),
     ]
-    exported = ls.export_campaign(task_type="single", media="image", items=items, annotations=annotations)
+    exported = writer.export_campaign(task_type="single", media="image", items=items, annotations=annotations)
 
     assert exported[0]["data"] == {"image": "https://data.example.org/img/0.png", "prakriya_item": "img-0"}
     result = exported[0]["annotations"][0]["result"][0]
     assert result["type"] == "choices" and result["value"] == {"choices": ["cat"]}
     assert result["from_name"] == "label" and result["to_name"] == "image"
-    parsed = ls.parse_export(exported, task_type="single", label_names=["cat", "dog"])
+    parsed = reader.parse_export(exported, task_type="single", label_names=["cat", "dog"])
     assert [(a.item.key, a.annotator_email, a.value, a.lead_time) for a in parsed.annotations] == [
         ("img-0", "asha@example.org", "cat", 2.0),
         ("img-1", "asha@example.org", "dog", 3.0),
@@ -291,9 +292,9 @@ def test_multi_label_text_export_round_trips_including_no_labels():
         AnnotationRecord("u1", "asha@example.org", ["news", "sport"], lead_time=5.5, created_at=T0),
         AnnotationRecord("t1", "asha@example.org", [], lead_time=1.5, created_at=T0),
     ]
-    exported = ls.export_campaign(task_type="multi", media="text", items=items, annotations=annotations)
+    exported = writer.export_campaign(task_type="multi", media="text", items=items, annotations=annotations)
 
-    parsed = ls.parse_export(exported, task_type="multi")
+    parsed = reader.parse_export(exported, task_type="multi")
     got = {a.item.key: a.value for a in parsed.annotations}
     # An annotation that chose nothing has no result at all in LS, and means "none apply".
     assert got == {"u1": ["news", "sport"], "t1": []}
@@ -303,7 +304,7 @@ def test_multi_label_text_export_round_trips_including_no_labels():
 
 
 def test_export_numbers_annotators_or_uses_given_ls_ids():
-    exported = ls.export_campaign(
+    exported = writer.export_campaign(
         task_type="single", media="text", items=[ItemRecord("a", "x")],
         annotations=[AnnotationRecord("a", "asha@example.org", "yes"), AnnotationRecord("a", "ravi@example.org", "no")],
         user_ids={"ravi@example.org": 7},
@@ -326,7 +327,7 @@ def test_export_numbers_annotators_or_uses_given_ls_ids():
 )
 def test_export_refuses_values_that_do_not_fit(task_type, value, message):
     with pytest.raises(LabelStudioFormatError, match=message):
-        ls.export_campaign(
+        writer.export_campaign(
             task_type=task_type, media="text", items=[ItemRecord("a", "short")],
             annotations=[AnnotationRecord("a", "asha@example.org", value)],
         )
@@ -334,14 +335,14 @@ def test_export_refuses_values_that_do_not_fit(task_type, value, message):
 
 def test_export_refuses_unknown_items_duplicate_keys_and_missing_media():
     with pytest.raises(LabelStudioFormatError, match="unknown item key 'b'"):
-        ls.export_campaign(task_type="single", media="text", items=[ItemRecord("a", "x")],
+        writer.export_campaign(task_type="single", media="text", items=[ItemRecord("a", "x")],
                            annotations=[AnnotationRecord("b", "asha@example.org", "yes")])
     with pytest.raises(LabelStudioFormatError, match="appears twice"):
-        ls.task_payloads([ItemRecord("a", "x"), ItemRecord("a", "y")], media="text")
+        writer.task_payloads([ItemRecord("a", "x"), ItemRecord("a", "y")], media="text")
     with pytest.raises(LabelStudioFormatError, match="has no image URL"):
-        ls.task_payload(ItemRecord("a", text="x"), media="image")
+        writer.task_payload(ItemRecord("a", text="x"), media="image")
     with pytest.raises(LabelStudioFormatError, match="is not an email"):
-        ls.export_campaign(task_type="single", media="text", items=[ItemRecord("a", "x")],
+        writer.export_campaign(task_type="single", media="text", items=[ItemRecord("a", "x")],
                            annotations=[AnnotationRecord("a", "asha", "yes")])
 
 
@@ -366,10 +367,10 @@ def labels_result(start, end, text, labels, **extra):
 
 
 def test_an_ls_export_without_our_key_refers_to_the_item_by_its_text_and_user_id():
-    parsed = ls.parse_export([ls_task(DEVANAGARI, [labels_result(0, 3, "राम", ["PER"])])], task_type="span")
+    parsed = reader.parse_export([ls_task(DEVANAGARI, [labels_result(0, 3, "राम", ["PER"])])], task_type="span")
 
     (annotation,) = parsed.annotations
-    assert annotation.item == ls.ItemRef(task_id=41, key=None, text=DEVANAGARI, image=None)
+    assert annotation.item == records.ItemRef(task_id=41, key=None, text=DEVANAGARI, image=None)
     assert (annotation.annotator_id, annotation.annotator_email) == (3, None)
     assert annotation.value == [{"start": 0, "end": 3, "label": "PER"}]
     assert annotation.created_at == T0 and annotation.lead_time == 9.9 and annotation.annotation_id == 7
@@ -380,7 +381,7 @@ def test_a_span_across_a_line_break_is_read_with_ls_escaped_text():
     start, end = text.index("Warning"), text.index("test") + 4
     # LS writes the line break inside `text` as backslash-n (see its NER emoji tests).
     quoted = text[start:end].replace("\n", "\\n")
-    parsed = ls.parse_export([ls_task(text, [labels_result(start, end, quoted, ["LOC"])])], task_type="span")
+    parsed = reader.parse_export([ls_task(text, [labels_result(start, end, quoted, ["LOC"])])], task_type="span")
     assert parsed.annotations[0].value == [{"start": start, "end": end, "label": "LOC"}]
     assert parsed.utf16_spans == 0
 
@@ -388,19 +389,19 @@ def test_a_span_across_a_line_break_is_read_with_ls_escaped_text():
 def test_an_old_ls_export_in_utf16_units_is_detected_from_the_quoted_text():
     text = "💩This is an annotation."  # the example of LS issue #1347
     u16_start, u16_end = 13, 23  # what LS 1.x before the emoji fix stored for "annotation"
-    parsed = ls.parse_export([ls_task(text, [labels_result(u16_start, u16_end, "annotation", ["X"])])],
+    parsed = reader.parse_export([ls_task(text, [labels_result(u16_start, u16_end, "annotation", ["X"])])],
                              task_type="span")
     assert parsed.annotations[0].value == [{"start": 12, "end": 22, "label": "X"}]
     assert text[12:22] == "annotation"
     assert parsed.utf16_spans == 1
     # Told the offsets are code points, it reads them as such (and they then run past the text).
     with pytest.raises(LabelStudioFormatError, match="outside the task's text"):
-        ls.parse_export([ls_task(text, [labels_result(u16_start, u16_end + 2, "annotation", ["X"])])],
+        reader.parse_export([ls_task(text, [labels_result(u16_start, u16_end + 2, "annotation", ["X"])])],
                         task_type="span", offsets="codepoints")
 
 
 def test_one_region_with_two_labels_gives_two_spans():
-    parsed = ls.parse_export([ls_task(TAMIL, [labels_result(0, 6, "சென்னை", ["LOC", "ORG"])])], task_type="span")
+    parsed = reader.parse_export([ls_task(TAMIL, [labels_result(0, 6, "சென்னை", ["LOC", "ORG"])])], task_type="span")
     assert parsed.annotations[0].value == [
         {"start": 0, "end": 6, "label": "LOC"}, {"start": 0, "end": 6, "label": "ORG"}
     ]
@@ -411,7 +412,7 @@ def test_cancelled_annotations_and_other_controls_are_left_out():
     task["annotations"].append({**task["annotations"][0], "id": 8, "was_cancelled": True})
     task["annotations"].append({**task["annotations"][0], "id": 9, "result": [
         {"from_name": "notes", "to_name": "text", "type": "textarea", "value": {"text": ["hm"]}}]})
-    parsed = ls.parse_export([task], task_type="single")
+    parsed = reader.parse_export([task], task_type="single")
     assert [a.annotation_id for a in parsed.annotations] == [7]
     assert parsed.skipped == [
         "annotation 8 of task 41: skipped (cancelled) in Label Studio",
@@ -424,7 +425,7 @@ def test_completed_by_object_email_and_pre_1_0_completions_are_read():
             "completions": [{"id": 2, "completed_by": {"id": 5, "email": "asha@example.org"}, "lead_time": 3,
                              "created_at": 1767225600, "result": [
                                  {"from_name": "c", "type": "choices", "value": {"choices": ["a", "b"]}}]}]}
-    (annotation,) = ls.parse_export([task], task_type="multi").annotations
+    (annotation,) = reader.parse_export([task], task_type="multi").annotations
     assert annotation.item.key == "12"
     assert (annotation.annotator_id, annotation.annotator_email) == (5, "asha@example.org")
     assert annotation.value == ["a", "b"] and annotation.lead_time == 3.0
@@ -437,8 +438,8 @@ def test_several_controls_of_the_kind_need_from_name():
         {"from_name": "topic", "type": "choices", "value": {"choices": ["sport"]}},
     ]
     with pytest.raises(LabelStudioFormatError, match="say which one with from_name"):
-        ls.parse_export([ls_task("x", results)], task_type="single")
-    parsed = ls.parse_export([ls_task("x", results)], task_type="single", from_name="topic")
+        reader.parse_export([ls_task("x", results)], task_type="single")
+    parsed = reader.parse_export([ls_task("x", results)], task_type="single", from_name="topic")
     assert parsed.annotations[0].value == "sport"
 
 
@@ -446,7 +447,7 @@ def test_several_controls_of_the_kind_need_from_name():
 
 
 def valid_span_export():
-    return ls.export_campaign(task_type="span", media="text", items=SPAN_ITEMS, annotations=SPAN_ANNOTATIONS)
+    return writer.export_campaign(task_type="span", media="text", items=SPAN_ITEMS, annotations=SPAN_ANNOTATIONS)
 
 
 @pytest.mark.parametrize(
@@ -474,14 +475,14 @@ def valid_span_export():
 )
 def test_malformed_exports_fail_with_a_clear_message(data, message):
     with pytest.raises(LabelStudioFormatError, match=message):
-        ls.parse_export(data, task_type="span")
+        reader.parse_export(data, task_type="span")
 
 
 def test_malformed_values_name_the_exact_place():
     def parse_with(mutate, task_type="span"):
         data = valid_span_export()
         mutate(data)
-        return ls.parse_export(data, task_type=task_type)
+        return reader.parse_export(data, task_type=task_type)
 
     first = "task[0].annotations[0].result[0].value"
     cases = [
@@ -513,18 +514,18 @@ def test_malformed_values_name_the_exact_place():
 def test_choices_that_do_not_fit_the_campaign_are_refused():
     task = ls_task("x", [{"from_name": "label", "type": "choices", "value": {"choices": ["a", "b"]}}])
     with pytest.raises(LabelStudioFormatError, match="single-label campaign got 2 choices"):
-        ls.parse_export([task], task_type="single")
+        reader.parse_export([task], task_type="single")
     with pytest.raises(LabelStudioFormatError, match="'b' is not a label of this campaign"):
-        ls.parse_export([task], task_type="multi", label_names=["a"])
+        reader.parse_export([task], task_type="multi", label_names=["a"])
     with pytest.raises(LabelStudioFormatError, match="expected a 'choices' result"):
-        ls.parse_export([ls_task("x", [labels_result(0, 1, "x", ["a"])])], task_type="multi", from_name="label")
+        reader.parse_export([ls_task("x", [labels_result(0, 1, "x", ["a"])])], task_type="multi", from_name="label")
 
 
 def test_parse_refuses_bad_arguments():
     with pytest.raises(LabelStudioFormatError, match="task_type must be one of"):
-        ls.parse_export([], task_type="spans")
+        reader.parse_export([], task_type="spans")
     with pytest.raises(LabelStudioFormatError, match="offsets must be one of"):
-        ls.parse_export([], task_type="span", offsets="bytes")
+        reader.parse_export([], task_type="span", offsets="bytes")
 
 
 HOSTILE_VALUES = [None, True, -1, 0, 2**64, 1.5, float("inf"), "", "x", "🎉", [], [None], {}, {"a": 1}, [[[]]]]
@@ -553,7 +554,7 @@ def test_randomly_damaged_exports_never_crash_the_parser(task_type):
     else:
         items = [ItemRecord("a", URDU), ItemRecord("b", EMOJI)]
         value = "x" if task_type == "single" else ["x", "y"]
-        base = ls.export_campaign(task_type=task_type, media="text", items=items,
+        base = writer.export_campaign(task_type=task_type, media="text", items=items,
                                   annotations=[AnnotationRecord("a", "asha@example.org", value, lead_time=1.0)])
     rng = random.Random(20260301)
     outcomes = {"parsed": 0, "refused": 0}
@@ -562,7 +563,7 @@ def test_randomly_damaged_exports_never_crash_the_parser(task_type):
         for _ in range(rng.randint(1, 3)):
             mutate(data, rng)
         try:
-            ls.parse_export(data, task_type=task_type)
+            reader.parse_export(data, task_type=task_type)
             outcomes["parsed"] += 1
         except LabelStudioFormatError as exc:
             assert str(exc)

@@ -11,10 +11,11 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from datasets.annotation import interop, services
+from datasets.annotation import services
+from datasets.annotation.labelstudio import exports
 from datasets.annotation.models import Annotation
 from prakriya.jobs.models import Job
-from tests.annotation.test_interop import hand_written_export
+from tests.annotation.labelstudio.test_interop import hand_written_export
 from tests.api import client_for, fast_password_hashing  # noqa: F401
 from tests.fixtures_annotation import make_version, more_annotators
 
@@ -79,7 +80,7 @@ def test_the_export_is_the_campaign_in_label_studio_json(campaign, engineer, ann
     response = client.get(url(campaign, "export"))
 
     assert response.status_code == 200
-    assert response.json() == interop.labelstudio_export(campaign=campaign, actor=engineer)
+    assert response.json() == exports.labelstudio_export(campaign=campaign, actor=engineer)
     assert len(response.json()) == 12
     assert client.get(url(campaign, "export", "?offsets=utf16")).status_code == 200
     bad = client.get(url(campaign, "export", "?offsets=bytes"))

@@ -10,10 +10,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from datasets.annotation import interop, services
+from datasets.annotation import services
+from datasets.annotation.labelstudio import exports
 from datasets.annotation.models import Annotation
 from prakriya.jobs.models import Job
-from tests.annotation.test_interop import hand_written_export
+from tests.annotation.labelstudio.test_interop import hand_written_export
 from tests.conftest import ROLES
 from tests.fixtures_annotation import make_version, more_annotators
 
@@ -105,7 +106,7 @@ def test_the_export_is_a_json_download_of_the_campaign(client, campaign, enginee
     assert response["Content-Type"] == "application/json; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="digits-sentiment-labelstudio.json"'
     tasks = json.loads(response.content)
-    assert tasks == interop.labelstudio_export(campaign=campaign, actor=engineer)
+    assert tasks == exports.labelstudio_export(campaign=campaign, actor=engineer)
     assert "राम ने दिल्ली में किताब पढ़ी।" in response.content.decode()  # UTF-8, not \u escapes
     (annotated,) = [t for t in tasks if t["annotations"]]
     assert annotated["data"]["prakriya_item"] == task.item.key

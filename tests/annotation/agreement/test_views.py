@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from datasets.annotation import agreement_job, services
 from datasets.annotation import kinds as annotation_kinds
+from datasets.annotation import services
+from datasets.annotation.agreement.jobs import agreement_start
 from datasets.annotation.models import AgreementReport, Annotation
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import job_execute
@@ -135,7 +136,7 @@ def test_the_page_shows_the_report_its_charts_and_links_disagreements_to_adjudic
     # The first two items were labelled three days ago: the timeline has two points.
     early = Annotation.objects.filter(campaign=labelled, campaign_item__position__lt=2)
     early.update(updated_at=early.first().updated_at - timedelta(days=3))
-    job = agreement_job.agreement_start(campaign=labelled, actor=lead)
+    job = agreement_start(campaign=labelled, actor=lead)
     assert job_execute(job.pk) == JobState.SUCCEEDED
     stats = AgreementReport.objects.get(job=job).result["stats"]
 
@@ -174,7 +175,7 @@ def test_the_page_shows_the_report_its_charts_and_links_disagreements_to_adjudic
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_run_is_explained_next_to_the_last_good_report(client, labelled, lead, project):
-    good = agreement_job.agreement_start(campaign=labelled, actor=lead)
+    good = agreement_start(campaign=labelled, actor=lead)
     assert job_execute(good.pk) == JobState.SUCCEEDED
     lonely = services.campaign_create(version=labelled.version, actor=lead, name="Lonely", task_type="single",
                                       labels=[{"name": "a"}])

@@ -19,7 +19,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from datasets import upload_handlers
-from datasets.annotation import interop, selectors
+from datasets.annotation import selectors
+from datasets.annotation.labelstudio import exports, imports, sync
 from datasets.annotation.models import CampaignItem, LabelStudioTask
 from datasets.upload_handlers import capped_upload
 from prakriya.limits import rate_limited
@@ -33,11 +34,11 @@ class LabelStudioImportForm(forms.Form):
     file = forms.FileField(
         label="Export file",
         help_text=f"The JSON export of a Label Studio project (Export → JSON), at most "
-                  f"{interop.MAX_IMPORT_BYTES // 1024**2} MB. Tasks are matched to items by the item key "
+                  f"{imports.MAX_IMPORT_BYTES // 1024**2} MB. Tasks are matched to items by the item key "
                   "Prakriya writes into every task, else by their exact text; annotators by email.",
     )
     offsets = forms.ChoiceField(
-        label="Span offsets", choices=interop.OFFSET_CHOICES, initial="auto",
+        label="Span offsets", choices=imports.OFFSET_CHOICES, initial="auto",
         help_text="How the export counts characters in span start and end. They differ only after emoji "
                   "and other characters outside the Basic Multilingual Plane.",
     )
@@ -58,12 +59,12 @@ def _page(request, project, role, campaign, *, form=None, result=None, refused: 
         "form": form or LabelStudioImportForm(),
         "result": result,
         "refused": refused,
-        "configured": interop.is_configured(),
-        "labelstudio_url": interop.project_url(campaign),
-        "max_mb": interop.MAX_IMPORT_BYTES // 1024**2,
+        "configured": sync.is_configured(),
+        "labelstudio_url": sync.project_url(campaign),
+        "max_mb": imports.MAX_IMPORT_BYTES // 1024**2,
         "pushed": LabelStudioTask.objects.filter(campaign_item__campaign=campaign).count(),
         "items": CampaignItem.objects.filter(campaign=campaign).count(),
-        "syncs": list(interop.sync_jobs(campaign=campaign)[:RECENT_SYNCS]),
+        "syncs": list(sync.sync_jobs(campaign=campaign)[:RECENT_SYNCS]),
     }
     return render(request, "annotation/labelstudio_import.html", context, status=status)
 
@@ -74,7 +75,7 @@ def labelstudio_export(request, slug: str, campaign: str):
     project, _, campaign = _campaign_for(request, slug, campaign, "export a campaign")
     offsets = request.GET.get("offsets", "codepoints")
     try:
-        tasks = interop.labelstudio_export(campaign=campaign, actor=request.user, offsets=offsets)
+        tasks = exports.labelstudio_export(campaign=campaign, actor=request.user, offsets=offsets)
     except ValidationError as exc:
         return HttpResponse(error_text(exc), status=400, content_type="text/plain; charset=utf-8")
     response = HttpResponse(
@@ -99,7 +100,7 @@ def labelstudio_import(request, slug: str, campaign: str):
     form = LabelStudioImportForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            result = interop.labelstudio_import(
+            result = imports.labelstudio_import(
                 campaign=campaign, actor=request.user, data=form.cleaned_data["file"],
                 offsets=form.cleaned_data["offsets"],
             )
@@ -116,7 +117,7 @@ def labelstudio_import(request, slug: str, campaign: str):
 def labelstudio_sync(request, slug: str, campaign: str):
     project, _, campaign = _campaign_for(request, slug, campaign, "sync a campaign with Label Studio")
     try:
-        job = interop.labelstudio_sync_start(campaign=campaign, actor=request.user)
+        job = sync.labelstudio_sync_start(campaign=campaign, actor=request.user)
     except ValidationError as exc:
         # As the campaign's other action buttons: the reason, on the page the button is on.
         messages.error(request, f"No sync started: {error_text(exc)}")

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from datasets.annotation import agreement_job
+from datasets.annotation.agreement.jobs import agreement_start
 from datasets.annotation.api import CAMPAIGN_SLUG_PARAMETER, CampaignScopedMixin
 from datasets.annotation.models import AgreementReport
 from prakriya.jobs.serializers import JobDetailSerializer
@@ -106,7 +106,7 @@ class CampaignAgreementView(CampaignScopedMixin, APIView):
     def post(self, request: Request, project_slug: str, campaign_slug: str) -> Response:
         self.authorise_manager("compute a campaign's agreement")
         data = parse(AgreementRunSerializer, request)
-        job = agreement_job.agreement_start(campaign=self.campaign, actor=request.user, ordered=data["ordered"])
+        job = agreement_start(campaign=self.campaign, actor=request.user, ordered=data["ordered"])
         return job_accepted(request, job)
 
 
