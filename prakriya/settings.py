@@ -7,7 +7,6 @@ Bad values fail loudly at start-up rather than half-working later.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 import re
 from datetime import timedelta
@@ -19,94 +18,37 @@ from csp.constants import NONE as _CSP_NONE
 from csp.constants import SELF as _CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from prakriya.env import (
+    env_bool,
+    env_int,
+    env_int_map,
+    env_list,
+    env_rate,
+    env_str,
+    fernet_keys,
+    generated_key_file,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default).strip() or default
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
-
-
-def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def _generated_key_file(path: Path, make) -> str:
-    """A per-installation key kept in the data folder, written once: written whole under another
-    name, then linked into place, so processes starting together (web and worker, parallel test
-    processes) all end up reading the one key that won."""
-    if not path.exists():
-        draft = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        draft.write_text(make())
-        draft.chmod(0o600)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
-
-
-DEBUG = _env_bool("DEBUG", False)
+DEBUG = env_bool("DEBUG", False)
 
 # The embedded default keeps everything (database, broker, MLflow, DVC, exports) in one folder.
-DATA_DIR = Path(_env_str("PRAKRIYA_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR = Path(env_str("PRAKRIYA_DATA_DIR", str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 _secret = os.environ.get("SECRET_KEY", "").strip()
 if not _secret:
-    if not DEBUG and _env_bool("PRAKRIYA_REQUIRE_SECRET_KEY", False):
+    if not DEBUG and env_bool("PRAKRIYA_REQUIRE_SECRET_KEY", False):
         raise ImproperlyConfigured("SECRET_KEY must be set in production")
     # A per-installation key kept in the data folder: stable across restarts, never committed.
     from django.core.management.utils import get_random_secret_key
 
-    _secret = _generated_key_file(DATA_DIR / "secret_key.txt", get_random_secret_key)
+    _secret = generated_key_file(DATA_DIR / "secret_key.txt", get_random_secret_key)
 SECRET_KEY = _secret
 
 
-def _fernet_keys(raw: str, name: str) -> list[str]:
-    keys = [k.strip() for k in raw.split(",") if k.strip()]
-    for key in keys:
-        try:
-            ok = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            ok = False
-        if not ok:
-            raise ImproperlyConfigured(
-                f"{name} must be Fernet keys (32 bytes, URL-safe base64), comma-separated; "
-                "make one with: python -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
-            )
-    if not keys:
-        raise ImproperlyConfigured(f"{name} holds no key")
-    return keys
 
 
 # The key that encrypts sealed test labels at rest (datasets/sealed_store.py), apart from the
@@ -115,15 +57,15 @@ def _fernet_keys(raw: str, name: str) -> list[str]:
 # process must have the same keys; without the variable, one is generated into the data folder.
 _sealed_raw = os.environ.get("PRAKRIYA_SEALED_KEY", "").strip()
 if not _sealed_raw:
-    if not DEBUG and _env_bool("PRAKRIYA_REQUIRE_SECRET_KEY", False):
+    if not DEBUG and env_bool("PRAKRIYA_REQUIRE_SECRET_KEY", False):
         raise ImproperlyConfigured("PRAKRIYA_SEALED_KEY must be set in production")
-    _sealed_raw = _generated_key_file(
+    _sealed_raw = generated_key_file(
         DATA_DIR / "sealed_key.txt", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
     )
-PRAKRIYA_SEALED_KEYS = _fernet_keys(_sealed_raw, "PRAKRIYA_SEALED_KEY")
+PRAKRIYA_SEALED_KEYS = fernet_keys(_sealed_raw, "PRAKRIYA_SEALED_KEY")
 
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -190,8 +132,8 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        _env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'prakriya.sqlite3'}"),
-        conn_max_age=_env_int("DATABASE_CONN_MAX_AGE", 0),
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'prakriya.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -222,7 +164,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = Path(_env_str("STATIC_ROOT", str(DATA_DIR / "static")))
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 # whitenoise serves from here after collectstatic (and warns at start-up if it is missing).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
@@ -242,8 +184,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # Request size caps: a malformed or hostile request gets a 400/413, never a 500.
-DATA_UPLOAD_MAX_MEMORY_SIZE = _env_int("PRAKRIYA_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
-PRAKRIYA_MAX_MARKDOWN_CHARS = _env_int("PRAKRIYA_MAX_MARKDOWN_CHARS", 50_000, minimum=100)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PRAKRIYA_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+PRAKRIYA_MAX_MARKDOWN_CHARS = env_int("PRAKRIYA_MAX_MARKDOWN_CHARS", 50_000, minimum=100)
 
 # The project model that jobs are scoped to; referenced by name so prakriya/ imports no app.
 PRAKRIYA_PROJECT_MODEL = "projects.Project"
@@ -291,8 +233,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery -------------------------------------------------------------------------------
-CELERY_BROKER_URL = _env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}")
-_visibility_timeout = _env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{DATA_DIR / 'broker.sqlite3'}")
+_visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
 _key_prefix = os.environ.get("CELERY_KEY_PREFIX", "").strip()
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -309,7 +251,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-PRAKRIYA_SWEEP_INTERVAL_SECONDS = _env_int("PRAKRIYA_SWEEP_INTERVAL_SECONDS", 30, minimum=1)
+PRAKRIYA_SWEEP_INTERVAL_SECONDS = env_int("PRAKRIYA_SWEEP_INTERVAL_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "prakriya.jobs.sweep",
@@ -317,66 +259,45 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # A running job whose heartbeat is older than this is taken as lost with its worker.
-PRAKRIYA_JOB_STALE_SECONDS = _env_int("PRAKRIYA_JOB_STALE_SECONDS", 120, minimum=5)
+PRAKRIYA_JOB_STALE_SECONDS = env_int("PRAKRIYA_JOB_STALE_SECONDS", 120, minimum=5)
 # A queued job not picked up within this long is re-enqueued (its message was lost).
-PRAKRIYA_JOB_REQUEUE_SECONDS = _env_int("PRAKRIYA_JOB_REQUEUE_SECONDS", 300, minimum=5)
-PRAKRIYA_JOB_HEARTBEAT_SECONDS = _env_int("PRAKRIYA_JOB_HEARTBEAT_SECONDS", 10, minimum=1)
-PRAKRIYA_JOB_MAX_ATTEMPTS = _env_int("PRAKRIYA_JOB_MAX_ATTEMPTS", 3, minimum=1)
+PRAKRIYA_JOB_REQUEUE_SECONDS = env_int("PRAKRIYA_JOB_REQUEUE_SECONDS", 300, minimum=5)
+PRAKRIYA_JOB_HEARTBEAT_SECONDS = env_int("PRAKRIYA_JOB_HEARTBEAT_SECONDS", 10, minimum=1)
+PRAKRIYA_JOB_MAX_ATTEMPTS = env_int("PRAKRIYA_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # Sealed test evaluations a project may spend (approved, running or done ones count; 0 disables them).
-PRAKRIYA_EVALUATION_BUDGET = _env_int("PRAKRIYA_EVALUATION_BUDGET", 3, minimum=0)
+PRAKRIYA_EVALUATION_BUDGET = env_int("PRAKRIYA_EVALUATION_BUDGET", 3, minimum=0)
 
 # --- Fair use: job time limits, caps on active jobs, rate limits, who creates projects -------
 # (docs/jobs.md "Limits"; every default below is in the README's configuration table.)
 
 
-def _env_int_map(name: str, *, minimum: int = 1) -> dict[str, int]:
-    """`kind=seconds,kind=seconds` → {kind: seconds}; a malformed entry stops start-up."""
-    raw = os.environ.get(name, "").strip()
-    found: dict[str, int] = {}
-    for entry in filter(None, (part.strip() for part in raw.split(","))):
-        key, sep, value = entry.partition("=")
-        if not sep or not key.strip() or not re.fullmatch(r"\d+", value.strip()) or int(value) < minimum:
-            raise ImproperlyConfigured(f"{name} must list name=integer (>= {minimum}) pairs, got {entry!r}")
-        found[key.strip()] = int(value)
-    return found
-
-
-def _env_rate(name: str, default: str) -> str:
-    """A rate as django-ratelimit reads it: <count>/<period>, the period in s, m, h or d with an
-    optional multiple (`5/h`, `100/d`, `10/15m`)."""
-    value = _env_str(name, default)
-    if not re.fullmatch(r"\d+/\d*[smhd]", value) or int(value.split("/")[0]) < 1:
-        raise ImproperlyConfigured(f"{name} must be a rate such as 10/h or 100/d (at least 1), got {value!r}")
-    return value
-
-
 # Soft time limit of a job kind that names none of its own (JobKind.time_limit); at the soft limit
 # the job is told to stop and ends failed ("ran out of time"), at soft + grace its worker process
 # is killed. PRAKRIYA_JOB_TIME_LIMITS overrides kinds by name: experiments_train=14400,...
-PRAKRIYA_JOB_TIME_LIMIT_SECONDS = _env_int("PRAKRIYA_JOB_TIME_LIMIT_SECONDS", 3600, minimum=1)
-PRAKRIYA_JOB_TIME_LIMITS = _env_int_map("PRAKRIYA_JOB_TIME_LIMITS")
-PRAKRIYA_JOB_TIME_LIMIT_GRACE_SECONDS = _env_int("PRAKRIYA_JOB_TIME_LIMIT_GRACE_SECONDS", 60, minimum=1)
+PRAKRIYA_JOB_TIME_LIMIT_SECONDS = env_int("PRAKRIYA_JOB_TIME_LIMIT_SECONDS", 3600, minimum=1)
+PRAKRIYA_JOB_TIME_LIMITS = env_int_map("PRAKRIYA_JOB_TIME_LIMITS")
+PRAKRIYA_JOB_TIME_LIMIT_GRACE_SECONDS = env_int("PRAKRIYA_JOB_TIME_LIMIT_GRACE_SECONDS", 60, minimum=1)
 # Jobs queued or running at once (waiting for their turn included), per project and per person
 # who started them; a request over either cap is answered 429. 0 turns a cap off.
-PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT = _env_int("PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT", 32, minimum=0)
-PRAKRIYA_JOBS_MAX_ACTIVE_PER_USER = _env_int("PRAKRIYA_JOBS_MAX_ACTIVE_PER_USER", 16, minimum=0)
+PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT = env_int("PRAKRIYA_JOBS_MAX_ACTIVE_PER_PROJECT", 32, minimum=0)
+PRAKRIYA_JOBS_MAX_ACTIVE_PER_USER = env_int("PRAKRIYA_JOBS_MAX_ACTIVE_PER_USER", 16, minimum=0)
 # The one training bound an operator plausibly moves (long runs on GPU machines); the others are
 # constants in experiments/training/limits.py.
-PRAKRIYA_TRAINING_MAX_EPOCHS = _env_int("PRAKRIYA_TRAINING_MAX_EPOCHS", 1000, minimum=1)
+PRAKRIYA_TRAINING_MAX_EPOCHS = env_int("PRAKRIYA_TRAINING_MAX_EPOCHS", 1000, minimum=1)
 # Who may create projects: anyone signed in (the community default), or staff only.
-PRAKRIYA_PROJECT_CREATORS = _env_str("PRAKRIYA_PROJECT_CREATORS", "anyone").lower()
+PRAKRIYA_PROJECT_CREATORS = env_str("PRAKRIYA_PROJECT_CREATORS", "anyone").lower()
 if PRAKRIYA_PROJECT_CREATORS not in {"anyone", "staff"}:
     raise ImproperlyConfigured(f"PRAKRIYA_PROJECT_CREATORS must be anyone or staff, got {PRAKRIYA_PROJECT_CREATORS!r}")
 
 # Rate limits (django-ratelimit, prakriya/limits.py): per person signed in (per address for
 # sign-up), counted in the default cache, which every process of a deployment must share.
 PRAKRIYA_RATE_LIMITS = {
-    "uploads": _env_rate("PRAKRIYA_RATE_LIMIT_UPLOADS", "30/h"),
-    "jobs": _env_rate("PRAKRIYA_RATE_LIMIT_JOBS", "60/h"),
-    "profiles": _env_rate("PRAKRIYA_RATE_LIMIT_PROFILES", "10/h"),
-    "signups": _env_rate("PRAKRIYA_RATE_LIMIT_SIGNUPS", "5/h"),
+    "uploads": env_rate("PRAKRIYA_RATE_LIMIT_UPLOADS", "30/h"),
+    "jobs": env_rate("PRAKRIYA_RATE_LIMIT_JOBS", "60/h"),
+    "profiles": env_rate("PRAKRIYA_RATE_LIMIT_PROFILES", "10/h"),
+    "signups": env_rate("PRAKRIYA_RATE_LIMIT_SIGNUPS", "5/h"),
 }
-RATELIMIT_ENABLE = _env_bool("PRAKRIYA_RATE_LIMIT_ENABLED", True)
+RATELIMIT_ENABLE = env_bool("PRAKRIYA_RATE_LIMIT_ENABLED", True)
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "prakriya.limits.rate_limited_view"
 # Per-address limits (sign-up) see the client as the sign-in throttle does: behind
@@ -390,7 +311,7 @@ MIDDLEWARE += ["prakriya.limits.LimitsMiddleware"]
 # (a database of its own: clearing a Django cache flushes its whole Redis database), and on one
 # machine a diskcache folder in the data folder (SQLite underneath: shared by the web server and
 # the worker, with atomic increments).
-_cache_url = _env_str("PRAKRIYA_CACHE_URL", f"file://{DATA_DIR / 'cache'}")
+_cache_url = env_str("PRAKRIYA_CACHE_URL", f"file://{DATA_DIR / 'cache'}")
 if _cache_url.startswith(("redis://", "rediss://")):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
 elif _cache_url.startswith("file://") and _cache_url[len("file://"):].startswith("/"):
@@ -411,7 +332,7 @@ SILENCED_SYSTEM_CHECKS = [
 # --- MLflow: the experiment store (experiments/mlflow_store.py) ----------------------------
 # The platform reads and writes MLflow's backend store directly (a SQLAlchemy database URI,
 # never an http:// tracking server) and serves it to MLflow clients at /mlflow/.
-PRAKRIYA_MLFLOW_BACKEND_URI = _env_str(
+PRAKRIYA_MLFLOW_BACKEND_URI = env_str(
     "PRAKRIYA_MLFLOW_BACKEND_URI", f"sqlite:///{DATA_DIR / 'mlflow' / 'mlflow.db'}"
 )
 if not re.fullmatch(r"(sqlite|postgresql|mysql|mssql)(\+\w+)?://.*", PRAKRIYA_MLFLOW_BACKEND_URI):
@@ -421,7 +342,7 @@ if not re.fullmatch(r"(sqlite|postgresql|mysql|mssql)(\+\w+)?://.*", PRAKRIYA_ML
     )
 # Where run artifacts are kept: a folder, or an object-store URI (s3://bucket/prefix). Clients
 # never see it: they upload and download through the platform (MLflow's served artifacts).
-_mlflow_artifacts = _env_str("PRAKRIYA_MLFLOW_ARTIFACTS_DIR", str(DATA_DIR / "mlflow" / "artifacts"))
+_mlflow_artifacts = env_str("PRAKRIYA_MLFLOW_ARTIFACTS_DIR", str(DATA_DIR / "mlflow" / "artifacts"))
 if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", _mlflow_artifacts):
     if not _mlflow_artifacts.startswith(("s3://", "gs://", "wasbs://", "file://")):
         raise ImproperlyConfigured(
@@ -433,50 +354,50 @@ else:
     PRAKRIYA_MLFLOW_ARTIFACTS_DIR = str(Path(_mlflow_artifacts).resolve())
 # Largest single artifact file a client may upload through /mlflow/ (streamed to the store,
 # never held in memory).
-PRAKRIYA_MLFLOW_ARTIFACT_MAX_BYTES = _env_int("PRAKRIYA_MLFLOW_ARTIFACT_MAX_BYTES", 2 * 1024**3, minimum=1024)
+PRAKRIYA_MLFLOW_ARTIFACT_MAX_BYTES = env_int("PRAKRIYA_MLFLOW_ARTIFACT_MAX_BYTES", 2 * 1024**3, minimum=1024)
 
 # --- Stores used by later stages (created on demand under the data folder) -----------------
-PRAKRIYA_DVC_ROOT = Path(_env_str("PRAKRIYA_DVC_ROOT", str(DATA_DIR / "dvc")))
+PRAKRIYA_DVC_ROOT = Path(env_str("PRAKRIYA_DVC_ROOT", str(DATA_DIR / "dvc")))
 # The default DVC remote of every project repository: a folder, or s3://bucket/prefix (MinIO in
 # compose, credentials from the AWS_* variables); the endpoint is for S3-compatible stores.
-PRAKRIYA_DVC_REMOTE_URL = _env_str("PRAKRIYA_DVC_REMOTE_URL", str(DATA_DIR / "dvc-remote"))
+PRAKRIYA_DVC_REMOTE_URL = env_str("PRAKRIYA_DVC_REMOTE_URL", str(DATA_DIR / "dvc-remote"))
 PRAKRIYA_DVC_S3_ENDPOINT_URL = os.environ.get("PRAKRIYA_DVC_S3_ENDPOINT_URL", "").strip()
-PRAKRIYA_EXPORT_DIR = Path(_env_str("PRAKRIYA_EXPORT_DIR", str(DATA_DIR / "exports")))
+PRAKRIYA_EXPORT_DIR = Path(env_str("PRAKRIYA_EXPORT_DIR", str(DATA_DIR / "exports")))
 
 # --- Dataset uploads (datasets/ingest): bounds every upload and archive is held to --------
-PRAKRIYA_UPLOAD_MAX_BYTES = _env_int("PRAKRIYA_UPLOAD_MAX_BYTES", 512 * 1024**2, minimum=1024)
-PRAKRIYA_ARCHIVE_MAX_MEMBERS = _env_int("PRAKRIYA_ARCHIVE_MAX_MEMBERS", 200_000, minimum=1)
-PRAKRIYA_ARCHIVE_MAX_TOTAL_BYTES = _env_int("PRAKRIYA_ARCHIVE_MAX_TOTAL_BYTES", 2 * 1024**3, minimum=1024)
-PRAKRIYA_ARCHIVE_MAX_RATIO = _env_int("PRAKRIYA_ARCHIVE_MAX_RATIO", 100, minimum=1)
-PRAKRIYA_UPLOAD_MAX_COLUMNS = _env_int("PRAKRIYA_UPLOAD_MAX_COLUMNS", 10_000, minimum=1)
-PRAKRIYA_UPLOAD_MAX_ROWS = _env_int("PRAKRIYA_UPLOAD_MAX_ROWS", 2_000_000, minimum=1)
+PRAKRIYA_UPLOAD_MAX_BYTES = env_int("PRAKRIYA_UPLOAD_MAX_BYTES", 512 * 1024**2, minimum=1024)
+PRAKRIYA_ARCHIVE_MAX_MEMBERS = env_int("PRAKRIYA_ARCHIVE_MAX_MEMBERS", 200_000, minimum=1)
+PRAKRIYA_ARCHIVE_MAX_TOTAL_BYTES = env_int("PRAKRIYA_ARCHIVE_MAX_TOTAL_BYTES", 2 * 1024**3, minimum=1024)
+PRAKRIYA_ARCHIVE_MAX_RATIO = env_int("PRAKRIYA_ARCHIVE_MAX_RATIO", 100, minimum=1)
+PRAKRIYA_UPLOAD_MAX_COLUMNS = env_int("PRAKRIYA_UPLOAD_MAX_COLUMNS", 10_000, minimum=1)
+PRAKRIYA_UPLOAD_MAX_ROWS = env_int("PRAKRIYA_UPLOAD_MAX_ROWS", 2_000_000, minimum=1)
 # Pillow's own decompression-bomb threshold; larger images are rejected before decoding.
-PRAKRIYA_IMAGE_MAX_PIXELS = _env_int("PRAKRIYA_IMAGE_MAX_PIXELS", 89_478_485, minimum=1)
+PRAKRIYA_IMAGE_MAX_PIXELS = env_int("PRAKRIYA_IMAGE_MAX_PIXELS", 89_478_485, minimum=1)
 
 # Label Studio interop: the server campaigns sync with (empty: sync is off; JSON import and
 # export work without it). The key is a Label Studio access token (legacy token or personal
 # access token) of a user who may create projects there. PRAKRIYA_PUBLIC_URL is the address
 # Label Studio's browser uses to fetch image items from this platform.
-PRAKRIYA_LABEL_STUDIO_URL = _env_str("PRAKRIYA_LABEL_STUDIO_URL", "").rstrip("/")
-PRAKRIYA_LABEL_STUDIO_API_KEY = _env_str("PRAKRIYA_LABEL_STUDIO_API_KEY", "")
-PRAKRIYA_PUBLIC_URL = _env_str("PRAKRIYA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+PRAKRIYA_LABEL_STUDIO_URL = env_str("PRAKRIYA_LABEL_STUDIO_URL", "").rstrip("/")
+PRAKRIYA_LABEL_STUDIO_API_KEY = env_str("PRAKRIYA_LABEL_STUDIO_API_KEY", "")
+PRAKRIYA_PUBLIC_URL = env_str("PRAKRIYA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Production hardening (python manage.py check --deploy) -------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # --- HTTPS: secure cookies, redirect and HSTS follow PRAKRIYA_HTTPS (each overridable) ------
-_https = not DEBUG and _env_bool("PRAKRIYA_HTTPS", False)
-SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", _https)
+_https = not DEBUG and env_bool("PRAKRIYA_HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _https)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Behind a proxy that ends TLS, USE_X_FORWARDED_PROTO must be on, or every request looks like
 # plain HTTP and is redirected again.
-SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", _https)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _https)
 # A year once the site says it is on HTTPS: browsers then refuse plain HTTP to it for that long.
-SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 31_536_000 if _https else 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 # --- end HTTPS ----------------------------------------------------------------------------
-if _env_bool("USE_X_FORWARDED_PROTO", False):
+if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Sign-in throttling (django-axes) ------------------------------------------------------
@@ -485,8 +406,8 @@ if _env_bool("USE_X_FORWARDED_PROTO", False):
 # password is refused. Used by the login pages, the API login and token creation
 # (prakriya/accounts/lockout.py). Lifted by staff or, for their projects' members, by a lead.
 AXES_ENABLED = True
-AXES_FAILURE_LIMIT = _env_int("PRAKRIYA_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=_env_int("PRAKRIYA_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_FAILURE_LIMIT = env_int("PRAKRIYA_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PRAKRIYA_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # A success must not wipe the failures: it would wipe its address's count too, letting an attacker
 # with an account of their own interleave successes and keep guessing.
@@ -500,26 +421,26 @@ AXES_CLIENT_IP_CALLABLE = "prakriya.client_ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "prakriya.accounts.lockout.lockout_response"
 # Reverse proxies in front of the platform that append the client's address to X-Forwarded-For
 # (0: the address is the connection's own).
-PRAKRIYA_PROXY_COUNT = _env_int("PRAKRIYA_PROXY_COUNT", 0)
+PRAKRIYA_PROXY_COUNT = env_int("PRAKRIYA_PROXY_COUNT", 0)
 
 # --- E-mail: sign-up confirmations ---------------------------------------------------------
 # Without EMAIL_HOST, messages are written to the server's console log (one machine, no mail).
-EMAIL_HOST = _env_str("EMAIL_HOST", "")
+EMAIL_HOST = env_str("EMAIL_HOST", "")
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
-EMAIL_PORT = _env_int("EMAIL_PORT", 587, minimum=1)
-EMAIL_HOST_USER = _env_str("EMAIL_HOST_USER", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", True)
-EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true (SSL: set EMAIL_USE_TLS=false)")
 EMAIL_TIMEOUT = 20
-DEFAULT_FROM_EMAIL = _env_str("DEFAULT_FROM_EMAIL", "Prakriya <noreply@localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Prakriya <noreply@localhost>")
 # How long a sign-up confirmation link stays valid.
-PRAKRIYA_SIGNUP_LINK_HOURS = _env_int("PRAKRIYA_SIGNUP_LINK_HOURS", 48, minimum=1)
+PRAKRIYA_SIGNUP_LINK_HOURS = env_int("PRAKRIYA_SIGNUP_LINK_HOURS", 48, minimum=1)
 
 # --- Content-Security-Policy (django-csp), enforced on every response ----------------------
 # Scripts only from the platform's own static files: no inline script, no eval. Style elements
@@ -549,5 +470,5 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": _env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
