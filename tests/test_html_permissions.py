@@ -207,7 +207,7 @@ def test_the_tables_cover_every_html_route():
 # The literature survey's and the experiments app's HTML routes have their matrices beside their
 # other tests; each table's rows name the route they check (or say it in words, translated here).
 _EXPERIMENTS_ROW_ROUTES = {
-    "page": "run_analysis", "compare page": "analysis_compare",  # test_analysis_pages.ROUTES
+    "page": "run_analysis", "compare page": "analysis_compare",  # tests/experiments/analysis/test_pages.py ROUTES
     "sweep GET": "sweep", "sweeps POST": "sweeps",  # test_sweeps.MATRIX
     "register POST": "register",  # test_registry.MATRIX
     "overfit POST": "overfit",  # test_overfit_job.MATRIX
@@ -226,13 +226,13 @@ LITERATURE_ROUTE_NAMES = _literature_route_names()
 def test_the_experiments_matrices_cover_every_experiments_html_route():
     from experiments import urls as experiment_urls
     from tests.experiments import (
-        test_analysis_pages,
-        test_evaluation_pages,
         test_overfit_job,
         test_pages_permissions,
         test_registry,
         test_sweeps,
     )
+    from tests.experiments.analysis import test_pages as test_analysis_pages
+    from tests.experiments.evaluation import test_pages as test_evaluation_pages
 
     rows = (
         [name for name, *_ in test_pages_permissions.ROUTES]

@@ -15,8 +15,8 @@ from experiments.models import Run, TestEvaluation
 from prakriya.jobs.models import Job, JobState
 from projects.models import Target
 from tests.e2e.conftest import login
+from tests.experiments.evaluation.test_evaluation import approve_gate
 from tests.experiments.runs_helpers import logged_run
-from tests.experiments.test_evaluation import approve_gate
 from tests.experiments.test_inputs import _sklearn_version
 from tests.fixtures_worker import wait_for
 

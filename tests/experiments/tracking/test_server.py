@@ -16,7 +16,7 @@ from experiments import mlflow_store, selectors
 from experiments.models import RunSource
 
 SCRIPT = Path(__file__).with_name("mlflow_client_script.py")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def client_env(live_server, token: str, experiment: str, **extra: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Run in a subprocess by test_tracking_server.py: what a notebook does with the ordinary MLflow
+"""Run in a subprocess by tests/experiments/tracking/test_server.py: what a notebook does with the ordinary MLflow
 client against the platform's tracking URI (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN and the
 experiment name come from the environment). Prints the run id on its last line."""
 

@@ -11,8 +11,8 @@ from experiments.evaluation.services import evaluation_request
 from experiments.models import EvaluationState, TestEvaluation
 from prakriya.jobs.models import Job
 from projects.models import Target
+from tests.experiments.evaluation.test_evaluation import approve_gate, evaluable_run
 from tests.experiments.runs_helpers import split_version
-from tests.experiments.test_evaluation import approve_gate, evaluable_run
 
 # The runs pages' table conventions: the evaluations are read by whoever reads the runs.
 from tests.experiments.test_pages_permissions import LOGIN, PRIVATE_READ, PUBLIC_READ, R, _outcome, row
