@@ -57,6 +57,16 @@ _handlers: dict[type, Any] = {}
 _sharing = False
 
 
+@contextmanager
+def recorded() -> Iterator[None]:
+    """Records the access-policy actions checked inside the block as reached by a permission
+    matrix: check_matrix wraps every request in it, and so do the matrices that send their own
+    requests (the tracking server's, tests/experiments/tracking/)."""
+    with policy.recording_checks() as checked:
+        yield
+    ACTIONS_REACHED.update(checked)
+
+
 def signed_in(user, *, api: bool = False) -> Client:
     """A fresh client (no cookies, no session) signed in as `user`, anonymous when None: an API
     client authenticated by force, or a browser-like client with a session.
@@ -109,9 +119,8 @@ def check_matrix(
             for cache in caches.all(initialized_only=True):
                 cache.clear()
             try:
-                with transaction.atomic(), policy.recording_checks() as checked:
+                with transaction.atomic(), recorded():
                     response = send(role)
-                    ACTIONS_REACHED.update(checked)
                     got = status_of(response)
                     if got != want:
                         mismatches.append(Mismatch(role, got, want, _describe(response)))

@@ -17,6 +17,7 @@ from django.urls import reverse
 from prakriya.jobs.models import Job
 from tests.conftest import ROLES
 from tests.experiments.runs_helpers import logged_run, split_version
+from tests.matrix import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,8 @@ def test_runs_routes_answer_each_role_as_the_table_says(
         client = Client()
         if users[role] is not None:
             client.force_login(users[role])
-        response = client.post(url, data) if method == "POST" else client.get(url, data)
+        with recorded():
+            response = client.post(url, data) if method == "POST" else client.get(url, data)
         got[role] = _outcome(response)
         if got[role] == 200 and route != "run_curves":
             assert b"matrix run" in response.content or route == "runs" and b"Runs" in response.content, role
