@@ -38,7 +38,7 @@ def _folder(version: DatasetVersion) -> str:
 def _visible_items(version: DatasetVersion) -> Iterator[selectors.VisibleItem]:
     offset = 0
     while True:
-        items, _ = selectors.item_page(version=version, offset=offset, limit=BATCH)
+        items = selectors.item_page(version=version, offset=offset, limit=BATCH)
         if not items:
             return
         yield from items

@@ -6,16 +6,14 @@ from django.template.loader import render_to_string
 
 from datasets.datasheet import sheets
 from projects import policy
-from projects.models import DeliverableKind, DeliverableState
+from projects import selectors as project_selectors
+from projects.models import DeliverableKind
 
 
 def data_document_panel(request, project) -> str:
     datasets = list(project.datasets.select_related("document", "document__version").order_by("name"))
     user = request.user
-    state = (
-        project.deliverables.filter(kind=DeliverableKind.DATA_DOCUMENT).values_list("state", flat=True).first()
-        or DeliverableState.NOT_STARTED
-    )
+    state = project_selectors.deliverable_state(project=project, kind=DeliverableKind.DATA_DOCUMENT)
     can_edit = policy.can_edit_deliverable(user=user, project=project, state=state)
     return render_to_string(
         "datasets/_data_document_panel.html",

@@ -93,11 +93,12 @@ class VisibleItem:
         )
 
 
-def item_page(*, version: DatasetVersion, offset: int, limit: int) -> tuple[list[VisibleItem], int]:
+def item_page(*, version: DatasetVersion, offset: int, limit: int) -> list[VisibleItem]:
+    """One window of the version's items in id order. The total is version.item_count: counting
+    the rows again for every window (an archive reads thousands of them) would be a wasted scan."""
     keys = sealed_keys(dataset=version.dataset)
-    qs = version.items.order_by("id")
-    total = qs.count()
-    return [VisibleItem.of(item, sealed=item.key in keys) for item in qs[offset : offset + limit]], total
+    items = version.items.order_by("id")[offset : offset + limit]
+    return [VisibleItem.of(item, sealed=item.key in keys) for item in items]
 
 
 def item_get(*, version: DatasetVersion, key: str) -> VisibleItem:
@@ -135,7 +136,7 @@ class VisibleItemPages:
     def __getitem__(self, window: slice) -> list[VisibleItem]:
         start = window.start or 0
         stop = window.stop if window.stop is not None else start + self.max_page
-        return item_page(version=self.version, offset=start, limit=max(0, stop - start))[0]
+        return item_page(version=self.version, offset=start, limit=max(0, stop - start))
 
 
 def version_reproduce(*, version: DatasetVersion, user: AnyUser) -> str:

@@ -50,6 +50,9 @@ class Action(frozenset):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Action) and other.name == self.name
 
+    def __ne__(self, other: object) -> bool:  # frozenset's own would compare the roles
+        return not self == other
+
     def __hash__(self) -> int:
         return hash(self.name)
 

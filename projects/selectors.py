@@ -12,6 +12,7 @@ from projects import policy
 from projects.models import (
     DELIVERABLE_ORDER,
     Deliverable,
+    DeliverableState,
     DeliverableTransition,
     Membership,
     Project,
@@ -64,6 +65,12 @@ def deliverable_list(*, project: Project) -> list[Deliverable]:
     )
     return sorted(deliverables, key=lambda d: DELIVERABLE_ORDER.index(d.kind))
 
+
+
+def deliverable_state(*, project: Project, kind: str) -> str:
+    """The state of the project's deliverable of this kind (not started if it has no row yet)."""
+    state = project.deliverables.filter(kind=kind).values_list("state", flat=True).first()
+    return state or DeliverableState.NOT_STARTED
 
 
 def deliverable_get(*, project: Project, kind: str) -> Deliverable:

@@ -5,16 +5,14 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 
 from projects import policy
+from projects import selectors as project_selectors
 from projects.literature import selectors
-from projects.models import DeliverableKind, DeliverableState, Feasibility
+from projects.models import DeliverableKind, Feasibility
 
 
-def survey_context(request, project, role, *, sort: str = "position") -> dict:
+def survey_context(request, project, *, sort: str = "position") -> dict:
     sort = sort if sort in selectors.SORTS else "position"
-    state = (
-        project.deliverables.filter(kind=DeliverableKind.LITERATURE_SURVEY).values_list("state", flat=True).first()
-        or DeliverableState.NOT_STARTED
-    )
+    state = project_selectors.deliverable_state(project=project, kind=DeliverableKind.LITERATURE_SURVEY)
     frozen = policy.deliverable_frozen(state)
     return {
         "entries": list(selectors.literature_list(user=request.user, project=project, sort=sort)),
@@ -26,8 +24,7 @@ def survey_context(request, project, role, *, sort: str = "position") -> dict:
 
 
 def literature_panel(request, project) -> str:
-    role = policy.role_of(user=request.user, project=project)
-    context = survey_context(request, project, role)
+    context = survey_context(request, project)
     return render_to_string(
         "projects/literature/_panel.html", {"project": project, "in_panel": True, **context}, request=request
     )

@@ -18,7 +18,7 @@ from projects.literature.panels import survey_context
 @guard
 def literature_list(request, slug: str):
     project, role = project_for(request, slug)
-    context = survey_context(request, project, role, sort=request.GET.get("sort", "position"))
+    context = survey_context(request, project, sort=request.GET.get("sort", "position"))
     return render(request, "projects/literature/list.html", {"project": project, "role": role, **context})
 
 

@@ -766,7 +766,7 @@ def test_a_sealed_items_spans_are_withheld_by_selector_serializer_archive_diff_a
     assert Item.objects.get(version=v1, key=sealed_key).spans  # withheld, not missing
     assert visible.spans == [{"start": 0, "end": 5, "label": seen}]
     assert selectors.item_get(version=v1, key=plain_key).spans is None
-    page, _ = selectors.item_page(version=v1, offset=0, limit=10)
+    page = selectors.item_page(version=v1, offset=0, limit=10)
     data = ItemSerializer(page, many=True).data
     assert {row["key"]: row["spans"] for row in data} == {
         sealed_key: None, visible_key: [{"start": 0, "end": 5, "label": seen}], plain_key: None,
