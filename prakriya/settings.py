@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from prakriya.env import (
     env_bool,
+    env_float,
     env_int,
     env_int_map,
     env_list,
@@ -363,6 +364,23 @@ PRAKRIYA_DVC_ROOT = Path(env_str("PRAKRIYA_DVC_ROOT", str(DATA_DIR / "dvc")))
 PRAKRIYA_DVC_REMOTE_URL = env_str("PRAKRIYA_DVC_REMOTE_URL", str(DATA_DIR / "dvc-remote"))
 PRAKRIYA_DVC_S3_ENDPOINT_URL = os.environ.get("PRAKRIYA_DVC_S3_ENDPOINT_URL", "").strip()
 PRAKRIYA_EXPORT_DIR = Path(env_str("PRAKRIYA_EXPORT_DIR", str(DATA_DIR / "exports")))
+
+# --- Deployment (deployments/): ONNX export, serving, prediction log, drift ---------------
+# The largest difference of any class score between a run's model and its ONNX export on the
+# validation part before the export fails its parity check.
+PRAKRIYA_EXPORT_PARITY_TOLERANCE = env_float("PRAKRIYA_EXPORT_PARITY_TOLERANCE", 1e-4, minimum=0.0)
+# ONNX Runtime execution providers, in order of preference; nothing assumes a GPU.
+PRAKRIYA_ONNX_PROVIDERS = env_list("PRAKRIYA_ONNX_PROVIDERS", ["CPUExecutionProvider"])
+# Where a serving process keeps the ONNX files it loaded (by SHA-256), fetched from MLflow.
+PRAKRIYA_MODELS_DIR = Path(env_str("PRAKRIYA_MODELS_DIR", str(DATA_DIR / "models")))
+PRAKRIYA_ONNX_MAX_BYTES = env_int("PRAKRIYA_ONNX_MAX_BYTES", 200 * 1024**2, minimum=1024)
+# A prediction request: its body and how many inputs one call may carry.
+PRAKRIYA_PREDICT_MAX_BODY_BYTES = env_int("PRAKRIYA_PREDICT_MAX_BODY_BYTES", 4 * 1024**2, minimum=1024)
+PRAKRIYA_PREDICT_MAX_BATCH = env_int("PRAKRIYA_PREDICT_MAX_BATCH", 256, minimum=1)
+# Predictions older than this many days are pruned from the log (0 keeps them for ever).
+PRAKRIYA_PREDICTION_RETENTION_DAYS = env_int("PRAKRIYA_PREDICTION_RETENTION_DAYS", 90, minimum=0)
+# The population stability index past which a feature or the predictions count as drifted.
+PRAKRIYA_DRIFT_PSI_THRESHOLD = env_float("PRAKRIYA_DRIFT_PSI_THRESHOLD", 0.2, minimum=0.0)
 
 # --- Dataset uploads (datasets/ingest): bounds every upload and archive is held to --------
 PRAKRIYA_UPLOAD_MAX_BYTES = env_int("PRAKRIYA_UPLOAD_MAX_BYTES", 512 * 1024**2, minimum=1024)

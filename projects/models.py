@@ -52,6 +52,14 @@ class Rating(models.IntegerChoices):
     HIGH = 3, "High"
 
 
+class PredictionInputs(models.TextChoices):
+    """What a deployment's prediction log keeps of each input."""
+
+    STORE = "store", "Store the input (needed to send production inputs back to labelling)"
+    HASH = "hash", "Store only a SHA-256 of the input"
+    DROP = "drop", "Store nothing of the input"
+
+
 class Tag(models.Model):
     name = models.SlugField(max_length=40, unique=True)
 
@@ -87,6 +95,10 @@ class Project(models.Model):
     feasibility_prior_work_notes = models.TextField(blank=True)
     feasibility_team = models.PositiveSmallIntegerField(choices=Rating.choices, default=Rating.UNKNOWN)
     feasibility_team_notes = models.TextField(blank=True)
+    # Privacy of the deployments' prediction logs.
+    prediction_inputs = models.CharField(
+        max_length=8, choices=PredictionInputs.choices, default=PredictionInputs.HASH
+    )
 
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -93,6 +93,18 @@ DECIDE_EVALUATION = _declare("decide_evaluation", {Role.LEAD})
 VIEW_RUNS = _declare("view_runs", {Role.LEAD, Role.ENGINEER, Role.VIEWER}, public=True)
 # Logging runs (and creating the project's experiment) is launching work, as a training job is.
 LOG_RUNS = _declare("log_runs", set(LAUNCH_JOBS))
+# Deployment (stage 7). What the project serves — its exports, benchmarks, model cards and the
+# rollout of each deployment — is read like its runs. Engineers and the lead export, benchmark,
+# deploy, start and widen a canary, roll back and hold keys; only the lead takes a version to 100%
+# (and may override the benchmark gate, with a reason on the record).
+VIEW_DEPLOYMENTS = _declare("view_deployments", set(VIEW_RUNS), public=True)
+MANAGE_DEPLOYMENTS = _declare("manage_deployments", set(LAUNCH_JOBS))
+PROMOTE_DEPLOYMENTS = _declare("promote_deployments", {Role.LEAD})
+# The prediction log holds production inputs (stored, hashed or dropped by the project's privacy
+# setting) and the drift report is read from it: the team that runs the service only. Calling a
+# deployment with a personal token is for the same people; anyone else calls with a deployment key.
+VIEW_PREDICTIONS = _declare("view_predictions", set(LAUNCH_JOBS))
+PREDICT = _declare("predict", set(LAUNCH_JOBS))
 
 
 def role_of(*, user: AnyUser, project: Project) -> str | None:
