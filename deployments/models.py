@@ -197,6 +197,9 @@ class Prediction(models.Model):
     latency_ms = models.FloatField()
     input_hash = models.CharField(max_length=64, blank=True)
     input = models.JSONField(null=True, blank=True)
+    # A few numbers about the input that drift is measured on whatever the privacy setting (an
+    # image's mean and spread of intensity, a text's length); never enough to rebuild the input.
+    stats = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("datasets.urls")),
     path("", include("datasets.annotation.urls")),
     path("", include("experiments.urls")),
+    path("", include("deployments.urls")),
     path("accounts/", include("prakriya.accounts.urls")),
     path("admin/", admin.site.urls),
     # The MLflow tracking server: mlflow.set_tracking_uri("http://<host>/mlflow").

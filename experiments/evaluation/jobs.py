@@ -10,79 +10,27 @@ error message may quote the data it choked on.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from experiments import kinds, mlflow_store
+from experiments import kinds
 from experiments.evaluation import services
-from experiments.evaluation.recipe import (
-    MODEL_ARTIFACT,
-    PREDICTIONS_ARTIFACT,
-    Recipe,
-    RecipeError,
-    recipe_for,
-)
+from experiments.evaluation.recipe import RecipeError, recipe_for
 from experiments.models import TestEvaluation
+from experiments.rebuild import RebuildError, rebuild_model
 from experiments.tracked_run import tracked_run
 from prakriya.jobs import registry
 from prakriya.jobs.context import JobContext
 from prakriya.jobs.models import Job
 from projects import policy
 
-# A re-fitted baseline's validation probabilities may differ from the recorded ones (rounded to
-# six decimals) by the rounding alone.
-PREDICTION_TOLERANCE = 1e-6
-
 Progress = Callable[[float, str], None]
 
 
 class EvaluationFailed(Exception):
     """The evaluation cannot be completed; the message is ours and names no test item or label."""
-
-
-def _download(run_id: str, path: str) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="prakriya-eval-") as folder:
-        return Path(mlflow_store.download_artifact(run_id=run_id, path=path, dst_path=folder)).read_bytes()
-
-
-def _refit_baseline(recipe: Recipe, progress: Progress):
-    """The baseline re-fitted on the same training items with the recorded trainer, configuration
-    and seed, trusted only if it predicts the validation items exactly as the run did."""
-    from experiments import inputs
-    from experiments.training import train
-
-    progress(10, "Re-fitting the baseline from the run's recorded trainer, configuration and seed")
-    loaded = inputs.load_inputs(version=recipe.version)
-    result = train(recipe.trainer, loaded.data, recipe.config)
-    if result.model is None or result.status != "completed":
-        raise EvaluationFailed("The baseline could not be re-fitted.")
-    progress(40, "Checking the re-fitted baseline against the run's validation predictions")
-    recorded = json.loads(_download(recipe.run.mlflow_run_id, PREDICTIONS_ARTIFACT))
-    same = recorded.get("keys") == loaded.val_keys and recorded.get("classes") == list(result.model.classes)
-    if same:
-        proba = np.round(result.model.predict_proba(loaded.data.x_val), 6)
-        stored = np.asarray(recorded.get("probabilities") or [], dtype=np.float64)
-        same = stored.shape == proba.shape and bool(np.allclose(proba, stored, rtol=0, atol=PREDICTION_TOLERANCE))
-    if not same:
-        raise EvaluationFailed(
-            "The re-fitted baseline does not reproduce the run's validation predictions (the data, the code or a "
-            "package changed since the run): it is not the run's model, so it was not evaluated."
-        )
-    return result.model
-
-
-def _rebuild(recipe: Recipe, progress: Progress):
-    if recipe.family == "torch":
-        from experiments.training import load_checkpoint
-
-        progress(10, f"Loading {MODEL_ARTIFACT}")
-        return load_checkpoint(_download(recipe.run.mlflow_run_id, MODEL_ARTIFACT))
-    return _refit_baseline(recipe, progress)
 
 
 def evaluate(*, evaluation: TestEvaluation, progress: Progress) -> dict[str, Any]:
@@ -95,7 +43,10 @@ def evaluate(*, evaluation: TestEvaluation, progress: Progress) -> dict[str, Any
         recipe = recipe_for(run=evaluation.run)
     except RecipeError as exc:
         raise EvaluationFailed(str(exc)) from None
-    model = _rebuild(recipe, progress)
+    try:
+        model = rebuild_model(recipe, progress)
+    except RebuildError as exc:
+        raise EvaluationFailed(f"{exc} It was not evaluated.") from None
     progress(60, "Reading the sealed test part")
     try:
         test = read_sealed_test_part(version=recipe.version, image_shape=getattr(model, "image_shape", None))
