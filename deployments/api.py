@@ -31,6 +31,7 @@ from deployments.models import Deployment, DeploymentKey, Prediction
 from deployments.serving.predict import Caller, InputError, ScoringError, predict
 from prakriya.rest import CappedJSONParser, PayloadTooLarge, StrictTokenAuthentication, parse
 from projects import policy
+from projects import selectors as project_selectors
 from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
 from projects.serializers import StrictSerializer
 
@@ -318,10 +319,13 @@ class PredictView(APIView):
                 raise exceptions.PermissionDenied("This key belongs to another deployment.")
             return deployment, Caller("key", key.pk)
         user = request.user
-        if deployment is None or not policy.can(user=user, project=deployment.project, action=policy.VIEW_DEPLOYMENTS):
+        project = project_selectors.project_get_visible(user=user, slug=project_slug)  # 404 when invisible
+        if deployment is None:
             raise Http404("No such deployment.")
         if not user.is_authenticated:
             raise exceptions.NotAuthenticated("Call with a deployment key or a personal token.")
+        if not policy.can(user=user, project=project, action=policy.VIEW_DEPLOYMENTS):
+            raise exceptions.PermissionDenied("Your role in this project does not include its deployments.")
         if not policy.can(user=user, project=deployment.project, action=policy.PREDICT):
             raise exceptions.PermissionDenied("Your role in this project does not include calling its deployments.")
         return deployment, Caller("user", user.pk)

@@ -81,6 +81,22 @@ def recent_predictions(*, deployment: Deployment, limit: int = 50) -> list[Predi
     return list(deployment.predictions.select_related("export")[:limit])
 
 
+def traffic_by_minute(*, deployment: Deployment, limit: int = 120) -> list[dict[str, Any]]:
+    """The last `limit` minutes with traffic: predictions per minute and version, and their mean
+    confidence (the chart on the deployment's page)."""
+    from django.db.models import Avg
+    from django.db.models.functions import TruncMinute
+
+    rows = (
+        Prediction.objects.filter(deployment=deployment)
+        .annotate(minute=TruncMinute("created_at"))
+        .values("minute", "export_id")
+        .annotate(count=Count("id"), confidence=Avg("score"))
+        .order_by("-minute")[:limit]
+    )
+    return sorted(rows, key=lambda row: (row["minute"], row["export_id"]))
+
+
 def prediction_counts(*, deployment: Deployment) -> list[dict[str, Any]]:
     """Predictions per version that answered them, most first."""
     rows = (

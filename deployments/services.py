@@ -29,6 +29,8 @@ from projects.services import timeline_record
 KEY_PREFIX = "pkd_"
 MAX_REASON = 2000
 MAX_CANARY_PERCENT = 99
+# Words the deployment pages use in their own addresses (/deployments/exports/…).
+RESERVED_SLUGS = {"exports", "benchmarks", "new"}
 
 
 def _ready_export(*, project: Project, export: ModelExport) -> ModelExport:
@@ -94,6 +96,8 @@ def deployment_create(
     slug = slugify(slug or name)[:60]
     if not slug:
         raise ValidationError({"name": "The name needs a letter or a digit."})
+    if slug in RESERVED_SLUGS:
+        raise ValidationError({"name": f"{slug!r} is a word the deployment pages use: choose another name."})
     if Deployment.objects.filter(project=project, slug=slug).exists():
         raise ValidationError({"name": f"The project already has a deployment named {slug!r}."})
     _ready_export(project=project, export=export)

@@ -1,5 +1,19 @@
-from django.urls import path  # noqa: F401 - the subdomains add their routes here
+from django.urls import path
+
+from deployments import views
 
 app_name = "deployments"
 
-urlpatterns: list = []
+_DEPLOYMENTS = "projects/<slug:slug>/deployments/"
+_ONE = _DEPLOYMENTS + "<slug:deployment_slug>/"
+
+urlpatterns = [
+    path(_DEPLOYMENTS, views.deployment_list, name="deployments"),
+    path(_ONE, views.deployment_detail, name="deployment"),
+    path(_ONE + "canary/", views.deployment_canary, name="canary"),
+    path(_ONE + "share/", views.deployment_share, name="share"),
+    path(_ONE + "promote/", views.deployment_promote, name="promote"),
+    path(_ONE + "rollback/", views.deployment_rollback, name="rollback"),
+    path(_ONE + "keys/", views.key_create, name="key_create"),
+    path(_ONE + "keys/<int:pk>/revoke/", views.key_revoke, name="key_revoke"),
+]

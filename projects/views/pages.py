@@ -227,7 +227,8 @@ def value_estimate_delete(request, slug: str, estimate_id: int):
 def project_settings(request, slug: str):
     project, role = project_for(request, slug, policy.MANAGE_PROJECT)
     settings_form = SettingsForm(
-        initial={"visibility": project.visibility, "tags": ", ".join(t.name for t in project.tags.all())}
+        initial={"visibility": project.visibility, "tags": ", ".join(t.name for t in project.tags.all()),
+                 "prediction_inputs": project.prediction_inputs}
     )
     member_form = MemberForm()
     if request.method == "POST":

@@ -5,6 +5,7 @@ The serving tests are about serving; the export job has its own tests."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import warnings
 from pathlib import Path
@@ -25,6 +26,11 @@ N_FEATURES = 64
 def digits_module(seed: int) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(N_FEATURES, 16), nn.ReLU(), nn.Linear(16, len(CLASSES)), nn.Softmax(dim=1)).eval()
+
+
+@functools.cache
+def onnx_bytes_of(seed: int) -> bytes:
+    return onnx_bytes(digits_module(seed))
 
 
 def onnx_bytes(module: nn.Module) -> bytes:
@@ -51,7 +57,7 @@ def served_export(project, *, seed: int = 0, run=None) -> ModelExport:
     """A ready export of a small digits network (weights from `seed`)."""
     run = run or logged_run(project, name=f"served {seed}")
     export = ModelExport.objects.create(project=project, run=run, state=ExportState.PENDING, trainer="mlp")
-    data = onnx_bytes(digits_module(seed))
+    data = onnx_bytes_of(seed)
     path, sha = onnx_files.store(run_id=run.mlflow_run_id, export_id=export.pk, variant="fp32", data=data)
     ModelExport.objects.filter(pk=export.pk).update(
         state=ExportState.READY, artifact_path=path, sha256=sha, size_bytes=len(data), opset=17,

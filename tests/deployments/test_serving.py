@@ -22,6 +22,7 @@ from deployments.models import Deployment, Prediction, RolloutAction
 from deployments.serving import log, rollout
 from projects.models import PredictionInputs, TimelineEvent
 from tests.deployments.serving_helpers import benchmarked, expected_probabilities, served_export
+from tests.matrix import recorded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,19 +148,27 @@ def test_a_key_calls_only_its_deployment_and_a_revoked_key_fails_at_once(project
     assert len(logged()) == 1
 
 
+@pytest.mark.parametrize(
+    ("visibility", "expected"),
+    [
+        ("public", {"engineer": 200, "lead": 200, "annotator": 403, "viewer": 403, "outsider": 403, "anonymous": 401}),
+        ("private", {"engineer": 200, "lead": 200, "annotator": 403, "viewer": 403, "outsider": 404,
+                     "anonymous": 404}),
+    ],
+)
 def test_personal_tokens_call_by_role_and_a_private_deployment_is_404_to_others(
-    private_project, lead, engineer, annotator, viewer, outsider
+    project, private_project, lead, engineer, annotator, viewer, outsider, visibility, expected
 ):
-    deployment = deploy(private_project, lead)
+    deployment = deploy(project if visibility == "public" else private_project, lead)
     answers = {}
     for name, user in {"engineer": engineer, "lead": lead, "annotator": annotator, "viewer": viewer,
                        "outsider": outsider, "anonymous": None}.items():
         client = APIClient()
         if user is not None:
             client.force_authenticate(user=user)
-        answers[name] = client.post(url(deployment), {"inputs": ROWS[:1]}, format="json").status_code
-    assert answers == {"engineer": 200, "lead": 200, "annotator": 404, "viewer": 403, "outsider": 404,
-                       "anonymous": 404}
+        with recorded():  # this is the prediction endpoint's permission matrix
+            answers[name] = client.post(url(deployment), {"inputs": ROWS[:1]}, format="json").status_code
+    assert answers == expected
 
 
 def test_the_canary_gets_its_share_of_callers_within_statistical_tolerance_and_each_caller_sticks(project, lead):
