@@ -9,6 +9,7 @@ _ONE = _DEPLOYMENTS + "<slug:deployment_slug>/"
 
 urlpatterns = [
     path(_DEPLOYMENTS, views.deployment_list, name="deployments"),
+    path(_DEPLOYMENTS + "exports/<int:pk>/bundle.zip", views.export_bundle, name="export_bundle"),
     path(_ONE, views.deployment_detail, name="deployment"),
     path(_ONE + "canary/", views.deployment_canary, name="canary"),
     path(_ONE + "share/", views.deployment_share, name="share"),

@@ -12,7 +12,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -209,3 +209,18 @@ def key_revoke(request, slug: str, deployment_slug: str, pk: int):
     services.key_revoke(key=key, actor=request.user)
     messages.success(request, f"The key {key} is revoked: calls with it fail from now on.")
     return redirect("deployments:deployment", slug=project.slug, deployment_slug=deployment.slug)
+
+
+@require_GET
+@guard
+def export_bundle(request, slug: str, pk: int):
+    """The serving bundle of a ready export: model, schema, stand-alone server, Dockerfile."""
+    from deployments.bundle.build import bundle_bytes, bundle_filename
+
+    project, _ = _project(request, slug)
+    export = selectors.ready_exports(project=project).filter(pk=pk).first()
+    if export is None:
+        raise Http404("No ready export with this number.")
+    response = HttpResponse(bundle_bytes(export), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{bundle_filename(export)}"'
+    return response
