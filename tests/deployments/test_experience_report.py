@@ -3,9 +3,7 @@ report's draft carries the project's key numbers, each equal to its source and l
 submitted only after the deployment is approved and with every section written; approving it
 completes the project, which the directory and the public project page then mark as a success
 with the report published. The panels show each reader only what the policy lets them see.
-
-Exports, benchmarks, deployments and predictions are written as rows here: the jobs and services
-that make them belong to other parts of the deployments app."""
+(The evidence is made by tests/deployments/report_helpers.py.)"""
 
 from __future__ import annotations
 
@@ -16,95 +14,23 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from datasets.annotation import services as annotation_services
 from datasets.annotation.agreement.jobs import agreement_start
 from datasets.annotation.models import AgreementReport
 from deployments import panels, report
-from deployments.models import (
-    Benchmark,
-    Deployment,
-    ExportState,
-    ModelExport,
-    Prediction,
-    RolloutAction,
-    RolloutEvent,
-    Variant,
-)
-from experiments import mlflow_store
-from experiments.models import EvaluationState, TestEvaluation
 from prakriya.jobs.models import JobState
 from prakriya.jobs.runner import job_execute
 from prakriya.lib.markdown import render_markdown
 from projects import services as project_services
-from projects.models import DELIVERABLE_ORDER, STAGE_COMPLETE, DeliverableKind, DeliverableState, Target
-from tests.experiments.runs_helpers import logged_run
+from projects.models import STAGE_COMPLETE, DeliverableKind, DeliverableState
+from tests.deployments.report_helpers import approve_until, evidence
 from tests.fixtures_annotation import make_version
 
 pytestmark = pytest.mark.django_db
 
 REPORT = DeliverableKind.EXPERIENCE_REPORT
 WRITTEN = "\n\n".join(f"## {section}\n\nWe learnt something about {section.lower()}." for section in panels.SECTIONS)
-
-
-def _run(project, name: str, *, metrics: dict[str, float], trainer: str = "mlp"):
-    record = logged_run(project, name=name, tags={mlflow_store.TAG_KIND: trainer,
-                                                  mlflow_store.TAG_DATASET_VERSION: "digits@v1"},
-                        train=[1.0, 0.5], val=[1.0, 0.6], finished=False)
-    client = mlflow_store.client()
-    for key, value in metrics.items():
-        client.log_metric(record.mlflow_run_id, key, value)
-    client.set_terminated(record.mlflow_run_id, status="FINISHED")
-    return record
-
-
-def _evidence(project, *, predictions: int = 3):
-    """What the project measured, from its data to its deployment: two runs (a baseline and an
-    MLP), a sealed evaluation of the MLP, an export, a benchmark and a deployment with a canary."""
-    Target.objects.create(project=project, metric="accuracy", comparator=">=", threshold=0.9, is_primary=True)
-    version = make_version(project, kind="image", slug="digits", count=4)
-    baseline = _run(project, "logreg seed 7", trainer="logistic_regression", metrics={"val_accuracy": 0.8123})
-    best = _run(project, "mlp seed 7", metrics={"val_accuracy": 0.9456, "accuracy": 0.999})
-    _run(project, "mlp broken", metrics={"val_accuracy": 0.12})
-    evaluation = TestEvaluation.objects.create(
-        project=project, run=best, reason="final", state=EvaluationState.DONE, finished_at=timezone.now(),
-        results={"items": 40, "accuracy": 0.925, "macro_f1": 0.9011, "targets": []},
-    )
-    fp32 = ModelExport.objects.create(
-        project=project, run=best, state=ExportState.READY, opset=17, size_bytes=123_456, trainer="mlp",
-        parity={"max_abs_diff": 2e-7, "agreement": 1.0, "items": 40}, metrics={"val_accuracy": 0.9456},
-    )
-    int8 = ModelExport.objects.create(
-        project=project, run=best, base=fp32, variant=Variant.INT8_DYNAMIC, state=ExportState.READY, opset=17,
-        parity={"max_abs_diff": 0.01, "agreement": 0.975}, metrics={"val_accuracy": 0.94, "accuracy_change": -0.0056},
-    )
-    pending = ModelExport.objects.create(project=project, run=best, state=ExportState.PENDING)
-    benchmark = Benchmark.objects.create(
-        project=project, export=fp32, finished_at=timezone.now(), results={"onnx": {"p95_ms": 1.2}},
-        targets=[{"target": "latency_p95 ≤ 50 ms", "metric": "latency_p95", "value": 1.2, "met": True},
-                 {"target": "model_size ≤ 1 MB", "metric": "model_size", "value": 0.12, "met": True}],
-    )
-    deployment = Deployment.objects.create(project=project, slug="digits-api", name="Digits API", stable=fp32,
-                                           canary=int8, canary_percent=10)
-    RolloutEvent.objects.create(deployment=deployment, action=RolloutAction.CANARY, stable=fp32, canary=int8,
-                                canary_percent=10)
-    Prediction.objects.bulk_create(
-        Prediction(deployment=deployment, export=fp32, caller="c", label="7", score=0.9, latency_ms=1.0,
-                   input={"secret": "production input"}, created_at=timezone.now())
-        for _ in range(predictions)
-    )
-    return {"version": version, "baseline": baseline, "best": best, "evaluation": evaluation, "fp32": fp32,
-            "int8": int8, "pending": pending, "benchmark": benchmark, "deployment": deployment}
-
-
-def _approve_until(project, actor, last: str) -> None:
-    """Stages up to `last` approved as their reviews would leave them; their own checks (a
-    datasheet, a baseline run, a survey…) are each stage's tests' business."""
-    for kind in DELIVERABLE_ORDER[: DELIVERABLE_ORDER.index(last) + 1]:
-        project_services.deliverable_move(
-            deliverable=project.deliverables.get(kind=kind), to_state=DeliverableState.APPROVED, actor=actor
-        )
 
 
 def _write(project, engineer, body: str = WRITTEN):
@@ -127,7 +53,7 @@ def _link(value: str, url: str) -> str:
 def test_the_draft_carries_each_key_number_equal_to_its_source_and_linked_to_it(
     client, project, lead, engineer, annotator, campaign
 ):
-    world = _evidence(project)
+    world = evidence(project)
     for index, item in enumerate(campaign.items.order_by("position")):
         annotation_services.annotation_submit(campaign=campaign, annotator=annotator, campaign_item=item,
                                               value="positive")
@@ -203,17 +129,17 @@ def test_names_stay_text_in_the_draft(project, lead):
 
 def test_the_report_is_submitted_only_once_the_deployment_is_approved(project, lead, engineer):
     deliverable = _write(project, engineer)
-    _approve_until(project, lead, DeliverableKind.ERROR_ANALYSIS)
+    approve_until(project, lead, DeliverableKind.ERROR_ANALYSIS)
     with pytest.raises(ValidationError, match="once the deployment deliverable is approved"):
         project_services.deliverable_transition(deliverable=deliverable, actor=engineer, action="submit")
 
-    _approve_until(project, lead, DeliverableKind.DEPLOYMENT)
+    approve_until(project, lead, DeliverableKind.DEPLOYMENT)
     submitted = project_services.deliverable_transition(deliverable=deliverable, actor=engineer, action="submit")
     assert submitted.state == DeliverableState.SUBMITTED
 
 
 def test_the_report_is_submitted_only_with_every_section_written(project, lead, engineer):
-    _approve_until(project, lead, DeliverableKind.DEPLOYMENT)
+    approve_until(project, lead, DeliverableKind.DEPLOYMENT)
     body = panels.report_draft(user=lead, project=project) + "\n## What worked\n"
     body = body.replace("## What worked\n\n", "## What worked\n\nThe canary caught a bad int8 model.\n", 1)
     deliverable = _write(project, engineer, body=body)
@@ -231,7 +157,7 @@ def test_the_submit_refusal_reads_on_the_page(client, project, engineer):
 
 
 def _complete(project, lead, engineer, body: str = WRITTEN):
-    _approve_until(project, lead, DeliverableKind.DEPLOYMENT)
+    approve_until(project, lead, DeliverableKind.DEPLOYMENT)
     deliverable = _write(project, engineer, body=body)
     project_services.deliverable_transition(deliverable=deliverable, actor=engineer, action="submit")
     project_services.deliverable_transition(deliverable=deliverable, actor=lead, action="approve")
@@ -242,7 +168,7 @@ def test_approving_the_report_completes_the_project_and_the_directory_marks_it_a
     project, private_project, lead, engineer
 ):
     other = project_services.project_create(creator=lead, slug="forms", title="Forms")
-    _approve_until(other, lead, DeliverableKind.DEPLOYMENT)  # deployed, but no report yet
+    approve_until(other, lead, DeliverableKind.DEPLOYMENT)  # deployed, but no report yet
     _complete(project, lead, engineer)
     assert project.stage == STAGE_COMPLETE and project.is_complete
 
@@ -268,7 +194,7 @@ def test_the_published_report_is_sanitised_markdown_on_the_public_project_page(p
 
 
 def test_a_report_waiting_for_review_is_not_published(project, lead, engineer):
-    _approve_until(project, lead, DeliverableKind.DEPLOYMENT)
+    approve_until(project, lead, DeliverableKind.DEPLOYMENT)
     deliverable = _write(project, engineer)
     project_services.deliverable_transition(deliverable=deliverable, actor=engineer, action="submit")
     page = Client().get(reverse("projects:detail", args=[project.slug])).content.decode()
@@ -300,7 +226,7 @@ def _key_panel(client, project) -> str:
 def test_an_annotator_of_a_private_project_sees_its_data_but_not_its_runs_results_or_log(
     client, private_project, lead, annotator, viewer, engineer
 ):
-    world = _evidence(private_project)
+    world = evidence(private_project)
     client.force_login(annotator)
     panel = _key_panel(client, private_project)
     assert "Digits v1" in panel and 'data-testid="runs-hidden"' in panel
@@ -320,7 +246,7 @@ def test_an_annotator_of_a_private_project_sees_its_data_but_not_its_runs_result
 
 
 def test_outsiders_read_a_public_projects_numbers_but_never_its_prediction_log(client, project, outsider):
-    _evidence(project)
+    evidence(project)
     for who in (None, outsider):
         reader = Client()
         if who is not None:
@@ -333,14 +259,14 @@ def test_outsiders_read_a_public_projects_numbers_but_never_its_prediction_log(c
 
 
 def test_an_outsider_gets_404_on_a_private_projects_report(client, private_project, outsider):
-    _evidence(private_project)
+    evidence(private_project)
     client.force_login(outsider)
     assert _page(client, private_project).status_code == 404
     assert _page(Client(), private_project).status_code == 404
 
 
 def test_the_deployment_panel_lists_ready_exports_benchmarks_and_rollouts(client, project, viewer):
-    world = _evidence(project)
+    world = evidence(project)
     client.force_login(viewer)
     page = _page(client, project, DeliverableKind.DEPLOYMENT).content.decode()
     panel = page[page.index('data-testid="deployment-evidence"'):]
@@ -355,7 +281,7 @@ def test_the_deployment_panel_lists_ready_exports_benchmarks_and_rollouts(client
 
 
 def test_a_benchmark_that_misses_a_target_says_so(project):
-    world = _evidence(project)
+    world = evidence(project)
     world["benchmark"].targets = [{"target": "latency_p95 ≤ 1 ms", "value": 1.2, "met": False},
                                   {"target": "model_size ≤ 1 MB", "value": 0.1, "met": True}]
     world["benchmark"].save()
