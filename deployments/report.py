@@ -254,14 +254,12 @@ def benchmark_number(*, project: Project, benchmark: Benchmark | None) -> Number
 
 def deployment_rows(*, user: AnyUser, project: Project) -> list[DeploymentRow]:
     see_log = policy.can(user=user, project=project, action=policy.VIEW_PREDICTIONS)
-    deployments = (
-        Deployment.objects.filter(project=project)
-        .select_related("stable__run", "canary__run")
-        .annotate(prediction_count=Count("predictions"))
-        .order_by("name", "id")[:MAX_DEPLOYMENTS]
-    )
+    deployments = Deployment.objects.filter(project=project).select_related("stable__run", "canary__run")
+    if see_log:
+        # Counted only for those who read the log: a long log is not counted for every visitor.
+        deployments = deployments.annotate(prediction_count=Count("predictions"))
     rows = []
-    for deployment in deployments:
+    for deployment in deployments.order_by("name", "id")[:MAX_DEPLOYMENTS]:
         rows.append(DeploymentRow(
             name=deployment.name,
             url=source_url("deployments:deployment", slug=project.slug, deployment_slug=deployment.slug),
