@@ -3,3 +3,13 @@ from django.apps import AppConfig
 
 class DeploymentsConfig(AppConfig):
     name = "deployments"
+
+    def ready(self) -> None:
+        from deployments import panels
+        from projects import hooks
+        from projects.models import DeliverableKind
+
+        hooks.register_panel(DeliverableKind.DEPLOYMENT, panels.deployment_panel)
+        hooks.register_panel(DeliverableKind.EXPERIENCE_REPORT, panels.experience_report_panel)
+        hooks.register_draft(DeliverableKind.EXPERIENCE_REPORT, panels.experience_report_draft)
+        hooks.register_submit_check(DeliverableKind.EXPERIENCE_REPORT, panels.experience_report_ready_check)
