@@ -381,7 +381,7 @@ PRAKRIYA_ONNX_PROVIDERS = env_list("PRAKRIYA_ONNX_PROVIDERS", ["CPUExecutionProv
 PRAKRIYA_MODELS_DIR = Path(env_str("PRAKRIYA_MODELS_DIR", str(DATA_DIR / "models")))
 PRAKRIYA_ONNX_MAX_BYTES = env_int("PRAKRIYA_ONNX_MAX_BYTES", 200 * 1024**2, minimum=1024)
 # A prediction request: its body and how many inputs one call may carry.
-PRAKRIYA_PREDICT_MAX_BODY_BYTES = env_int("PRAKRIYA_PREDICT_MAX_BODY_BYTES", 4 * 1024**2, minimum=1024)
+PRAKRIYA_PREDICT_MAX_BODY_BYTES = env_int("PRAKRIYA_PREDICT_MAX_BODY_BYTES", 2 * 1024**2, minimum=1024)
 PRAKRIYA_PREDICT_MAX_BATCH = env_int("PRAKRIYA_PREDICT_MAX_BATCH", 256, minimum=1)
 # Predictions older than this many days are pruned from the log (0 keeps them for ever).
 PRAKRIYA_PREDICTION_RETENTION_DAYS = env_int("PRAKRIYA_PREDICTION_RETENTION_DAYS", 90, minimum=0)

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from deployments.drift import selectors, services
 from deployments.models import DriftReport
+from deployments.selectors import deployment_get
 from prakriya.jobs.serializers import JobDetailSerializer
 from prakriya.rest import job_accepted
 from projects import policy
@@ -52,7 +53,7 @@ class DriftView(ProjectScopedMixin, GenericAPIView):
     def get(self, request: Request, project_slug: str, deployment_slug: str) -> Response:
         policy.require(user=request.user, project=self.project, action=policy.VIEW_PREDICTIONS,
                        what="read the prediction log and its drift")
-        deployment = selectors.deployment_get(project=self.project, slug=deployment_slug)
+        deployment = deployment_get(project=self.project, user=request.user, slug=deployment_slug)
         reports = list(reversed(selectors.reports_for(user=request.user, deployment=deployment)))
         return Response(DriftReportSerializer(reports, many=True).data)
 
@@ -61,5 +62,5 @@ class DriftView(ProjectScopedMixin, GenericAPIView):
     def post(self, request: Request, project_slug: str, deployment_slug: str) -> Response:
         policy.require(user=request.user, project=self.project, action=policy.MANAGE_DEPLOYMENTS,
                        what="start drift checks")
-        deployment = selectors.deployment_get(project=self.project, slug=deployment_slug)
+        deployment = deployment_get(project=self.project, user=request.user, slug=deployment_slug)
         return job_accepted(request, services.drift_check_start(deployment=deployment, actor=request.user))

@@ -1,5 +1,5 @@
-"""Reads of drift monitoring: a project's deployment by its address, its drift reports, and the
-warnings the project page shows.
+"""Reads of drift monitoring: a deployment's drift reports, and the warnings the project page
+shows (a deployment by its address: deployments.selectors.deployment_get).
 
 The drift page and its reports are read from the prediction log (VIEW_PREDICTIONS). The project
 page's warning is public where the project is: it names the deployment, the worst statistic and
@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import Http404
 
 from deployments.models import Deployment, DriftReport
 from projects import policy
@@ -19,16 +18,6 @@ from projects.models import Project
 from projects.policy import AnyUser
 
 CHART_REPORTS = 200  # the latest checks a drift chart draws
-
-
-def deployment_get(*, project: Project, slug: str) -> Deployment:
-    """The project's deployment at `slug` (the caller has resolved the project through the
-    visibility selector); 404 when there is none."""
-    deployment = Deployment.objects.select_related("project", "stable", "stable__run").filter(
-        project=project, slug=slug).first()
-    if deployment is None:
-        raise Http404("No such deployment")
-    return deployment
 
 
 def reports_for(*, user: AnyUser, deployment: Deployment, limit: int = CHART_REPORTS) -> list[DriftReport]:

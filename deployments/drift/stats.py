@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ BINS = 10
 EPSILON = 1e-4
 
 
-def input_stats(*, schema: dict, row) -> dict:
+def input_stats(*, schema: dict, row: Any) -> dict[str, float]:
     """A few numbers about one prepared input `row` as the model takes it (see ModelExport.input_schema):
     image (flat float pixels, 0–255): {"mean", "std"} of the intensity; text (the string):
     {"length": characters, "tokens": words}; tabular: {} (its features are the numbers, and they
@@ -36,7 +37,7 @@ def input_stats(*, schema: dict, row) -> dict:
         return {"mean": round(float(pixels.mean()), 4), "std": round(float(pixels.std()), 4)}
     if kind == "text":
         text = row if isinstance(row, str) else str(row)
-        return {"length": len(text), "tokens": len(_TOKEN.findall(text))}
+        return {"length": float(len(text)), "tokens": float(len(_TOKEN.findall(text)))}
     return {}
 
 

@@ -1,27 +1,18 @@
 """A logged prediction's stored input (Prediction.input, kept only where the project's privacy
-setting stores inputs) read back as the model's prepared row, by the export's input schema.
+setting stores inputs) read back by the export's input schema.
 
-The prediction endpoint stores the JSON input it was given. This module reads the shapes that
-input can take for one item, and answers None for anything else rather than guess:
-  image    a flat list of c·h·w numbers (0–255, channels first), or a base64 string of an image
-           file (also either of them under "pixels", "input" or "image" in an object);
-  text     a string (also under "text" or "input");
-  tabular  an object of feature name → number (also under "features"), or a list of numbers in
-           the order of the schema's feature names.
+The prediction log stores each input as the serving side prepared it for the model
+(deployments/serving/prepare.py): the flat channels-first pixels 0–255 of an image, the features
+of a tabular input in the schema's order, the string of a text. Anything else reads as None.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import math
 from typing import Any
 
 import numpy as np
-
-_IMAGE_KEYS = ("pixels", "input", "image")
-_TEXT_KEYS = ("text", "input")
 
 
 def image_shape(schema: dict) -> tuple[int, int, int] | None:
@@ -35,77 +26,23 @@ def image_shape(schema: dict) -> tuple[int, int, int] | None:
 
 
 def prepared_row(schema: dict, raw: Any) -> np.ndarray | str | None:
-    """The stored input as the model took it: flat float32 pixels for an image, the string for a
-    text, float64 features in schema order for a tabular input; None when it cannot be read."""
+    """The stored input as the model took it: float pixels for an image, float features for a
+    tabular input, the string for a text; None when it is not that."""
     kind = schema.get("kind")
-    if kind == "image":
-        return _image_row(schema, raw)
     if kind == "text":
-        if isinstance(raw, dict):
-            raw = next((raw[k] for k in _TEXT_KEYS if isinstance(raw.get(k), str)), None)
         return raw if isinstance(raw, str) else None
-    if kind == "tabular":
-        return _tabular_row(schema, raw)
-    return None
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        return math.nan
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return number if math.isfinite(number) else math.nan
-
-
-def _tabular_row(schema: dict, raw: Any) -> np.ndarray | None:
-    names = list(schema.get("feature_names") or [])
-    if isinstance(raw, dict) and isinstance(raw.get("features"), (dict, list)):
-        raw = raw["features"]
-    if isinstance(raw, dict) and names:
-        return np.array([_number(raw.get(name)) for name in names], dtype=np.float64)
-    if isinstance(raw, list) and (not names or len(raw) == len(names)):
-        return np.array([_number(v) for v in raw], dtype=np.float64)
-    return None
-
-
-def _image_row(schema: dict, raw: Any) -> np.ndarray | None:
-    shape = image_shape(schema)
-    if shape is None:
+    if kind not in ("image", "tabular") or not isinstance(raw, list):
         return None
-    if isinstance(raw, dict):
-        raw = next((raw[k] for k in _IMAGE_KEYS if isinstance(raw.get(k), (list, str))), None)
-    if isinstance(raw, list):
-        if len(raw) != math.prod(shape):
+    if kind == "image":
+        shape = image_shape(schema)
+        if shape is None or len(raw) != math.prod(shape):
             return None
-        row = np.array([_number(v) for v in raw], dtype=np.float32)
-        return None if np.isnan(row).any() else row
-    if isinstance(raw, str):
-        return _decoded_image(raw, shape, (schema.get("image") or {}).get("mode") or "L")
-    return None
-
-
-def _decoded_image(encoded: str, shape: tuple[int, int, int], mode: str) -> np.ndarray | None:
-    from PIL import Image, UnidentifiedImageError
-
-    if encoded.startswith("data:") and "," in encoded:
-        encoded = encoded.split(",", 1)[1]
-    try:
-        data = base64.b64decode(encoded, validate=True)
-        with Image.open(io.BytesIO(data)) as im:
-            channels, height, width = shape
-            # Never more than the platform's own decompression-bomb bound (Pillow's default here).
-            if im.width * im.height > Image.MAX_IMAGE_PIXELS:
-                return None
-            im = im.convert(mode)
-            if im.size != (width, height):
-                im = im.resize((width, height), Image.Resampling.BILINEAR)
-            array = np.asarray(im, dtype=np.float32)
-    except (binascii.Error, ValueError, OSError, UnidentifiedImageError, Image.DecompressionBombError):
+    elif schema.get("n_features") and len(raw) != int(schema["n_features"]):
         return None
-    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-    return array.reshape(-1) if array.size == math.prod(shape) else None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+        return None
+    row = np.asarray(raw, dtype=np.float64)
+    return row if np.isfinite(row).all() else None
 
 
 def image_png(schema: dict, row: np.ndarray) -> bytes:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from deployments.drift import selectors, services
 from deployments.drift.figures import drift_figure
 from deployments.drift.measure import PREDICTIONS
+from deployments.selectors import deployment_get
 from prakriya.limits import rate_limited
 from projects import policy
 from projects.access import guard, project_for, to_job
@@ -34,11 +35,11 @@ def _rows(report) -> list[dict]:
 def drift_page(request, slug: str, deployment_slug: str):
     if request.method == "POST":
         project, _ = project_for(request, slug, policy.MANAGE_DEPLOYMENTS)
-        deployment = selectors.deployment_get(project=project, slug=deployment_slug)
+        deployment = deployment_get(project=project, user=request.user, slug=deployment_slug)
         job = services.drift_check_start(deployment=deployment, actor=request.user)
         return to_job(request, job, f"Drift check of {deployment.name} started.")
     project, role = project_for(request, slug, policy.VIEW_PREDICTIONS)
-    deployment = selectors.deployment_get(project=project, slug=deployment_slug)
+    deployment = deployment_get(project=project, user=request.user, slug=deployment_slug)
     reports = selectors.reports_for(user=request.user, deployment=deployment)
     latest = reports[-1] if reports else None
     threshold = latest.threshold if latest else settings.PRAKRIYA_DRIFT_PSI_THRESHOLD

@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from deployments.drift.api import DEPLOYMENT_SLUG_PARAMETER
-from deployments.drift.selectors import deployment_get
 from deployments.loopback import selectors, services
 from deployments.models import Loopback, LoopbackStrategy
+from deployments.selectors import deployment_get
 from prakriya.jobs.serializers import JobDetailSerializer
 from prakriya.rest import job_accepted, parse
 from projects import policy
@@ -77,7 +77,7 @@ class LoopbackView(ProjectScopedMixin, GenericAPIView):
     def get(self, request: Request, project_slug: str, deployment_slug: str) -> Response:
         policy.require(user=request.user, project=self.project, action=policy.VIEW_PREDICTIONS,
                        what="read the prediction log")
-        deployment = deployment_get(project=self.project, slug=deployment_slug)
+        deployment = deployment_get(project=self.project, user=request.user, slug=deployment_slug)
         loopbacks = selectors.loopbacks_for(user=request.user, deployment=deployment)[:SHOWN]
         return Response(LoopbackSerializer(loopbacks, many=True).data)
 
@@ -86,7 +86,7 @@ class LoopbackView(ProjectScopedMixin, GenericAPIView):
     def post(self, request: Request, project_slug: str, deployment_slug: str) -> Response:
         policy.require(user=request.user, project=self.project, action=policy.MANAGE_DEPLOYMENTS,
                        what="send production inputs to labelling")
-        deployment = deployment_get(project=self.project, slug=deployment_slug)
+        deployment = deployment_get(project=self.project, user=request.user, slug=deployment_slug)
         data = parse(LoopbackRequestSerializer, request)
         loopback = services.loopback_campaign_create(deployment=deployment, actor=request.user, **data)
         return job_accepted(request, loopback.job)

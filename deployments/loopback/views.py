@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from deployments.drift.selectors import deployment_get
 from deployments.loopback import selectors, services
 from deployments.loopback.forms import LoopbackForm
+from deployments.selectors import deployment_get
 from prakriya.limits import rate_limited
 from projects import policy
 from projects.access import error_text, guard, project_for, to_job
@@ -23,7 +23,7 @@ SHOWN = 20
 @guard
 def loopback_page(request, slug: str, deployment_slug: str):
     project, role = project_for(request, slug, policy.MANAGE_DEPLOYMENTS)
-    deployment = deployment_get(project=project, slug=deployment_slug)
+    deployment = deployment_get(project=project, user=request.user, slug=deployment_slug)
     form = LoopbackForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST":
