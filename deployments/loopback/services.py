@@ -193,7 +193,8 @@ def loopback_version_written(*, version: DatasetVersion, job: Job) -> None:
     marks the job succeeded; a campaign that cannot be made (the person who asked lost their
     role meanwhile) leaves the version written and says why on the loop back."""
     loopback = (
-        Loopback.objects.select_for_update().select_related("deployment__project", "deployment__stable", "created_by")
+        Loopback.objects.select_for_update(of=("self",))
+        .select_related("deployment__project", "deployment__stable", "created_by")
         .filter(job=job).first()
     )
     if loopback is None or loopback.campaign_id is not None:
