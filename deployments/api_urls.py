@@ -4,6 +4,8 @@ into the `api` namespace by prakriya/api_urls.py."""
 from django.urls import re_path
 
 from deployments import api
+from deployments.drift.api_urls import urlpatterns as drift_api_urls
+from deployments.loopback.api_urls import urlpatterns as loopback_api_urls
 from projects.api import SLUG_URL_PATTERN
 
 _DEPLOYMENTS = rf"^projects/(?P<project_slug>{SLUG_URL_PATTERN})/deployments/"
@@ -21,3 +23,5 @@ urlpatterns = [
     re_path(_ONE + r"keys/(?P<pk>[0-9]{1,18})/revoke/$", api.KeyRevokeView.as_view(), name="deployment-key-revoke"),
     re_path(_ONE + r"predictions/$", api.PredictionLogView.as_view(), name="deployment-predictions"),
 ]
+urlpatterns += drift_api_urls
+urlpatterns += loopback_api_urls

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from deployments import views
+from deployments.drift.urls import urlpatterns as drift_urls
+from deployments.loopback.urls import urlpatterns as loopback_urls
 
 app_name = "deployments"
 
@@ -17,4 +19,6 @@ urlpatterns = [
     path(_ONE + "rollback/", views.deployment_rollback, name="rollback"),
     path(_ONE + "keys/", views.key_create, name="key_create"),
     path(_ONE + "keys/<int:pk>/revoke/", views.key_revoke, name="key_revoke"),
+    *drift_urls,
+    *loopback_urls,
 ]
