@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 
 import pytest
@@ -49,6 +50,16 @@ def pytest_collection_modifyitems(config, items):
         )
         cost[str(item.path)] = cost.get(str(item.path), 0) + (_HEAVY_WEIGHT if heavy else 1)
     items.sort(key=lambda item: (-cost[str(item.path)], first[str(item.path)]))
+
+
+@pytest.fixture(autouse=True)
+def _prediction_log_left_behind():
+    # A test that predicted and did not read its log leaves rows in this process's buffer: they
+    # must not be written into the next test's database (its deployments are not theirs).
+    yield
+    log = sys.modules.get("deployments.serving.log")
+    if log is not None:
+        log.buffer.discard()
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ SHA-256, or nothing.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import logging
@@ -85,15 +86,29 @@ class PredictionBuffer:
                     logger.warning("Could not write %d predictions to the log; they are dropped", len(batch),
                                    exc_info=True)
                     self.dropped += len(batch)
-                    close_old_connections()
+                    with contextlib.suppress(Exception):
+                        close_old_connections()
         return written
 
     def _loop(self) -> None:
         while True:
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
-            self.flush()
-            close_old_connections()
+            if not self.pending():
+                continue
+            try:
+                self.flush()
+                # This thread's connection is closed between batches, as a request's would be.
+                close_old_connections()
+            except Exception:  # noqa: BLE001 - the writer must outlive any one failure
+                logger.warning("The prediction log's writer failed; it carries on", exc_info=True)
+
+    def discard(self) -> int:
+        """Forgets what is pending (a test's leftovers); returns how many rows."""
+        with self._lock:
+            count = len(self._rows)
+            self._rows.clear()
+        return count
 
     def pending(self) -> int:
         with self._lock:
