@@ -143,6 +143,14 @@ def _only_probabilities(model_proto) -> None:
     initializers = [t for t in model_proto.graph.initializer if t.name in used]
     del model_proto.graph.initializer[:]
     model_proto.graph.initializer.extend(initializers)
+    # skl2onnx may declare a domain twice (once per converter); tools that read the opset (ONNX
+    # Runtime's quantisation) expect each domain once.
+    versions: dict[str, int] = {}
+    for entry in model_proto.opset_import:
+        versions[entry.domain] = max(versions.get(entry.domain, 0), entry.version)
+    del model_proto.opset_import[:]
+    for domain, version in versions.items():
+        model_proto.opset_import.add(domain=domain, version=version)
 
 
 def _majority_graph(prior: np.ndarray, *, string_input: bool, n_features: int | None):
