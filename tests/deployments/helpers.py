@@ -14,7 +14,7 @@ from prakriya.jobs.runner import job_execute
 from tests.experiments.test_inputs import _sklearn_version
 
 # A tiny network: a few epochs are enough for a real model with a real checkpoint.
-MLP = {"epochs": 2, "seed": 7, "hidden_sizes": [16], "batch_size": 128}
+MLP = {"epochs": 3, "seed": 7, "hidden_sizes": [32], "batch_size": 64}
 LOGREG = {"seed": 5, "max_iter": 200}
 
 
