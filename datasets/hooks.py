@@ -22,3 +22,21 @@ def register_seal_consumer(consumer: SealConsumer) -> None:
 
 def seal_consumers() -> list[SealConsumer]:
     return list(_seal_consumers)
+
+
+# A version listener is called inside the transaction that marks a version-writing job succeeded,
+# with `version` (just marked ready) and `job`, once per version: an app above datasets that
+# started the write follows it up there (the loop back to labelling makes its campaign over the
+# version). It must not raise for a version it did not ask for.
+VersionListener = Callable[..., None]
+
+_version_listeners: list[VersionListener] = []
+
+
+def register_version_listener(listener: VersionListener) -> None:
+    if listener not in _version_listeners:
+        _version_listeners.append(listener)
+
+
+def version_listeners() -> list[VersionListener]:
+    return list(_version_listeners)

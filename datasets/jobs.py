@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
-from datasets import ingest, kinds, sealed_store, sealing, selectors, services, storage
+from datasets import hooks, ingest, kinds, sealed_store, sealing, selectors, services, storage
 from datasets.models import Dataset, DatasetVersion, VersionState
 from prakriya.jobs import registry
 from prakriya.jobs.context import JobContext
@@ -74,6 +74,8 @@ def _version_written(job: Job, result: dict[str, Any]) -> None:
             text=f"{version.dataset.name} v{version.number} written: {version.item_count} items",
             data={"dataset": version.dataset.slug, "version": version.number},
         )
+        for listener in hooks.version_listeners():
+            listener(version=version, job=job)
         # Every new version is profiled.
         transaction.on_commit(lambda: services.profile_start(version=version, actor=job.created_by))
         if sealing.version_seal_state(version) != version.sealed_fingerprint:

@@ -208,3 +208,78 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.score:.2f}) by {self.deployment}"
+
+
+# --- Drift and the loop back to labelling (deployments/drift/, deployments/loopback/) ----------
+
+
+class DriftReport(models.Model):
+    """One drift check of a deployment: its stable export's recent traffic (the window) against
+    the training part of that export's run, by population stability index (PSI).
+
+    `features` maps each measured feature or statistic to {"psi", "source" ("stats": the numbers
+    every prediction keeps; "input": read from stored inputs), "edges" (the training quantile
+    bins' inner edges), "expected" and "actual" (the training and production share of each bin)}:
+    bin shares and edges, never an input value."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="drift_reports")
+    export = models.ForeignKey(ModelExport, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The predictions compared: {"predictions": n, "first": iso time, "last": iso time, "days": D, "limit": N}.
+    window = models.JSONField(default=dict, blank=True)
+    features = models.JSONField(default=dict, blank=True)
+    # PSI of the predicted labels against the training part's label distribution.
+    prediction_psi = models.FloatField(null=True, blank=True)
+    prediction_shares = models.JSONField(default=dict, blank=True)  # {"classes", "expected", "actual"}
+    mean_confidence = models.FloatField(null=True, blank=True)
+    # The export's mean top probability on the validation part, when its export job recorded it.
+    reference_confidence = models.FloatField(null=True, blank=True)
+    # The feature, statistic or "predictions" with the largest PSI, and that PSI.
+    worst = models.CharField(max_length=200, blank=True)
+    worst_psi = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField()
+    drifted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["deployment", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Drift check {self.pk} of {self.deployment}"
+
+
+class LoopbackStrategy(models.TextChoices):
+    LOWEST_CONFIDENCE = "lowest_confidence", "Lowest confidence first"
+    DRIFTED = "drifted", "The most drifted slice"
+
+
+class Loopback(models.Model):
+    """Production inputs sent back to labelling: the sampled predictions (in the order chosen),
+    the dataset version they become (written by its job) and the campaign made over it once the
+    version is written."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="loopbacks")
+    strategy = models.CharField(max_length=20, choices=LoopbackStrategy.choices)
+    # Prediction ids in the order the campaign's queue follows.
+    predictions = models.JSONField(default=list)
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.SET_NULL, null=True, related_name="+")
+    job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    campaign = models.ForeignKey("annotation.Campaign", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+")
+    # Who the campaign is assigned to (user ids); None: the project's annotators when it is made.
+    annotator_ids = models.JSONField(null=True, blank=True)
+    # Why the campaign could not be made once the version was written.
+    failure = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Loop back {self.pk} of {self.deployment}"

@@ -253,10 +253,16 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 PRAKRIYA_SWEEP_INTERVAL_SECONDS = env_int("PRAKRIYA_SWEEP_INTERVAL_SECONDS", 30, minimum=1)
+# How often beat starts a drift check of every deployment that answered since its last check.
+PRAKRIYA_DRIFT_INTERVAL_SECONDS = env_int("PRAKRIYA_DRIFT_INTERVAL_SECONDS", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "prakriya.jobs.sweep",
         "schedule": timedelta(seconds=PRAKRIYA_SWEEP_INTERVAL_SECONDS),
+    },
+    "drift-checks": {
+        "task": "deployments.drift.checks_start",
+        "schedule": timedelta(seconds=PRAKRIYA_DRIFT_INTERVAL_SECONDS),
     },
 }
 # A running job whose heartbeat is older than this is taken as lost with its worker.
@@ -375,12 +381,20 @@ PRAKRIYA_ONNX_PROVIDERS = env_list("PRAKRIYA_ONNX_PROVIDERS", ["CPUExecutionProv
 PRAKRIYA_MODELS_DIR = Path(env_str("PRAKRIYA_MODELS_DIR", str(DATA_DIR / "models")))
 PRAKRIYA_ONNX_MAX_BYTES = env_int("PRAKRIYA_ONNX_MAX_BYTES", 200 * 1024**2, minimum=1024)
 # A prediction request: its body and how many inputs one call may carry.
-PRAKRIYA_PREDICT_MAX_BODY_BYTES = env_int("PRAKRIYA_PREDICT_MAX_BODY_BYTES", 4 * 1024**2, minimum=1024)
+PRAKRIYA_PREDICT_MAX_BODY_BYTES = env_int("PRAKRIYA_PREDICT_MAX_BODY_BYTES", 2 * 1024**2, minimum=1024)
 PRAKRIYA_PREDICT_MAX_BATCH = env_int("PRAKRIYA_PREDICT_MAX_BATCH", 256, minimum=1)
 # Predictions older than this many days are pruned from the log (0 keeps them for ever).
 PRAKRIYA_PREDICTION_RETENTION_DAYS = env_int("PRAKRIYA_PREDICTION_RETENTION_DAYS", 90, minimum=0)
 # The population stability index past which a feature or the predictions count as drifted.
 PRAKRIYA_DRIFT_PSI_THRESHOLD = env_float("PRAKRIYA_DRIFT_PSI_THRESHOLD", 0.2, minimum=0.0)
+# The production traffic a drift check reads: the stable export's latest predictions, at most
+# this many, none older than this many days; fewer than the minimum and no report is made (a PSI
+# of a handful of predictions is noise).
+PRAKRIYA_DRIFT_WINDOW_PREDICTIONS = env_int("PRAKRIYA_DRIFT_WINDOW_PREDICTIONS", 5000, minimum=10)
+PRAKRIYA_DRIFT_WINDOW_DAYS = env_int("PRAKRIYA_DRIFT_WINDOW_DAYS", 7, minimum=1)
+PRAKRIYA_DRIFT_MIN_PREDICTIONS = env_int("PRAKRIYA_DRIFT_MIN_PREDICTIONS", 50, minimum=1)
+# The most production inputs one loop back sends to labelling.
+PRAKRIYA_LOOPBACK_MAX_ITEMS = env_int("PRAKRIYA_LOOPBACK_MAX_ITEMS", 1000, minimum=1)
 
 # --- Dataset uploads (datasets/ingest): bounds every upload and archive is held to --------
 PRAKRIYA_UPLOAD_MAX_BYTES = env_int("PRAKRIYA_UPLOAD_MAX_BYTES", 512 * 1024**2, minimum=1024)

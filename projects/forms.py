@@ -8,7 +8,7 @@ from django.core.validators import validate_slug
 
 from projects.charter import CHARTER_FIELDS
 from projects.kinds import MAX_PAUSE_SECONDS
-from projects.models import Project, Role, Target, ValueEstimate, Visibility
+from projects.models import PredictionInputs, Project, Role, Target, ValueEstimate, Visibility
 
 _MARKDOWN_FIELDS = (
     "problem_statement",
@@ -94,6 +94,11 @@ class CharterForm(forms.ModelForm):
 class SettingsForm(forms.Form):
     visibility = forms.ChoiceField(choices=Visibility.choices)
     tags = forms.CharField(required=False, help_text="Comma-separated")
+    prediction_inputs = forms.ChoiceField(
+        choices=PredictionInputs.choices, label="Production inputs in the prediction log",
+        help_text="What the deployments keep of each input they score. Sending production inputs back to "
+        "labelling needs them stored.",
+    )
 
     def clean_tags(self) -> list[str]:
         return _tag_list(self.cleaned_data.get("tags", ""))

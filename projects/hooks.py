@@ -4,7 +4,10 @@ A stage's app registers, in its AppConfig.ready:
 - a submit check for its deliverable kind: called before the deliverable may be submitted,
   raising ValidationError with what is missing;
 - a deliverable panel: renders the structured part of the deliverable (e.g. the datasheets of
-  the data document) on the deliverable's page.
+  the data document) on the deliverable's page;
+- a draft: the Markdown an empty deliverable's editor starts from (e.g. the experience report's
+  sections and the project's key numbers), offered to whoever may edit it and saved only when they
+  save it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from typing import Any
 
 SubmitCheck = Callable[[Any], None]  # receives the Deliverable
 Panel = Callable[[Any, Any], str]  # receives (request, project); returns safe HTML
+Draft = Callable[[Any, Any], str]  # receives (request, project); returns Markdown
 
 _submit_checks: dict[str, list[SubmitCheck]] = defaultdict(list)
 _panels: dict[str, list[Panel]] = defaultdict(list)
+_drafts: dict[str, Draft] = {}
 
 
 def register_submit_check(kind: str, check: SubmitCheck) -> None:
@@ -36,3 +41,11 @@ def register_panel(kind: str, panel: Panel) -> None:
 
 def panels(kind: str) -> list[Panel]:
     return list(_panels.get(kind, []))
+
+
+def register_draft(kind: str, draft: Draft) -> None:
+    _drafts[kind] = draft
+
+
+def draft_for(kind: str) -> Draft | None:
+    return _drafts.get(kind)

@@ -115,6 +115,12 @@ class Project(models.Model):
         return self.visibility == Visibility.PUBLIC
 
     @property
+    def is_complete(self) -> bool:
+        """Every deliverable approved, the deployment and its experience report included: what the
+        process calls a success (the directory and the project page mark it)."""
+        return self.stage == STAGE_COMPLETE
+
+    @property
     def primary_target(self) -> Target | None:
         return self.targets.filter(is_primary=True).first()
 

@@ -22,6 +22,7 @@ from projects.models import (
     Deliverable,
     DeliverableTransition,
     Membership,
+    PredictionInputs,
     Project,
     ProjectRevision,
     Rating,
@@ -193,10 +194,14 @@ class ProjectCreateSerializer(_CharterInputSerializer):
 class ProjectUpdateSerializer(_CharterInputSerializer):
     """Charter fields go to the charter service; visibility and tags to the settings service."""
 
-    SETTINGS_FIELDS = ("visibility", "tags")
+    SETTINGS_FIELDS = ("visibility", "tags", "prediction_inputs")
 
     title = StrictCharField(max_length=200, required=False)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    prediction_inputs = serializers.ChoiceField(
+        choices=PredictionInputs.choices, required=False,
+        help_text="What the deployments' prediction logs keep of each input (the lead's setting)",
+    )
     tags = _tags_field(required=False)
     summary_of_change = StrictCharField(max_length=200, allow_blank=True, required=False)
 

@@ -162,9 +162,16 @@ def project_update_charter(
 
 @transaction.atomic
 def project_update_settings(
-    *, project: Project, actor: AbstractBaseUser, visibility: str | None = None, tags: list[str] | None = None
+    *, project: Project, actor: AbstractBaseUser, visibility: str | None = None, tags: list[str] | None = None,
+    prediction_inputs: str | None = None,
 ) -> Project:
     policy.require(user=actor, project=project, action=policy.MANAGE_PROJECT, what="change the project's settings")
+    if prediction_inputs is not None and prediction_inputs != project.prediction_inputs:
+        project.prediction_inputs = prediction_inputs
+        project.full_clean()
+        project.save(update_fields=["prediction_inputs", "updated_at"])
+        timeline_record(project=project, actor=actor, verb="prediction_inputs",
+                        text=f"Prediction logs now {project.get_prediction_inputs_display().lower()}")
     if visibility is not None and visibility != project.visibility:
         project.visibility = visibility
         project.full_clean()

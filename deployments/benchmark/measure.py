@@ -151,7 +151,7 @@ def bench_original(*, recipe: Recipe, x_val, options: dict[str, Any], progress: 
     import torch
     from threadpoolctl import threadpool_limits
 
-    from experiments.rebuild import download, rebuild_model
+    from experiments.evaluation.rebuild import download, rebuild_model
     from experiments.training import load_checkpoint
 
     threads = options["threads"]

@@ -72,7 +72,7 @@ def export_start(
                       params={"export": export.pk, **options}, max_attempts=2)
     export.job = job
     export.save(update_fields=["job"])
-    timeline_record(project=project, actor=actor, verb="export_started",
+    timeline_record(project=project, actor=actor, verb="model_export_started",
                     text=f"ONNX export of {run} started", data={"export": export.pk})
     return export
 
@@ -140,7 +140,7 @@ def export_complete(*, export_id: int | None, actor: AbstractBaseUser | None) ->
     export.save(update_fields=["state"])
     parity = export.parity or {}
     timeline_record(
-        project=export.project, actor=actor, verb="export_ready",
+        project=export.project, actor=actor, verb="model_export_ready",
         text=f"ONNX export of {export.run} ready: max |Δscore| {parity.get('max_abs_diff', 0):.2g} on "
         f"{parity.get('items', 0)} validation items, {parity.get('agreement', 0):.1%} same class",
         data={"export": export.pk},

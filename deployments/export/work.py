@@ -23,8 +23,8 @@ from deployments import onnx_files
 from deployments.export import convert, runtime, services, variants
 from deployments.models import ModelExport, Variant
 from experiments import checkpoints
+from experiments.evaluation.rebuild import RebuildError, rebuild_model
 from experiments.evaluation.recipe import RecipeError, recipe_for
-from experiments.rebuild import RebuildError, rebuild_model
 
 Progress = Callable[[float, str], None]
 # The calibration sample of static quantisation is drawn with this seed: the same export asked
@@ -61,7 +61,7 @@ def parity_of(reference: np.ndarray, scores: np.ndarray, *, tolerance: float | N
 
 
 def metrics_of(scores: np.ndarray, *, columns: list[int], classes: tuple[str, ...], y_val_idx: np.ndarray) -> dict:
-    """Validation accuracy, macro-F1 and per-class recall of a model's scores, computed as the
+    """Validation accuracy, macro-F1, mean confidence and per-class recall of a model's scores, computed as the
     training job computes the run's (experiments.training.metrics) so the two compare."""
     from sklearn.metrics import precision_recall_fscore_support
 
@@ -76,6 +76,8 @@ def metrics_of(scores: np.ndarray, *, columns: list[int], classes: tuple[str, ..
     return {
         "val_accuracy": found["val_accuracy"],
         "val_macro_f1": found["val_macro_f1"],
+        # The mean top probability on validation: the drift check's reference for production's.
+        "val_mean_confidence": float(np.mean(np.max(scores, axis=1))) if len(scores) else None,
         "per_class": [
             {"class": classes[i], "recall": float(r), "support": int(s)}
             for i, r, s in zip(present, recall, support, strict=True)

@@ -17,9 +17,9 @@ import numpy as np
 
 from experiments import kinds
 from experiments.evaluation import services
+from experiments.evaluation.rebuild import RebuildError, rebuild_model
 from experiments.evaluation.recipe import RecipeError, recipe_for
 from experiments.models import TestEvaluation
-from experiments.rebuild import RebuildError, rebuild_model
 from experiments.tracked_run import tracked_run
 from prakriya.jobs import registry
 from prakriya.jobs.context import JobContext

@@ -30,7 +30,12 @@ def deliverable_detail(request, slug: str, kind: str):
     can_edit = policy.can_edit_deliverable(user=request.user, project=project, state=deliverable.state)
     transitions = policy.deliverable_transitions_allowed(user=request.user, project=project, state=deliverable.state)
     is_charter = kind == DeliverableKind.PROJECT_PAGE
-    form = DeliverableBodyForm(initial={"body": deliverable.body})
+    body = deliverable.body
+    if not body and can_edit and (draft := hooks.draft_for(kind)) is not None:
+        # An empty deliverable's editor starts from its stage's draft; nothing is saved until the
+        # author saves, so the draft's numbers are the ones of the day it is first saved.
+        body = draft(request, project)
+    form = DeliverableBodyForm(initial={"body": body})
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())

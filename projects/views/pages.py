@@ -25,7 +25,7 @@ from projects.forms import (
     ValueEstimateForm,
 )
 from projects.history import revision_diff
-from projects.models import DeliverableState, Rating
+from projects.models import DeliverableKind, DeliverableState, Rating
 
 User = get_user_model()
 
@@ -111,6 +111,12 @@ def project_detail(request, slug: str):
         "rating_max": max(Rating.values),
         "deliverables": deliverables,
         "approved_count": sum(d.state == DeliverableState.APPROVED for d in deliverables),
+        # The approved experience report is published on the project's page.
+        "published_report": next(
+            (d for d in deliverables
+             if d.kind == DeliverableKind.EXPERIENCE_REPORT and d.state == DeliverableState.APPROVED),
+            None,
+        ),
         "timeline": selectors.timeline_list(project=project)[:15],
         "members": selectors.membership_list(project=project),
         "can_edit": policy.can(user=request.user, project=project, action=policy.EDIT_CHARTER),
@@ -227,7 +233,8 @@ def value_estimate_delete(request, slug: str, estimate_id: int):
 def project_settings(request, slug: str):
     project, role = project_for(request, slug, policy.MANAGE_PROJECT)
     settings_form = SettingsForm(
-        initial={"visibility": project.visibility, "tags": ", ".join(t.name for t in project.tags.all())}
+        initial={"visibility": project.visibility, "tags": ", ".join(t.name for t in project.tags.all()),
+                 "prediction_inputs": project.prediction_inputs}
     )
     member_form = MemberForm()
     if request.method == "POST":

@@ -116,10 +116,11 @@ def test_submitted_deliverable_cannot_be_edited(project, engineer):
 
 
 def test_empty_deliverable_cannot_be_submitted(project, engineer):
-    # The experience report is free text with no structured submit check: its body is what counts.
+    # Model improvement is free text with no structured submit check: its body is what counts (the
+    # experience report, free text too, has one: tests/deployments/test_model_improvement.py).
     client = client_for(engineer)
-    client.patch(f"{BASE}/experience_report/", {"body": "   "})
-    response = client.post(f"{BASE}/experience_report/submit/")
+    client.patch(f"{BASE}/model_improvement/", {"body": "   "})
+    response = client.post(f"{BASE}/model_improvement/submit/")
     assert response.status_code == 400
     assert "Write the deliverable" in str(response.json()["errors"])
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from deployments.benchmark.services import benchmark_start, options_check
 from deployments.models import Benchmark
 from experiments.checkpoints import MODEL_FILE
+from experiments.evaluation.rebuild import download
 from experiments.inputs import load_inputs
-from experiments.rebuild import download
 from prakriya.jobs.models import JobState
 from prakriya.jobs.runner import job_execute
 from projects.models import Target, TimelineEvent
