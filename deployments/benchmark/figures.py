@@ -20,6 +20,8 @@ def latency_figure(results: dict[str, Any]) -> str | None:
     if not engines:
         return None
     sizes = sorted({int(s) for _, engine in engines for s in (engine.get("batches") or {})})
+    if not sizes:
+        return None
     figure = go.Figure()
     for key, engine in engines:
         xs, ys = [], []
