@@ -79,6 +79,58 @@ def _with_softmax(module):
     return Probabilities(module).eval()
 
 
+def _fixed_adaptive_pools(module, example: tuple):
+    """A copy of `module` whose AdaptiveAvgPool2d layers are spelled out for the one input size the
+    model takes (its image shape is fixed): the TorchScript exporter cannot export adaptive pooling
+    once the batch dimension is dynamic ("input size not accessible"). Each output cell averages
+    the same window adaptive pooling uses, [floor(i·in/out), ceil((i+1)·in/out)), so the result is
+    the same computation; the parity check confirms it."""
+    import copy
+    import math
+
+    import torch
+    from torch import nn
+
+    if not any(isinstance(m, nn.AdaptiveAvgPool2d) for m in module.modules()):
+        return module
+    sizes: dict[str, tuple[int, int]] = {}
+    hooks = [
+        layer.register_forward_hook(lambda m, inputs, out, name=name: sizes.__setitem__(name, tuple(inputs[0].shape[-2:])))
+        for name, layer in module.named_modules() if isinstance(layer, nn.AdaptiveAvgPool2d)
+    ]
+    try:
+        with torch.no_grad():
+            module(*example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+    class FixedAdaptiveAvgPool2d(nn.Module):
+        def __init__(self, size_in: tuple[int, int], size_out: tuple[int, int]) -> None:
+            super().__init__()
+            self.rows = [(math.floor(i * size_in[0] / size_out[0]), math.ceil((i + 1) * size_in[0] / size_out[0]))
+                         for i in range(size_out[0])]
+            self.cols = [(math.floor(j * size_in[1] / size_out[1]), math.ceil((j + 1) * size_in[1] / size_out[1]))
+                         for j in range(size_out[1])]
+
+        def forward(self, x):
+            return torch.stack([
+                torch.stack([x[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for c0, c1 in self.cols], dim=-1)
+                for r0, r1 in self.rows
+            ], dim=-2)
+
+    fixed = copy.deepcopy(module)
+    for name, layer in list(fixed.named_modules()):
+        if isinstance(layer, nn.AdaptiveAvgPool2d):
+            out = layer.output_size if isinstance(layer.output_size, tuple) else (layer.output_size,) * 2
+            size_in = sizes[name]
+            out = tuple(size_in[k] if out[k] is None else int(out[k]) for k in range(2))
+            parent_name, _, child = name.rpartition(".")
+            parent = fixed.get_submodule(parent_name) if parent_name else fixed
+            setattr(parent, child, FixedAdaptiveAvgPool2d(size_in, out))
+    return fixed.eval()
+
+
 def torch_to_onnx(model, module=None) -> Converted:
     """A TorchModel (experiments.training.trained) through torch.onnx; `module` replaces the
     model's own (a pruned copy)."""
@@ -95,7 +147,8 @@ def torch_to_onnx(model, module=None) -> Converted:
         names = ["input"]
         axes = {"input": {0: "batch"}, OUTPUT: {0: "batch"}}
         inputs = _dense_inputs(model.n_features)
-    wrapped = _with_softmax(module)
+    example = model.example_inputs(n=2)
+    wrapped = _with_softmax(_fixed_adaptive_pools(module, example))
     with tempfile.TemporaryDirectory(prefix="prakriya-export-") as folder:
         path = os.path.join(folder, "model.onnx")
         with warnings.catch_warnings(), torch.no_grad():
@@ -104,7 +157,7 @@ def torch_to_onnx(model, module=None) -> Converted:
             # it is deprecated; that is known and not the user's concern.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                wrapped, model.example_inputs(n=2), path, input_names=names, output_names=[OUTPUT],
+                wrapped, example, path, input_names=names, output_names=[OUTPUT],
                 dynamic_axes=axes, opset_version=OPSET, dynamo=False,
             )
         with open(path, "rb") as exported:
