@@ -4,7 +4,9 @@ into the `api` namespace by prakriya/api_urls.py."""
 from django.urls import re_path
 
 from deployments import api
+from deployments.benchmark.api_urls import urlpatterns as benchmark_api_urls
 from deployments.drift.api_urls import urlpatterns as drift_api_urls
+from deployments.export.api_urls import urlpatterns as export_api_urls
 from deployments.loopback.api_urls import urlpatterns as loopback_api_urls
 from projects.api import SLUG_URL_PATTERN
 
@@ -25,3 +27,5 @@ urlpatterns = [
 ]
 urlpatterns += drift_api_urls
 urlpatterns += loopback_api_urls
+urlpatterns += export_api_urls
+urlpatterns += benchmark_api_urls

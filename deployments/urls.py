@@ -1,7 +1,9 @@
 from django.urls import path
 
 from deployments import views
+from deployments.benchmark.urls import urlpatterns as benchmark_urls
 from deployments.drift.urls import urlpatterns as drift_urls
+from deployments.export.urls import urlpatterns as export_urls
 from deployments.loopback.urls import urlpatterns as loopback_urls
 
 app_name = "deployments"
@@ -10,6 +12,9 @@ _DEPLOYMENTS = "projects/<slug:slug>/deployments/"
 _ONE = _DEPLOYMENTS + "<slug:deployment_slug>/"
 
 urlpatterns = [
+    # Before the deployment routes: "exports" and "benchmarks" are not deployment slugs.
+    *export_urls,
+    *benchmark_urls,
     path(_DEPLOYMENTS, views.deployment_list, name="deployments"),
     path(_DEPLOYMENTS + "exports/<int:pk>/bundle.zip", views.export_bundle, name="export_bundle"),
     path(_ONE, views.deployment_detail, name="deployment"),

@@ -141,3 +141,33 @@ def checkpoint_register(*, run: Run, actor: AbstractBaseUser, stage: str) -> Reg
     client.set_registered_model_alias(name, stage, version.version)
     return RegisteredVersion(version=str(version.version), aliases=[stage], created_at=version.creation_timestamp,
                              stage=stage)
+
+
+ONNX_FORMAT_TAG = "prakriya.format"
+ONNX_EXPORT_TAG = "prakriya.export"
+
+
+def onnx_version_register(*, run: Run, export_id: int, artifact_folder: str) -> str:
+    """Registers an ONNX export of the run as a new version of the project's model, beside the
+    run's checkpoints: its source is the export's artifact folder of the run, its tags name the
+    export and the format. Called by the export job, whose service checked the actor's role.
+    Idempotent per export: a job run again after a crash finds its version instead of adding one."""
+    client = mlflow_store.client()
+    name = _ensure_registered_model(run.project)
+    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run.mlflow_run_id}'")
+    for version in existing:
+        if (version.tags or {}).get(ONNX_EXPORT_TAG) == str(export_id):
+            return str(version.version)
+    mlflow_run = client.get_run(run.mlflow_run_id)
+    version = client.create_model_version(
+        name,
+        source=f"{mlflow_run.info.artifact_uri.rstrip('/')}/{artifact_folder.strip('/')}",
+        run_id=run.mlflow_run_id,
+        tags={
+            ONNX_EXPORT_TAG: str(export_id),
+            ONNX_FORMAT_TAG: "onnx",
+            mlflow_store.TAG_DATASET_VERSION: mlflow_run.data.tags.get(mlflow_store.TAG_DATASET_VERSION, ""),
+        },
+        description=f"ONNX export {export_id} of {run}",
+    )
+    return str(version.version)

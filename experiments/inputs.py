@@ -33,6 +33,9 @@ class LoadedInputs:
     # Item keys in the order of the rows of x_val: error analysis shows the items behind mistakes.
     val_keys: list[str]
     notes: list[str] = field(default_factory=list)
+    # Tabular versions: the numeric columns that became the features, in column order (an ONNX
+    # export's input schema names them); None for images and texts.
+    feature_names: list[str] | None = None
 
 
 def labelled_parts(version: DatasetVersion) -> dict[str, list[Item]]:
@@ -58,6 +61,12 @@ def labelled_parts(version: DatasetVersion) -> dict[str, list[Item]]:
 
 
 def tabular_arrays(version: DatasetVersion, parts: dict[str, list[Item]], notes: list[str]):
+    train, val, _, _ = _tabular(version, parts, notes)
+    return train, val, None
+
+
+def _tabular(version: DatasetVersion, parts: dict[str, list[Item]], notes: list[str]):
+    """The train and validation matrices, plus every column and the numeric ones that were kept."""
     columns = list(version.columns) or sorted({k for items in parts.values() for i in items for k in (i.row or {})})
 
     def value(raw) -> float:
@@ -90,7 +99,7 @@ def tabular_arrays(version: DatasetVersion, parts: dict[str, list[Item]], notes:
         matrices[part] = block
     if filled:
         notes.append(f"{filled} missing or non-numeric cells were filled with the training mean of their column.")
-    return matrices[SplitPart.TRAIN], matrices[SplitPart.VALIDATION], None
+    return matrices[SplitPart.TRAIN], matrices[SplitPart.VALIDATION], columns, [columns[j] for j in numeric]
 
 
 def image_arrays(version: DatasetVersion, parts: dict[str, list[Item]], notes: list[str]):
@@ -143,16 +152,19 @@ def load_inputs(*, version: DatasetVersion) -> LoadedInputs:
     parts = labelled_parts(version)
     notes: list[str] = []
     kind = version.dataset.kind
+    feature_names = None
     if kind == DatasetKind.TEXT:
         x_train, x_val = ([i.text for i in parts[p]] for p in (SplitPart.TRAIN, SplitPart.VALIDATION))
         shape = None
     elif kind == DatasetKind.IMAGE:
         x_train, x_val, shape = image_arrays(version, parts, notes)
     else:
-        x_train, x_val, shape = tabular_arrays(version, parts, notes)
+        x_train, x_val, _, feature_names = _tabular(version, parts, notes)
+        shape = None
     data = TrainData(
         x_train=x_train, y_train=[i.label for i in parts[SplitPart.TRAIN]],
         x_val=x_val, y_val=[i.label for i in parts[SplitPart.VALIDATION]],
         kind=str(kind), image_shape=shape,
     )
-    return LoadedInputs(data=data, val_keys=[i.key for i in parts[SplitPart.VALIDATION]], notes=notes)
+    return LoadedInputs(data=data, val_keys=[i.key for i in parts[SplitPart.VALIDATION]], notes=notes,
+                        feature_names=feature_names)
