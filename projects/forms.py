@@ -94,14 +94,18 @@ class CharterForm(forms.ModelForm):
 class SettingsForm(forms.Form):
     visibility = forms.ChoiceField(choices=Visibility.choices)
     tags = forms.CharField(required=False, help_text="Comma-separated")
+    # Optional: a form (or a client) that does not send it leaves the setting as it is.
     prediction_inputs = forms.ChoiceField(
-        choices=PredictionInputs.choices, label="Production inputs in the prediction log",
+        choices=PredictionInputs.choices, required=False, label="Production inputs in the prediction log",
         help_text="What the deployments keep of each input they score. Sending production inputs back to "
         "labelling needs them stored.",
     )
 
     def clean_tags(self) -> list[str]:
         return _tag_list(self.cleaned_data.get("tags", ""))
+
+    def clean_prediction_inputs(self) -> str | None:
+        return self.cleaned_data.get("prediction_inputs") or None
 
 
 class MemberForm(forms.Form):
