@@ -16,6 +16,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
@@ -48,7 +49,7 @@ def _to_api(exc: ValidationError) -> exceptions.ValidationError:
 # --- Serializers ----------------------------------------------------------------------------
 
 
-class VersionSerializer(serializers.Serializer):
+class DeploymentVersionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     variant = serializers.CharField()
     run_id = serializers.CharField(source="run.mlflow_run_id")
@@ -56,8 +57,8 @@ class VersionSerializer(serializers.Serializer):
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
-    stable = VersionSerializer(read_only=True)
-    canary = VersionSerializer(read_only=True, allow_null=True)
+    stable = DeploymentVersionSerializer(read_only=True)
+    canary = DeploymentVersionSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Deployment
@@ -285,6 +286,14 @@ class DeploymentKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="deployment"'
+
+
+class DeploymentKeyScheme(OpenApiAuthenticationExtension):
+    target_class = DeploymentKeyAuthentication
+    name = "deploymentKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": KEY_HEADER}
 
 
 class _MultiPartImages(MultiPartParser):

@@ -46,6 +46,8 @@ class DriftReportSerializer(serializers.ModelSerializer):
 @extend_schema(parameters=[PROJECT_SLUG_PARAMETER, DEPLOYMENT_SLUG_PARAMETER])
 class DriftView(ProjectScopedMixin, GenericAPIView):
     serializer_class = DriftReportSerializer
+    # For the schema only: the view reads through its selectors, scoped by the deployment.
+    queryset = DriftReport.objects.none()
     rate_limits = {"post": "jobs"}
 
     @extend_schema(summary="The deployment's drift reports, newest first (leads and engineers)",

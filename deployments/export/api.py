@@ -51,7 +51,7 @@ class ExportSerializer(serializers.ModelSerializer):
         return VariantSerializer(selectors.export_variants(export=obj), many=True).data
 
 
-class ExportStartSerializer(StrictSerializer):
+class ModelExportStartSerializer(StrictSerializer):
     run = StrictCharField(max_length=64, help_text="The MLflow run id of one of the project's runs.")
     quantise = serializers.ChoiceField(choices=services.QUANTISE_CHOICES, required=False, default="none")
     prune_sparsity = serializers.FloatField(required=False, allow_null=True, default=None,
@@ -86,12 +86,12 @@ class ExportViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         export = selectors.export_get(user=request.user, project=self.project, pk=int(pk))
         return Response(ExportSerializer(export).data)
 
-    @extend_schema(summary="Export a run to ONNX (lead, engineer): 202 with the job", request=ExportStartSerializer,
+    @extend_schema(summary="Export a run to ONNX (lead, engineer): 202 with the job", request=ModelExportStartSerializer,
                    responses={202: JobDetailSerializer})
     def create(self, request: Request, project_slug: str) -> Response:
         policy.require(user=request.user, project=self.project, action=policy.MANAGE_DEPLOYMENTS,
                        what="export models")
-        data = parse(ExportStartSerializer, request)
+        data = parse(ModelExportStartSerializer, request)
         run = run_selectors.runs_for_project(user=request.user, project=self.project).filter(
             mlflow_run_id=data["run"]).first()
         if run is None:

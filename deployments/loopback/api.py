@@ -70,6 +70,8 @@ class LoopbackSerializer(serializers.ModelSerializer):
 @extend_schema(parameters=[PROJECT_SLUG_PARAMETER, DEPLOYMENT_SLUG_PARAMETER])
 class LoopbackView(ProjectScopedMixin, GenericAPIView):
     serializer_class = LoopbackSerializer
+    # For the schema only: the view reads through its selectors, scoped by the deployment.
+    queryset = Loopback.objects.none()
     rate_limits = {"post": "jobs"}
 
     @extend_schema(summary="The deployment's loop backs to labelling, newest first (leads and engineers)",
