@@ -351,6 +351,9 @@ def _fillers(project, world: World) -> list[dict[str, list[str]]]:
         "kind": list(Deliverable.objects.filter(project=project).values_list("kind", flat=True)),
         "number": [str(n) for n in revisions],
         "run_id": runs,
+        # The crawl's world deploys nothing: a deployment's routes are asked for one that does not
+        # exist (a 404 carries no label). Their own tests cover what a deployment shows.
+        "deployment_slug": sorted(project.deployments.values_list("slug", flat=True)) or ["no-such-deployment"],
         **{name: ids_text for name in ("pk", "id", "job_id", "target_id", "estimate_id", "membership_id", "entry_id")},
     }
     scopes = [common]

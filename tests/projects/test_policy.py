@@ -34,12 +34,17 @@ TABLE = {
     "decide_evaluation": {LEAD},
     "view_runs": {LEAD, ENGINEER, VIEWER},
     "log_runs": {LEAD, ENGINEER},
+    "view_deployments": {LEAD, ENGINEER, VIEWER},
+    "manage_deployments": {LEAD, ENGINEER},
+    "promote_deployments": {LEAD},
+    "view_predictions": {LEAD, ENGINEER},
+    "predict": {LEAD, ENGINEER},
 }
 
 
 def test_the_policy_knows_exactly_the_actions_of_the_table_with_their_roles():
     assert {name: set(action) for name, action in policy.ACTIONS.items()} == TABLE
-    assert [name for name, action in policy.ACTIONS.items() if action.public] == ["view_runs"]
+    assert [name for name, action in policy.ACTIONS.items() if action.public] == ["view_runs", "view_deployments"]
 
 
 def test_each_role_gets_what_the_table_gives_it(project, private_project, users):
