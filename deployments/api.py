@@ -28,12 +28,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deployments import selectors, services
+from deployments.access import REFUSAL, DeploymentsReadMixin
 from deployments.models import Deployment, DeploymentKey, Prediction
 from deployments.serving.predict import Caller, InputError, ScoringError, predict
 from prakriya.rest import CappedJSONParser, PayloadTooLarge, StrictTokenAuthentication, parse
 from projects import policy
 from projects import selectors as project_selectors
-from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
+from projects.api import PROJECT_SLUG_PARAMETER
 from projects.serializers import StrictSerializer
 
 DEPLOYMENT_SLUG_PARAMETER = OpenApiParameter(
@@ -111,7 +112,7 @@ class PredictionSerializer(serializers.ModelSerializer):
 # --- Project-scoped management --------------------------------------------------------------
 
 
-class DeploymentScopedMixin(ProjectScopedMixin):
+class DeploymentScopedMixin(DeploymentsReadMixin):
     """Routes under a project's deployments: those who may read them (404 for a private project
     they cannot see, 403 for a member whose role does not include deployments)."""
 
@@ -119,8 +120,6 @@ class DeploymentScopedMixin(ProjectScopedMixin):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if not policy.can(user=request.user, project=self.project, action=policy.VIEW_DEPLOYMENTS):
-            raise exceptions.PermissionDenied("Your role in this project does not include its deployments.")
         if "deployment_slug" in kwargs:
             self.deployment = selectors.deployment_get(
                 project=self.project, user=request.user, slug=kwargs["deployment_slug"]
@@ -334,7 +333,7 @@ class PredictView(APIView):
         if not user.is_authenticated:
             raise exceptions.NotAuthenticated("Call with a deployment key or a personal token.")
         if not policy.can(user=user, project=project, action=policy.VIEW_DEPLOYMENTS):
-            raise exceptions.PermissionDenied("Your role in this project does not include its deployments.")
+            raise exceptions.PermissionDenied(REFUSAL)
         if not policy.can(user=user, project=deployment.project, action=policy.PREDICT):
             raise exceptions.PermissionDenied("Your role in this project does not include calling its deployments.")
         return deployment, Caller("user", user.pk)

@@ -69,10 +69,6 @@ def latest_benchmark(*, export: ModelExport) -> Benchmark | None:
     return Benchmark.objects.filter(export=export, finished_at__isnull=False).order_by("-finished_at", "-id").first()
 
 
-def benchmarks_of(*, project: Project) -> QuerySet[Benchmark]:
-    return Benchmark.objects.filter(project=project).select_related("export")
-
-
 def keys_of(*, deployment: Deployment) -> QuerySet[DeploymentKey]:
     return deployment.keys.select_related("created_by")
 

@@ -17,16 +17,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deployments import figures, selectors, services
+from deployments.access import deployments_project
 from deployments.forms import CanaryForm, DeploymentCreateForm, KeyForm, PromoteForm, ShareForm
 from projects import policy
-from projects.access import error_text, guard, project_for
-
-
-def _project(request, slug: str, action: policy.Action | None = None):
-    project, role = project_for(request, slug, action)
-    if not policy.can(user=request.user, project=project, action=policy.VIEW_DEPLOYMENTS):
-        raise PermissionDenied("Your role in this project does not include its deployments.")
-    return project, role
+from projects.access import error_text, guard
 
 
 def _can(request, project, action) -> bool:
@@ -39,7 +33,7 @@ def _list_context(request, project, role, form=None) -> dict:
     can_manage = _can(request, project, policy.MANAGE_DEPLOYMENTS)
     return {
         "project": project, "role": role, "deployments": list(selectors.deployments_of(project=project)),
-        "exports": exports, "benchmarks": list(selectors.benchmarks_of(project=project)[:50]),
+        "exports": exports,
         "can_manage": can_manage, "can_promote": _can(request, project, policy.PROMOTE_DEPLOYMENTS),
         "form": form or (DeploymentCreateForm(exports=ready) if can_manage and ready else None),
     }
@@ -49,9 +43,9 @@ def _list_context(request, project, role, form=None) -> dict:
 @guard
 def deployment_list(request, slug: str):
     if request.method != "POST":
-        project, role = _project(request, slug)
+        project, role = deployments_project(request, slug)
         return render(request, "deployments/deployment_list.html", _list_context(request, project, role))
-    project, role = _project(request, slug, policy.MANAGE_DEPLOYMENTS)
+    project, role = deployments_project(request, slug, policy.MANAGE_DEPLOYMENTS)
     form = DeploymentCreateForm(request.POST, exports=selectors.ready_exports(project=project))
     if form.is_valid():
         export = selectors.ready_exports(project=project).get(pk=form.cleaned_data["export"])
@@ -120,7 +114,7 @@ def _detail_context(request, project, role, deployment, **forms) -> dict:
 @require_GET
 @guard
 def deployment_detail(request, slug: str, deployment_slug: str):
-    project, role = _project(request, slug)
+    project, role = deployments_project(request, slug)
     deployment = selectors.deployment_get(project=project, user=request.user, slug=deployment_slug)
     return render(request, "deployments/deployment_detail.html", _detail_context(request, project, role, deployment))
 
@@ -129,7 +123,7 @@ def _act(request, slug: str, deployment_slug: str, action: policy.Action, form_c
          done: str, form_kwargs=None):
     """One rollout or key form: validate, call the service, back to the page (or the page with the
     form's errors, 400)."""
-    project, role = _project(request, slug, action)
+    project, role = deployments_project(request, slug, action)
     deployment = selectors.deployment_get(project=project, user=request.user, slug=deployment_slug)
     form = form_class(request.POST, **(form_kwargs(project, deployment) if form_kwargs else {}))
     if form.is_valid():
@@ -200,7 +194,7 @@ def key_create(request, slug: str, deployment_slug: str):
 @require_POST
 @guard
 def key_revoke(request, slug: str, deployment_slug: str, pk: int):
-    project, _ = _project(request, slug, policy.MANAGE_DEPLOYMENTS)
+    project, _ = deployments_project(request, slug, policy.MANAGE_DEPLOYMENTS)
     deployment = selectors.deployment_get(project=project, user=request.user, slug=deployment_slug)
     key = selectors.keys_of(deployment=deployment).filter(pk=pk).first()
     if key is None:
@@ -217,7 +211,7 @@ def export_bundle(request, slug: str, pk: int):
     """The serving bundle of a ready export: model, schema, stand-alone server, Dockerfile."""
     from deployments.bundle.build import bundle_bytes, bundle_filename
 
-    project, _ = _project(request, slug)
+    project, _ = deployments_project(request, slug)
     export = selectors.ready_exports(project=project).filter(pk=pk).first()
     if export is None:
         raise Http404("No ready export with this number.")

@@ -9,13 +9,14 @@ from rest_framework import exceptions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from deployments.access import DeploymentsReadMixin
 from deployments.benchmark import selectors, services
 from deployments.export import selectors as export_selectors
 from deployments.models import Benchmark
 from prakriya.jobs.serializers import JobDetailSerializer
 from prakriya.rest import job_accepted, parse
 from projects import policy
-from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
+from projects.api import PROJECT_SLUG_PARAMETER
 from projects.serializers import StrictSerializer
 
 
@@ -45,15 +46,10 @@ class BenchmarkStartSerializer(StrictSerializer):
     list=extend_schema(summary="The project's benchmarks, newest first"),
     retrieve=extend_schema(summary="One benchmark: latency, throughput, memory, size, and the targets checked"),
 )
-class BenchmarkViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
+class BenchmarkViewSet(DeploymentsReadMixin, viewsets.GenericViewSet):
     serializer_class = BenchmarkSerializer
     rate_limits = {"create": "jobs"}
     lookup_value_regex = r"[0-9]+"
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if not policy.can(user=request.user, project=self.project, action=policy.VIEW_DEPLOYMENTS):
-            raise exceptions.PermissionDenied("Your role in this project does not include its deployments.")
 
     def get_queryset(self) -> QuerySet[Benchmark]:
         if self.project is None:

@@ -5,30 +5,24 @@ Benchmark button posts the defaults."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from deployments.access import deployments_project
 from deployments.benchmark import figures, selectors, services
 from deployments.benchmark.forms import BenchmarkForm
 from deployments.export import selectors as export_selectors
 from prakriya.limits import rate_limited
 from projects import policy
 from projects import selectors as project_selectors
-from projects.access import add_errors, guard, project_for
-
-
-def _project(request, slug: str, action: policy.Action | None = None):
-    project, role = project_for(request, slug, action)
-    if not policy.can(user=request.user, project=project, action=policy.VIEW_DEPLOYMENTS):
-        raise PermissionDenied("Your role in this project does not include its deployments.")
-    return project, role
+from projects.access import add_errors, guard
 
 
 @require_GET
 @guard
 def benchmark_detail(request, slug: str, pk: int):
-    project, role = _project(request, slug)
+    project, role = deployments_project(request, slug)
     benchmark = selectors.benchmark_get(user=request.user, project=project, pk=pk)
     job = None
     if benchmark.job_id is not None:
@@ -60,7 +54,7 @@ def _start_page(request, project, role, export, form, status: int = 200):
 def benchmark_start(request, slug: str, pk: int):
     """Options of a benchmark of export `pk` (GET), or start it (POST; fields left out take their
     defaults, so the export page's button posts none)."""
-    project, role = _project(request, slug, policy.MANAGE_DEPLOYMENTS)
+    project, role = deployments_project(request, slug, policy.MANAGE_DEPLOYMENTS)
     export = export_selectors.export_get(user=request.user, project=project, pk=pk)
     if request.method != "POST":
         return _start_page(request, project, role, export, BenchmarkForm())

@@ -15,7 +15,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from deployments import onnx_files
+from deployments.export.selectors import export_bytes
 from deployments.models import ModelExport
 
 HERE = Path(__file__).resolve().parent
@@ -68,7 +68,7 @@ def bundle_filename(export: ModelExport) -> str:
 
 
 def bundle_bytes(export: ModelExport) -> bytes:
-    data = onnx_files.load(run_id=export.run.mlflow_run_id, path=export.artifact_path, sha256=export.sha256)
+    data = export_bytes(export=export)
     requirements = "".join(f"{name}=={metadata.version(name)}\n" for name in REQUIREMENTS)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:

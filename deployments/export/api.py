@@ -14,13 +14,14 @@ from rest_framework import exceptions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from deployments.access import DeploymentsReadMixin
 from deployments.export import selectors, services
 from deployments.models import ModelExport
 from experiments import selectors as run_selectors
 from prakriya.jobs.serializers import JobDetailSerializer
 from prakriya.rest import job_accepted, parse
 from projects import policy
-from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
+from projects.api import PROJECT_SLUG_PARAMETER
 from projects.serializers import StrictCharField, StrictSerializer
 
 
@@ -63,15 +64,10 @@ class ModelExportStartSerializer(StrictSerializer):
     list=extend_schema(summary="The project's ONNX exports (fp32, each with its variants), newest first"),
     retrieve=extend_schema(summary="One export: parity, metrics, input schema, model card"),
 )
-class ExportViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
+class ExportViewSet(DeploymentsReadMixin, viewsets.GenericViewSet):
     serializer_class = ExportSerializer
     rate_limits = {"create": "jobs"}
     lookup_value_regex = r"[0-9]+"
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if not policy.can(user=request.user, project=self.project, action=policy.VIEW_DEPLOYMENTS):
-            raise exceptions.PermissionDenied("Your role in this project does not include its deployments.")
 
     def get_queryset(self) -> QuerySet[ModelExport]:
         if self.project is None:

@@ -6,12 +6,13 @@ posts to `run_export` here."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from deployments import onnx_files
+from deployments.access import deployments_project
 from deployments.export import selectors, services
 from deployments.export.forms import ExportForm
 from deployments.models import Benchmark
@@ -19,15 +20,7 @@ from experiments import selectors as run_selectors
 from prakriya.limits import rate_limited
 from projects import policy
 from projects import selectors as project_selectors
-from projects.access import add_errors, guard, project_for
-
-
-def deployments_project(request, slug: str, action: policy.Action | None = None):
-    """The project (404 when invisible) for a user who may read its deployments (403 otherwise)."""
-    project, role = project_for(request, slug, action)
-    if not policy.can(user=request.user, project=project, action=policy.VIEW_DEPLOYMENTS):
-        raise PermissionDenied("Your role in this project does not include its deployments.")
-    return project, role
+from projects.access import add_errors, guard
 
 
 def visible_job(request, record):

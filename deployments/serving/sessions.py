@@ -12,9 +12,9 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-
 from deployments import onnx_files
+from deployments.export import runtime
+from deployments.export.selectors import export_bytes
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -26,17 +26,6 @@ _lock = threading.Lock()
 _sessions: OrderedDict[str, onnxruntime.InferenceSession] = OrderedDict()
 
 
-def new_session(data: bytes, *, threads: int = 1) -> onnxruntime.InferenceSession:
-    """A session over checked ONNX bytes. One intra-op thread by default: a web process answers
-    many small requests at once, and threads fighting over the cores cost more than they give."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(data, sess_options=options, providers=settings.PRAKRIYA_ONNX_PROVIDERS)
-
-
 def session_for(export: ModelExport) -> onnxruntime.InferenceSession:
     with _lock:
         session = _sessions.get(export.sha256)
@@ -44,9 +33,11 @@ def session_for(export: ModelExport) -> onnxruntime.InferenceSession:
             _sessions.move_to_end(export.sha256)
             return session
     # Loaded outside the lock: another export's requests need not wait for this file.
-    data = onnx_files.load(run_id=export.run.mlflow_run_id, path=export.artifact_path, sha256=export.sha256)
+    data = export_bytes(export=export)
     onnx_files.check_model_bytes(data)
-    session = new_session(data)
+    # One intra-op thread: a web process answers many small requests at once, and threads
+    # fighting over the cores cost more than they give.
+    session = runtime.session(data, threads=1)
     with _lock:
         _sessions[export.sha256] = session
         while len(_sessions) > MAX_SESSIONS:
