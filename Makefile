@@ -55,6 +55,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_demo_datasets
 	$(BIN)/python manage.py seed_demo_campaign
+	$(BIN)/python manage.py seed_demo_process
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 # Start again without reinstalling or reseeding.

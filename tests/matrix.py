@@ -136,6 +136,19 @@ def check_matrix(
     assert not mismatches, _report(route, visibility, len(expected), mismatches)
 
 
+def check_routes(checks: Mapping[str, Callable[[], None]]) -> None:
+    """Runs one check_matrix per route over a world built once (each role's request is rolled back,
+    so every route sees the world as it was built), and reports every failing route at once."""
+    __tracebackhide__ = True
+    failures = []
+    for name, check in checks.items():
+        try:
+            check()
+        except AssertionError as failure:
+            failures.append(f"[{name}] {failure}")
+    assert not failures, "\n\n".join(failures)
+
+
 @contextmanager
 def _shared_handlers() -> Iterator[None]:
     global _sharing
