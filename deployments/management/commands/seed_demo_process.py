@@ -174,16 +174,21 @@ class Command(BaseCommand):
     # --- one method per stage ------------------------------------------------------------------
 
     def _run_jobs(self, what: str) -> None:
-        """Runs the project's queued jobs in this process, in order, as a worker would; a job that
-        does not succeed stops the seeding with its message."""
+        """Runs the project's queued jobs in this process, in order, as a worker would, and waits for
+        any a worker took meanwhile (compose seeds with its worker running); a job that does not
+        succeed stops the seeding with its message."""
+        jobs = Job.objects.filter(project=self.project).order_by("id")
         while True:
-            job = Job.objects.filter(project=self.project, state=JobState.QUEUED).order_by("id").first()
-            if job is None:
-                return
-            job_execute(job.pk)
-            job.refresh_from_db()
-            if job.state != JobState.SUCCEEDED:
-                raise CommandError(f"{what}: job {job.pk} ({job.kind}) ended {job.state}: {job.message}")
+            job = jobs.filter(state=JobState.QUEUED).first()
+            if job is not None:
+                job_execute(job.pk)
+            elif jobs.filter(state=JobState.RUNNING).exists():
+                time.sleep(0.5)
+            else:
+                break
+        failed = jobs.exclude(state=JobState.SUCCEEDED).first()
+        if failed is not None:
+            raise CommandError(f"{what}: job {failed.pk} ({failed.kind}) ended {failed.state}: {failed.message}")
 
     def _deliverable(self, kind: str, *, body: str | None = None, comment: str) -> None:
         deliverable = self.project.deliverables.get(kind=kind)
