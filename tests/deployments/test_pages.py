@@ -174,7 +174,7 @@ def test_a_new_key_is_shown_once_and_only_its_digest_is_stored(client, project, 
     page = client.post(reverse("deployments:key_create", args=[project.slug, deployment.slug]), {"name": "forms"})
 
     text = page.content.decode()
-    secret = text.split('data-testid="new-key"')[1].split('<pre class="code">')[1].split("</pre>")[0]
+    secret = text.split('data-testid="new-key"')[1].split('<pre class="code-block">')[1].split("</pre>")[0]
     assert secret.startswith("pkd_")
     key = DeploymentKey.objects.get()
     assert secret not in (key.digest, key.prefix) and key.digest != secret

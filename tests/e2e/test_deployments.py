@@ -76,6 +76,10 @@ def try_it(page: Page) -> dict:
     return json.loads(result.text_content().split("\n", 1)[1])
 
 
+def fits_the_window(page: Page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
 def model_answer(export: ModelExport, rows) -> np.ndarray:
     """The export's class probabilities under ONNX Runtime, as its parity check computes them."""
     return runtime.predict_proba(runtime.session(export_bytes(export=export)), export.input_schema, rows)
@@ -141,7 +145,11 @@ def test_the_lead_exports_benchmarks_deploys_a_canary_calls_promotes_and_publish
     page.goto(f"/projects/{project.slug}/")
     page.locator("nav.project-nav").get_by_role("link", name="Deployments").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Deployments")
-    expect(page.get_by_test_id("exports").locator("tbody tr")).to_have_count(2)
+    exports = page.get_by_test_id("exports")
+    expect(exports.locator("tbody tr")).to_have_count(2)
+    # Parity, validation accuracy, size.
+    expect(exports.locator(f"[data-export='{export.pk}'] td.num").nth(1)).to_have_text(
+        f"{export.metrics['val_accuracy']:.4f}")
     deploy = page.locator("form", has=page.get_by_role("button", name="Deploy"))
     deploy.get_by_label("Name").fill("Iris API")
     deploy.get_by_label("Export").select_option(str(first.pk))
@@ -184,6 +192,7 @@ def test_the_lead_exports_benchmarks_deploys_a_canary_calls_promotes_and_publish
     (prediction,) = answer["predictions"]
     assert prediction["label"] == serving.input_schema["classes"][int(np.argmax(expected))]
     assert prediction["score"] == pytest.approx(float(expected.max()), abs=1e-5)
+    assert fits_the_window(page)  # the long curl line scrolls in its box, not the page
     shot(page, "deployment-canary")
 
     # Promote: the canary's benchmark is inside the targets, so no reason is asked.
@@ -270,6 +279,7 @@ def test_a_new_key_is_shown_once_calls_the_endpoint_and_fails_once_revoked(new_p
     assert secret.startswith("pkd_")
     key = DeploymentKey.objects.get(deployment=deployment)
     assert key.name == "forms-service" and key.digest == key_digest(secret) and secret not in (key.digest, key.prefix)
+    assert fits_the_window(page)
     shot(page, "deployment-new-key")
 
     # Someone with the key and no account calls the endpoint with it.
