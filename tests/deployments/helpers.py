@@ -66,11 +66,12 @@ def iris_version(project, *, slug: str = "iris"):
     iris = load_iris()
     columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     dataset = Dataset.objects.create(project=project, slug=slug, name=slug.title(), kind="tabular")
+    parts = [SplitPart.VALIDATION, SplitPart.TEST, SplitPart.TRAIN, SplitPart.TRAIN, SplitPart.TRAIN]
     version = DatasetVersion.objects.create(
         dataset=dataset, number=1, state=VersionState.READY, git_tag=f"{slug}-v1", git_commit="0" * 40,
-        columns=columns, item_count=len(iris.target), labelled_count=len(iris.target),
+        columns=columns, item_count=len(iris.target),
+        labelled_count=sum(1 for i in range(len(iris.target)) if parts[i % 5] != SplitPart.TEST),
     )
-    parts = [SplitPart.VALIDATION, SplitPart.TEST, SplitPart.TRAIN, SplitPart.TRAIN, SplitPart.TRAIN]
     items = Item.objects.bulk_create(
         Item(version=version, key=f"{slug}-{i:06d}", content_hash=f"{i:064d}",
              label=None if parts[i % 5] == SplitPart.TEST else str(iris.target_names[target]),

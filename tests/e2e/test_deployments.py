@@ -238,7 +238,7 @@ def _live(project, lead, *, canary: bool = False) -> Deployment:
     return deployment
 
 
-def test_an_engineer_rolls_the_canary_back_from_the_deployment_page(page, project, lead, engineer):
+def test_an_engineer_widens_the_canary_then_rolls_it_back_from_the_deployment_page(page, project, lead, engineer):
     deployment = _live(project, lead, canary=True)
     stable, canary = deployment.stable, deployment.canary
 
@@ -246,10 +246,18 @@ def test_an_engineer_rolls_the_canary_back_from_the_deployment_page(page, projec
     page.get_by_test_id("deployments").get_by_role("link", name="Digits API").click()
     rollout_table = page.get_by_test_id("rollout")
     expect(rollout_table.locator("[data-share=canary]")).to_have_text("25%")
-    expect(page.get_by_role("progressbar", name="Canary share")).to_have_attribute("value", "25")
     # Promotion is the lead's: the engineer is told so instead of a form.
     expect(page.get_by_role("button", name="Promote to 100%")).to_have_count(0)
     expect(page.locator("main")).to_contain_text("The lead promotes a canary to 100%.")
+
+    page.get_by_label("Percent").fill("50")
+    page.get_by_role("button", name="Set share").click()
+    expect(messages(page)).to_have_text(["The canary's share changed."])
+    expect(rollout_table.locator("[data-share=stable]")).to_have_text("50%")
+    expect(rollout_table.locator("[data-share=canary]")).to_have_text("50%")
+    expect(page.get_by_role("progressbar", name="Canary share")).to_have_attribute("value", "50")
+    deployment.refresh_from_db()
+    assert deployment.canary_percent == 50
 
     page.get_by_role("button", name="Roll back").click()
 
