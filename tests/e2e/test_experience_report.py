@@ -12,7 +12,7 @@ from tests.deployments.report_helpers import approve_until, evidence
 from tests.e2e.conftest import login
 from tests.e2e.report_steps import open_report, visitor_reads_the_report, write_and_publish
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("mlflow_backend")]
 
 
 def test_lead_publishes_the_report_and_a_visitor_sees_the_project_deployed(new_page, project, lead):
