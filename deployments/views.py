@@ -62,6 +62,9 @@ def deployment_list(request, slug: str):
     return render(request, "deployments/deployment_list.html", _list_context(request, project, role, form), status=400)
 
 
+NEW_KEY_SESSION = "deployments_new_key"
+
+
 def _example(request, project, deployment) -> dict:
     schema = deployment.stable.input_schema
     width = schema.get("n_features") or 0
@@ -116,7 +119,14 @@ def _detail_context(request, project, role, deployment, **forms) -> dict:
 def deployment_detail(request, slug: str, deployment_slug: str):
     project, role = deployments_project(request, slug)
     deployment = selectors.deployment_get(project=project, user=request.user, slug=deployment_slug)
-    return render(request, "deployments/deployment_detail.html", _detail_context(request, project, role, deployment))
+    new_key = request.session.pop(NEW_KEY_SESSION, None)
+    if new_key is not None and new_key.get("deployment") != deployment.pk:
+        new_key = None
+    response = render(request, "deployments/deployment_detail.html",
+                      _detail_context(request, project, role, deployment, new_key=new_key))
+    if new_key is not None:
+        response["Cache-Control"] = "no-store"  # the page holds a secret: never from a cache
+    return response
 
 
 def _act(request, slug: str, deployment_slug: str, action: policy.Action, form_class, form_name: str, run,
@@ -134,9 +144,11 @@ def _act(request, slug: str, deployment_slug: str, action: policy.Action, form_c
         except PermissionDenied as exc:
             form.add_error(None, str(exc) or "Your role does not allow this.")
         else:
-            if isinstance(result, dict):  # the key form shows its secret once, on the page
-                context = _detail_context(request, project, role, deployment, **result)
-                return render(request, "deployments/deployment_detail.html", context)
+            if isinstance(result, dict):
+                # The key form's secret is shown once, on the page it redirects to: carried in the
+                # session only until that page takes it, so reloading it never creates a second key.
+                request.session[NEW_KEY_SESSION] = {"deployment": deployment.pk, **result["new_key"]}
+                return redirect("deployments:deployment", slug=project.slug, deployment_slug=deployment.slug)
             messages.success(request, done)
             return redirect("deployments:deployment", slug=project.slug, deployment_slug=deployment.slug)
     context = _detail_context(request, project, role, deployment, **{form_name: form})

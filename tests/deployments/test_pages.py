@@ -20,9 +20,6 @@ PUBLIC_MANAGE = row(LOGIN, 403, 403, 403, R, R)
 PRIVATE_MANAGE = row(404, 404, 403, 403, R, R)
 PUBLIC_PROMOTE = row(LOGIN, 403, 403, 403, 403, R)
 PRIVATE_PROMOTE = row(404, 404, 403, 403, 403, R)
-# Creating a key shows its secret on the page it answers with.
-PUBLIC_KEY = row(LOGIN, 403, 403, 403, 200, 200)
-PRIVATE_KEY = row(404, 404, 403, 403, 200, 200)
 
 API_PUBLIC_READ = row(200, 200, 200, 200, 200, 200)
 API_PRIVATE_READ = row(404, 404, 200, 403, 200, 200)
@@ -45,7 +42,7 @@ ROUTES = [
     ("share", "POST", PUBLIC_MANAGE, PRIVATE_MANAGE),
     ("promote", "POST", PUBLIC_PROMOTE, PRIVATE_PROMOTE),
     ("rollback", "POST", PUBLIC_MANAGE, PRIVATE_MANAGE),
-    ("key_create", "POST", PUBLIC_KEY, PRIVATE_KEY),
+    ("key_create", "POST", PUBLIC_MANAGE, PRIVATE_MANAGE),
     ("key_revoke", "POST", PUBLIC_MANAGE, PRIVATE_MANAGE),
     ("api:list", "GET", API_PUBLIC_READ, API_PRIVATE_READ),
     ("api:list", "POST", API_PUBLIC_CREATE, API_PRIVATE_CREATE),
@@ -180,8 +177,12 @@ def test_a_new_key_is_shown_once_and_only_its_digest_is_stored(client, project, 
     deployment = services.deployment_create(project=project, actor=lead, name="api", export=stable)
     client.force_login(lead)
 
-    page = client.post(reverse("deployments:key_create", args=[project.slug, deployment.slug]), {"name": "forms"})
+    page = client.post(reverse("deployments:key_create", args=[project.slug, deployment.slug]), {"name": "forms"},
+                       follow=True)
 
+    # Posted, then redirected to the page that shows the secret: reloading that page adds no key.
+    assert page.redirect_chain == [(reverse("deployments:deployment", args=[project.slug, deployment.slug]), 302)]
+    assert page["Cache-Control"] == "no-store"
     text = page.content.decode()
     secret = text.split('data-testid="new-key"')[1].split('<pre class="code-block">')[1].split("</pre>")[0]
     assert secret.startswith("pkd_")
