@@ -15,6 +15,8 @@ class BatchPredictForm(forms.Form):
     export = forms.TypedChoiceField(coerce=int, label="Scored by")
 
     def __init__(self, *args, versions=(), deployment=None, **kwargs):
+        # Its own element ids: the deployment's page holds other forms with an "export" field.
+        kwargs.setdefault("auto_id", "batch_%s")
         super().__init__(*args, **kwargs)
         self.fields["version"].choices = [
             (v.pk, f"{v.dataset.name} {v.label} · {v.item_count} items") for v in versions

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from deployments.access import deployments_project
 from deployments.batch import selectors, services
 from deployments.batch.download import csv_response
 from deployments.batch.forms import start_form
@@ -21,7 +22,7 @@ from deployments.selectors import deployment_get
 from prakriya.limits import rate_limited
 from projects import policy
 from projects import selectors as project_selectors
-from projects.access import add_errors, guard, project_for
+from projects.access import add_errors, guard
 
 SHOWN = 50
 
@@ -40,10 +41,10 @@ def _list_page(request, project, role, deployment, form, status: int = 200):
 @guard
 def batch_predictions(request, slug: str, deployment_slug: str):
     if request.method != "POST":
-        project, role = project_for(request, slug, policy.VIEW_PREDICTIONS)
+        project, role = deployments_project(request, slug, policy.VIEW_PREDICTIONS)
         deployment = deployment_get(project=project, user=request.user, slug=deployment_slug)
         return _list_page(request, project, role, deployment, start_form(project=project, deployment=deployment))
-    project, role = project_for(request, slug, policy.MANAGE_DEPLOYMENTS)
+    project, role = deployments_project(request, slug, policy.MANAGE_DEPLOYMENTS)
     deployment = deployment_get(project=project, user=request.user, slug=deployment_slug)
     form = start_form(project=project, deployment=deployment, data=request.POST)
     if form.is_valid():
@@ -65,7 +66,7 @@ def batch_predictions(request, slug: str, deployment_slug: str):
 @require_GET
 @guard
 def batch_prediction(request, slug: str, deployment_slug: str, batch_id: int):
-    project, role = project_for(request, slug, policy.VIEW_PREDICTIONS)
+    project, role = deployments_project(request, slug, policy.VIEW_PREDICTIONS)
     deployment = deployment_get(project=project, user=request.user, slug=deployment_slug)
     batch = selectors.batch_prediction_get(user=request.user, deployment=deployment, pk=batch_id)
     job = None
@@ -81,7 +82,7 @@ def batch_prediction(request, slug: str, deployment_slug: str, batch_id: int):
 @require_GET
 @guard
 def batch_prediction_download(request, slug: str, deployment_slug: str, batch_id: int):
-    project, _ = project_for(request, slug, policy.VIEW_PREDICTIONS)
+    project, _ = deployments_project(request, slug, policy.VIEW_PREDICTIONS)
     deployment = deployment_get(project=project, user=request.user, slug=deployment_slug)
     batch = selectors.batch_prediction_get(user=request.user, deployment=deployment, pk=batch_id)
     batch.project = project

@@ -326,7 +326,8 @@ def test_the_canary_may_score_and_unknown_or_unready_batches_are_404s(bad_input_
     for url in (f"{_api(project, deployment)}{batch.pk + 1}/", f"{_api(project, deployment)}{batch.pk + 1}/download/",
                 f"/api/projects/{project.slug}/deployments/nowhere/batch-predictions/"):
         assert api.get(url).status_code == 404, url
-    assert signed_in(lead).get(urls["detail"].replace(f"/{batch.pk}/", f"/{batch.pk + 1}/")).status_code == 404
+    for other in (batch.pk + 1, 10**25):
+        assert signed_in(lead).get(urls["detail"].replace(f"/{batch.pk}/", f"/{other}/")).status_code == 404
 
 
 # --- Who gets what ----------------------------------------------------------------------------
