@@ -4,6 +4,7 @@ into the `api` namespace by prakriya/api_urls.py."""
 from django.urls import re_path
 
 from deployments import api
+from deployments.batch.api_urls import urlpatterns as batch_api_urls
 from deployments.benchmark.api_urls import urlpatterns as benchmark_api_urls
 from deployments.drift.api_urls import urlpatterns as drift_api_urls
 from deployments.export.api_urls import urlpatterns as export_api_urls
@@ -29,3 +30,4 @@ urlpatterns += drift_api_urls
 urlpatterns += loopback_api_urls
 urlpatterns += export_api_urls
 urlpatterns += benchmark_api_urls
+urlpatterns += batch_api_urls

@@ -283,3 +283,58 @@ class Loopback(models.Model):
 
     def __str__(self) -> str:
         return f"Loop back {self.pk} of {self.deployment}"
+
+
+# --- Batch prediction (deployments/batch/) ----------------------------------------------------
+
+
+class BatchState(models.TextChoices):
+    PENDING = "pending", "Scoring"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class BatchPrediction(models.Model):
+    """A dataset version scored by one version (export) of a deployment: a CSV of every item's
+    predicted label, score and class probabilities, written by a job into the data folder.
+
+    Items of the dataset's sealed test set are never read: they are left out and counted
+    (`sealed_left_out`), as are items whose input could not be read (`unreadable`, with why in
+    `notes`)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="batch_predictions")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="batch_predictions")
+    # The version of the deployment that scored: its stable or its canary export when asked for.
+    export = models.ForeignKey(ModelExport, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    state = models.CharField(max_length=10, choices=BatchState.choices, default=BatchState.PENDING)
+    # The version's items, those scored (one row each in the file), the sealed test items left out
+    # and those whose input could not be read.
+    items = models.PositiveIntegerField(default=0)
+    scored = models.PositiveIntegerField(default=0)
+    sealed_left_out = models.PositiveIntegerField(default=0)
+    unreadable = models.PositiveIntegerField(default=0)
+    # Why items were left out, for people (never an item's label).
+    notes = models.JSONField(default=list, blank=True)
+    # The CSV, relative to the data folder (written by the job only), its SHA-256 and size.
+    file_path = models.CharField(max_length=300, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    failure = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["deployment", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Batch prediction {self.pk} of {self.deployment}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == BatchState.READY

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from deployments import views
+from deployments.batch.urls import urlpatterns as batch_urls
 from deployments.benchmark.urls import urlpatterns as benchmark_urls
 from deployments.drift.urls import urlpatterns as drift_urls
 from deployments.export.urls import urlpatterns as export_urls
@@ -25,5 +26,6 @@ urlpatterns = [
     path(_ONE + "keys/", views.key_create, name="key_create"),
     path(_ONE + "keys/<int:pk>/revoke/", views.key_revoke, name="key_revoke"),
     *drift_urls,
+    *batch_urls,
     *loopback_urls,
 ]

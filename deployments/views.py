@@ -1,5 +1,6 @@
 """The deployment pages: the project's deployments with its exports, and one deployment with its
-rollout (canary share, promote, rollback), how to call it, its keys and its traffic.
+rollout (canary share, promote, rollback), how to call it, its keys, its traffic and its batch
+predictions.
 
 Read by whoever reads the project's runs (VIEW_DEPLOYMENTS); the rollout's forms for engineers
 and the lead, promotion for the lead; keys and the prediction log for the team that runs it.
@@ -18,9 +19,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from deployments import figures, selectors, services
 from deployments.access import deployments_project
+from deployments.batch import selectors as batch_selectors
+from deployments.batch.forms import start_form as batch_start_form
 from deployments.forms import CanaryForm, DeploymentCreateForm, KeyForm, PromoteForm, ShareForm
 from projects import policy
 from projects.access import error_text, guard
+
+# The latest batch predictions the deployment's page lists (all of them: its batch predictions page).
+BATCHES_SHOWN = 5
 
 
 def _can(request, project, action) -> bool:
@@ -103,12 +109,15 @@ def _detail_context(request, project, role, deployment, **forms) -> dict:
     }
     if can_manage:
         context["keys"] = list(selectors.keys_of(deployment=deployment))
+        context["batch_form"] = batch_start_form(project=project, deployment=deployment)
     if can_predictions:
         traffic = selectors.traffic_by_minute(deployment=deployment)
         labels = {e.pk: str(e) for e in selectors.exports_of(project=project).filter(
             pk__in={row["export_id"] for row in traffic})}
         context["traffic_figure"] = figures.traffic_figure(traffic, labels)
         context["recent"] = selectors.recent_predictions(deployment=deployment, limit=20)
+        context["batches"] = list(batch_selectors.batch_predictions_for(
+            user=request.user, deployment=deployment)[:BATCHES_SHOWN])
         context["counts"] = [{**row, "label": labels.get(row["export_id"], f"Export {row['export_id']}")}
                              for row in selectors.prediction_counts(deployment=deployment)]
     return context

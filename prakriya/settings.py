@@ -395,6 +395,9 @@ PRAKRIYA_DRIFT_WINDOW_DAYS = env_int("PRAKRIYA_DRIFT_WINDOW_DAYS", 7, minimum=1)
 PRAKRIYA_DRIFT_MIN_PREDICTIONS = env_int("PRAKRIYA_DRIFT_MIN_PREDICTIONS", 50, minimum=1)
 # The most production inputs one loop back sends to labelling.
 PRAKRIYA_LOOPBACK_MAX_ITEMS = env_int("PRAKRIYA_LOOPBACK_MAX_ITEMS", 1000, minimum=1)
+# The most items one batch prediction scores: a larger dataset version is refused when it is asked
+# for (the job holds an export worker for its whole run and writes one CSV row per item).
+PRAKRIYA_BATCH_PREDICT_MAX_ITEMS = env_int("PRAKRIYA_BATCH_PREDICT_MAX_ITEMS", 200_000, minimum=1)
 
 # --- Dataset uploads (datasets/ingest): bounds every upload and archive is held to --------
 PRAKRIYA_UPLOAD_MAX_BYTES = env_int("PRAKRIYA_UPLOAD_MAX_BYTES", 512 * 1024**2, minimum=1024)

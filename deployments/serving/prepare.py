@@ -76,26 +76,33 @@ def _tabular_row(schema: dict, value: Any, index: int) -> list[float]:
 
 
 def _decode_image(schema: dict, data: str, index: int) -> list[float]:
-    from PIL import Image, UnidentifiedImageError
-
-    image = schema["image"]
     if not isinstance(data, str):
         raise InputError(f"inputs[{index}].image_base64 must be a base64 string.")
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise InputError(f"inputs[{index}].image_base64 is not valid base64.") from None
+    return image_pixels(schema, raw, where=f"inputs[{index}]")
+
+
+def image_pixels(schema: dict, raw: bytes, *, where: str) -> list[float]:
+    """An image file's bytes as the model's flattened channels-first pixels 0-255 (the schema's
+    mode and size), or InputError naming `where`. The platform's batch prediction reads a dataset
+    version's image files through this too, so a file scores as the same image sent here would."""
+    from PIL import Image, UnidentifiedImageError
+
+    image = schema["image"]
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         with Image.open(io.BytesIO(raw)) as opened:
             if opened.width * opened.height > MAX_IMAGE_PIXELS:
-                raise InputError(f"inputs[{index}] is too large an image.")
+                raise InputError(f"{where} is too large an image.")
             opened.load()
             picture = opened.convert(image["mode"])
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise InputError(f"inputs[{index}].image_base64 is not an image Pillow can read.") from None
+        raise InputError(f"{where} is not an image Pillow can read.") from None
     size = (int(image["width"]), int(image["height"]))
     if picture.size != size:
         # As training resized images of another size (experiments/inputs.py).

@@ -35,6 +35,7 @@ from django.urls.exceptions import Resolver404
 from PIL import Image
 
 from datasets.models import Dataset, Item, SealedItem
+from deployments.models import BatchPrediction
 from experiments.models import Run
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import job_execute
@@ -354,6 +355,10 @@ def _fillers(project, world: World) -> list[dict[str, list[str]]]:
         # The crawl's world deploys nothing: a deployment's routes are asked for one that does not
         # exist (a 404 carries no label). Their own tests cover what a deployment shows.
         "deployment_slug": sorted(project.deployments.values_list("slug", flat=True)) or ["no-such-deployment"],
+        # So are a deployment's batch predictions (deployments/batch/): asked for by their ids, or one
+        # that does not exist. tests/deployments/test_batch_predict.py checks what their files hold.
+        "batch_id": [str(pk) for pk in sorted(
+            BatchPrediction.objects.filter(project=project).values_list("pk", flat=True))] or ["1"],
         **{name: ids_text for name in ("pk", "id", "job_id", "target_id", "estimate_id", "membership_id", "entry_id")},
     }
     scopes = [common]
