@@ -24,4 +24,8 @@ def traffic_figure(rows: Sequence[dict[str, Any]], labels: dict[int, str]) -> st
     style(figure, title="Predictions per minute by version", x_title="minute", y_title="predictions", legend=True)
     figure.update_layout(barmode="stack", yaxis2={"title": {"text": "mean confidence"}, "overlaying": "y",
                                                   "side": "right", "range": [0, 1]})
+    # Minutes, not plotly's automatic sub-second ticks when the log spans a single minute.
+    figure.update_xaxes(type="date", tickformat="%H:%M\n%b %d")
+    if len({row["minute"] for row in rows}) < 10:
+        figure.update_xaxes(dtick=60_000)
     return figure.to_json()
