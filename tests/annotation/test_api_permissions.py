@@ -172,7 +172,7 @@ def test_every_campaign_route_is_in_the_matrix():
     covered = {
         "campaign-list", "campaign-detail", "campaign-close", "campaign-reopen", "campaign-guideline",
         "campaign-guideline-versions", "campaign-progress", "campaign-disagreements", "campaign-labels",
-        "campaign-human-baseline", "campaign-item-list", "campaign-item-detail", "campaign-item-gold",
-        "campaign-annotation-list", "campaign-annotation-detail",
+        "campaign-human-baseline", "campaign-gold-sample", "campaign-item-list", "campaign-item-detail",
+        "campaign-item-gold", "campaign-annotation-list", "campaign-annotation-detail",
     }
     assert {p.name for p in api_urls.router.urls} == covered
