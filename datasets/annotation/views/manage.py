@@ -328,7 +328,6 @@ def _adjudication_context(request, project, role, campaign: Campaign, *, sample_
         "sample": selectors.gold_sample_state(campaign=campaign),
         "sample_rows": _rows_with_votes(campaign, sample_rows),
         "sample_form": sample_form or GoldSampleForm(),
-        "sample_max": services.GOLD_SAMPLE_MAX,
         "baseline": baseline, "min_baseline_items": selectors.MIN_BASELINE_ITEMS,
         "baseline_figure": _bar_figure(
             [a.annotator for a in annotators], [a.accuracy for a in annotators],
