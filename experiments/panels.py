@@ -1,7 +1,8 @@
 """The baselines deliverable's panel: the project's baseline runs (the simple trainers, or runs
-tagged stage=baseline) with their validation metrics, side by side with the human baseline from
-annotator agreement and the project's targets, and a bar chart of the primary metric against its
-target. Its submit check asks for at least one finished baseline run."""
+tagged stage=baseline) with their validation metrics, side by side with the human baseline (its
+interval, size and method from the labelling app) and the project's targets, and a bar chart of
+the primary metric against its target. Its submit check asks for at least one finished baseline
+run."""
 
 from __future__ import annotations
 
@@ -55,9 +56,23 @@ def _is_accuracy(metric: str) -> bool:
 
 
 @dataclass
+class Human:
+    """What a human row shows beside its value: the interval, the items and how it was measured."""
+
+    accuracy: float
+    low: float
+    high: float
+    items: int
+    method: str
+    note: str
+    comparable: bool
+
+
+@dataclass
 class Row:
     name: str
     kind: str  # "run" or "human"
+    human: Human | None = None
     trainer: str = ""
     status: str = ""
     run_id: str = ""
@@ -72,14 +87,16 @@ def _baseline_infos(records: list[Run]) -> list[runs.RunInfo]:
 
 def _human_rows(project: Project) -> list[Row]:
     # The numbers of the annotation app's own panel (its selector, not a second computation); only
-    # the mean leaves here, never the annotators' names.
+    # the figures leave here, never the annotators' names. A baseline on too few items is listed
+    # with its interval but has no metric: it meets or misses no target and is not in the chart.
     from datasets.annotation.selectors import human_baselines
 
     rows = []
     for campaign, baseline in human_baselines(project=project):
-        mean = baseline["mean_accuracy"]
-        if mean is not None:
-            rows.append(Row(name=f"Human ({campaign.name})", kind="human", metrics={"val_accuracy": mean}))
+        human = Human(accuracy=baseline.accuracy, low=baseline.low, high=baseline.high, items=baseline.items,
+                      method=baseline.method_name, note=baseline.method_note, comparable=baseline.comparable)
+        rows.append(Row(name=f"Human ({campaign.name})", kind="human", human=human,
+                        metrics={"val_accuracy": baseline.accuracy} if baseline.comparable else {}))
     return rows
 
 
@@ -100,10 +117,17 @@ def baselines_figure(rows: list[Row], target: Target | None) -> str | None:
         _HUMAN if row.kind == "human" else (_MEETS if target is None or target.is_met_by(value) else _MISSES)
         for row, value in points
     ]
+    humans = [row.human if row.kind == "human" and _is_accuracy(metric) else None for row, _ in points]
+    error_y = None
+    if any(humans):  # the human baselines' 95% intervals; runs have none to show
+        error_y = {"type": "data", "symmetric": False, "color": _TARGET,
+                   "array": [h.high - value if h else None for h, (_, value) in zip(humans, points, strict=True)],
+                   "arrayminus": [value - h.low if h else None for h, (_, value) in zip(humans, points, strict=True)]}
     fig = go.Figure(go.Bar(
         x=[html.escape(row.name, quote=False) for row, _ in points],
         y=[value for _, value in points],
         marker_color=colours,
+        error_y=error_y,
         text=[f"{value:.3g}" for _, value in points],
         textposition="auto",
         hovertemplate="%{x}: %{y}<extra></extra>",

@@ -163,6 +163,7 @@ CAMPAIGN_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("adjudicate", "GET", "c-adjudicate", row(LOGIN, 404, 404, 403, 403, 200)),
     ("adjudicate_item", "GET", "c-adjudicate-item", row(LOGIN, 404, 404, 403, 403, 200)),
     ("adjudicate_item", "POST", "c-adjudicate-item-save", row(LOGIN, 404, 404, 403, 403, R)),
+    ("gold_sample", "POST", "c-gold-sample", row(LOGIN, 404, 404, 403, 403, R)),
     ("guideline_edit", "GET", "c-guideline-edit", MANAGER_PAGE),
     ("guideline_edit", "POST", "c-guideline-edit-save", MANAGER_ACTION),
     # Six items, one labelled: too few to train on, refused with a form error.
@@ -517,6 +518,7 @@ def _campaign_call(which: str, project: Project, lead, commits, users) -> Call:
         "c-adjudicate": Call(f"{c}adjudicate/"),
         "c-adjudicate-item": Call(f"{c}adjudicate/{first.pk}/"),
         "c-adjudicate-item-save": Call(f"{c}adjudicate/{first.pk}/", {"gold": "cat", "note": ""}),
+        "c-gold-sample": Call(f"{c}adjudicate/sample/", {"size": "1", "seed": "0"}),
         "c-guideline-edit": Call(f"{c}guideline/edit/"),
         "c-guideline-edit-save": Call(f"{c}guideline/edit/", {
             "introduction": "Look closely.", "change_note": "Matrix", "definition_0": "A cat.", "definition_1": "An owl.",

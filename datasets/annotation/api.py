@@ -44,6 +44,8 @@ from datasets.annotation.serializers import (
     CampaignUpdateSerializer,
     DisagreementQuerySerializer,
     DisagreementSerializer,
+    GoldSampleRequestSerializer,
+    GoldSampleSerializer,
     GoldSerializer,
     GuidelinePublishSerializer,
     GuidelineSerializer,
@@ -155,6 +157,7 @@ class CampaignViewSet(CampaignApiMixin, mixins.ListModelMixin, mixins.RetrieveMo
             "create": CampaignCreateSerializer,
             "partial_update": CampaignUpdateSerializer,
             "guideline_versions": GuidelinePublishSerializer,
+            "gold_sample": GoldSampleRequestSerializer,
         }.get(self.action, CampaignSerializer)
 
     def get_object(self) -> Campaign:
@@ -311,7 +314,8 @@ class CampaignViewSet(CampaignApiMixin, mixins.ListModelMixin, mixins.RetrieveMo
         return self.get_paginated_response(LabelSetRowSerializer(rows, many=True).data)
 
     @extend_schema(
-        summary=f"The human baseline: each annotator's accuracy against the gold labels {_MANAGERS}",
+        summary="The human baseline: how often the annotators are right, measured on the adjudicated gold sample "
+                f"or estimated from their agreement, with its 95% interval and size {_MANAGERS}",
         parameters=[CAMPAIGN_SLUG_PARAMETER], responses=HumanBaselineSerializer,
     )
     @action(detail=True, methods=["get"], url_path="human-baseline", url_name="human-baseline")
@@ -319,6 +323,34 @@ class CampaignViewSet(CampaignApiMixin, mixins.ListModelMixin, mixins.RetrieveMo
         campaign = self.get_object()
         self.authorise_manager("see annotators' accuracy")
         return Response(HumanBaselineSerializer(selectors.human_baseline(campaign=campaign)).data)
+
+    def _gold_sample(self, campaign: Campaign, **kwargs: Any) -> Response:
+        state = selectors.gold_sample_state(campaign=campaign)
+        data = {"items": state.items, "adjudicated": state.adjudicated, "max_items": services.GOLD_SAMPLE_MAX,
+                "draws": state.draws}
+        return Response(GoldSampleSerializer(data).data, **kwargs)
+
+    @extend_schema(
+        methods=["GET"], summary=f"The gold sample: its size, how much is adjudicated, its draws {_MANAGERS}",
+        parameters=[CAMPAIGN_SLUG_PARAMETER], responses=GoldSampleSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add items drawn at random (seeded) from those two annotators or more labelled to the gold sample, "
+                "for the lead to adjudicate; the human baseline is measured on them (lead)",
+        parameters=[CAMPAIGN_SLUG_PARAMETER], request=GoldSampleRequestSerializer,
+        responses={201: GoldSampleSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="gold-sample", url_name="gold-sample")
+    def gold_sample(self, request: Request, project_slug: str, campaign_slug: str) -> Response:
+        campaign = self.get_object()
+        if request.method == "GET":
+            self.authorise_manager("see the gold sample")
+            return self._gold_sample(campaign)
+        policy.require(user=request.user, project=self.project, action=policy.ADJUDICATE, what="draw a gold sample")
+        data = parse(GoldSampleRequestSerializer, request)
+        services.gold_sample_draw(campaign=campaign, actor=request.user, **data)
+        return self._gold_sample(campaign, status=status.HTTP_201_CREATED)
 
 
 # --- Annotations ------------------------------------------------------------------------------

@@ -7,7 +7,13 @@ from django.contrib.auth import get_user_model
 
 from datasets.annotation.active import Method
 from datasets.annotation.models import Annotation, Campaign, QueueOrder, TaskType
-from datasets.annotation.services import ANNOTATOR_ROLES, MAX_LABELS, MAX_OVERLAP
+from datasets.annotation.services import (
+    ANNOTATOR_ROLES,
+    GOLD_SAMPLE_MAX,
+    MAX_LABELS,
+    MAX_OVERLAP,
+    MAX_SAMPLE_SEED,
+)
 from datasets.models import DatasetKind, DatasetVersion, VersionState
 from projects.models import Project
 
@@ -203,6 +209,20 @@ class AdjudicateForm(forms.Form):
         if cleaned.get("add_example") and "gold" in cleaned and self.example_label() is None:
             self.add_error("example_label", "Choose the label this example illustrates.")
         return cleaned
+
+
+class GoldSampleForm(forms.Form):
+    size = forms.IntegerField(
+        min_value=1, max_value=GOLD_SAMPLE_MAX, initial=100, label="Items",
+        help_text=f"Drawn at random from the items two annotators or more labelled (the sample holds at most "
+                  f"{GOLD_SAMPLE_MAX})",
+    )
+    seed = forms.IntegerField(min_value=0, max_value=MAX_SAMPLE_SEED, initial=0, required=False,
+                              help_text="The same seed over the same items draws the same sample")
+
+    def clean_seed(self) -> int:
+        seed = self.cleaned_data.get("seed")
+        return 0 if seed is None else seed
 
 
 class GuidelineForm(forms.Form):

@@ -141,8 +141,9 @@ class CampaignItem(models.Model):
     """An item of the campaign's version in the queue. `taken` counts annotations plus live
     claims; the database refuses `taken > capacity`, so overlap k holds even if code is wrong."""
 
-    # Three indexes and no more (primary key, the unique pair, the open queue): each index is
-    # written for every row, and a campaign over a million items is written in one statement.
+    # Three indexes and no more (primary key, the unique pair, the open queue), besides the gold
+    # sample's, which holds only the few sampled rows: each index is written for every row, and
+    # a campaign over a million items is written in one statement.
     # Nothing looks queue rows up by item alone except deleting a version that a campaign
     # protects anyway, so the item's foreign key has no index of its own.
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items", db_index=False)
@@ -158,6 +159,10 @@ class CampaignItem(models.Model):
     )
     gold_at = models.DateTimeField(null=True, blank=True)
     gold_note = models.CharField(max_length=300, blank=True)
+    gold_sample = models.ForeignKey(
+        "GoldSample", on_delete=models.SET_NULL, null=True, blank=True, related_name="items", db_index=False,
+        help_text="The draw that put the item in the campaign's gold sample, if one did",
+    )
 
     class Meta:
         ordering = ["position"]
@@ -171,10 +176,40 @@ class CampaignItem(models.Model):
             models.Index(
                 fields=["campaign", "position"], condition=Q(taken__lt=F("capacity")), name="campaign_item_open"
             ),
+            # Partial: only the few sampled rows are in it, so writing the queue never touches it.
+            models.Index(
+                fields=["gold_sample"], condition=Q(gold_sample__isnull=False), name="campaign_item_gold_sample"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id}#{self.position}"
+
+
+
+class GoldSample(models.Model):
+    """One draw of the campaign's gold sample: items picked at random (seeded) among those that at
+    least two annotators labelled, for the lead to adjudicate whether the annotators agreed or
+    not. The human baseline is measured on them (selectors.human_baseline), an unbiased sample,
+    where the adjudicated disagreements alone are the hard items by construction. A later draw
+    adds items not drawn before; no item ever leaves the sample (nobody can redraw until the
+    number looks better, and every draw stays on the record)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="gold_samples")
+    seed = models.PositiveIntegerField()
+    size = models.PositiveIntegerField(help_text="Items asked for")
+    drawn = models.PositiveIntegerField(help_text="Items drawn: fewer than asked when fewer were eligible")
+    population = models.PositiveIntegerField(
+        help_text="Items eligible then: labelled by two annotators or more and not drawn before"
+    )
+    drawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    drawn_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["drawn_at", "id"]
+
+    def __str__(self) -> str:
+        return f"gold sample of {self.campaign_id}: {self.drawn} of {self.population} (seed {self.seed})"
 
 
 

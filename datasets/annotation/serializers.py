@@ -28,7 +28,7 @@ from datasets.annotation.models import (
     QueueOrder,
     TaskType,
 )
-from datasets.annotation.services import MAX_LABELS, MAX_OVERLAP
+from datasets.annotation.services import GOLD_SAMPLE_MAX, MAX_LABELS, MAX_OVERLAP, MAX_SAMPLE_SEED
 from datasets.serializers import MAX_VERSION_NUMBER
 from projects.serializers import (
     SLUG_MESSAGE,
@@ -395,14 +395,62 @@ class LabelSetRowSerializer(serializers.Serializer):
 
 class AnnotatorAccuracySerializer(serializers.Serializer):
     annotator = serializers.CharField()
-    items = serializers.IntegerField(help_text="Gold items the annotator labelled")
+    items = serializers.IntegerField(help_text="Adjudicated gold sample items the annotator labelled")
+    correct = serializers.IntegerField(help_text="Of them, those labelled as the gold label says")
     accuracy = serializers.FloatField()
+    ci_low = serializers.FloatField(source="low", help_text="Wilson 95% interval")
+    ci_high = serializers.FloatField(source="high")
 
 
 class HumanBaselineSerializer(serializers.Serializer):
-    gold_items = serializers.IntegerField()
-    annotators = AnnotatorAccuracySerializer(many=True)
-    mean_accuracy = serializers.FloatField(allow_null=True, help_text="null until some gold item was labelled")
+    method = serializers.ChoiceField(
+        choices=[selectors.GOLD_SAMPLE, selectors.FROM_AGREEMENT], allow_null=True,
+        help_text="gold_sample: measured on the adjudicated gold sample; agreement: estimated from the annotators' "
+                  "pairwise agreement (single-label campaigns without enough of a gold sample); null: nothing to "
+                  "measure it on yet",
+    )
+    method_note = serializers.CharField(help_text="How it was computed, with the assumptions made")
+    items = serializers.IntegerField(help_text="The items it rests on")
+    mean_accuracy = serializers.FloatField(
+        source="accuracy", allow_null=True,
+        help_text="How often a human label is right: the mean over the items of the share of their labels that "
+                  "are right (gold sample), or the accuracy the agreement implies",
+    )
+    ci_low = serializers.FloatField(source="low", allow_null=True, help_text="95% interval")
+    ci_high = serializers.FloatField(source="high", allow_null=True)
+    too_few = serializers.BooleanField(help_text="Too few items to compare with models")
+    comparable = serializers.BooleanField(help_text="Whether it may be compared with models' figures")
+    min_items = serializers.SerializerMethodField(help_text="Items it needs to be compared with models")
+    annotators = AnnotatorAccuracySerializer(many=True, help_text="Per annotator (gold sample only)")
+    agreement = serializers.FloatField(
+        allow_null=True, help_text="The observed pairwise agreement the estimate comes from (agreement only)"
+    )
+    sample_items = serializers.IntegerField(help_text="Items in the gold sample, adjudicated or not")
+    sample_adjudicated = serializers.IntegerField(help_text="Gold sample items with a gold label")
+
+    def get_min_items(self, baseline: selectors.HumanBaseline) -> int:
+        return selectors.MIN_BASELINE_ITEMS
+
+
+class GoldSampleDrawSerializer(serializers.Serializer):
+    seed = serializers.IntegerField()
+    size = serializers.IntegerField(help_text="Items asked for")
+    drawn = serializers.IntegerField(help_text="Items drawn: fewer than asked when fewer were eligible")
+    population = serializers.IntegerField(help_text="Items eligible then: labelled twice or more, not drawn before")
+    drawn_by = serializers.CharField(source="drawn_by.username", allow_null=True, help_text="The lead's username")
+    drawn_at = serializers.DateTimeField()
+
+
+class GoldSampleSerializer(serializers.Serializer):
+    items = serializers.IntegerField(help_text="Items in the gold sample")
+    adjudicated = serializers.IntegerField(help_text="Of them, those with a gold label")
+    max_items = serializers.IntegerField(help_text="Items the sample may hold at most")
+    draws = GoldSampleDrawSerializer(many=True)
+
+
+class GoldSampleRequestSerializer(StrictSerializer):
+    size = StrictIntegerField(min_value=1, max_value=GOLD_SAMPLE_MAX, help_text="Items to add to the sample")
+    seed = StrictIntegerField(min_value=0, max_value=MAX_SAMPLE_SEED, required=False, default=0)
 
 
 class AnnotatorProgressSerializer(serializers.Serializer):

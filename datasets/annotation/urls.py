@@ -22,6 +22,7 @@ urlpatterns = [
     path(_C + "agreement/", agreement.agreement, name="agreement"),
     path(_C + "adjudicate/", manage.adjudication_queue, name="adjudicate"),
     path(_C + "adjudicate/<int:item>/", manage.adjudicate_item, name="adjudicate_item"),
+    path(_C + "adjudicate/sample/", manage.gold_sample_draw, name="gold_sample"),
     path(_C + "guideline/edit/", manage.guideline_edit, name="guideline_edit"),
     path(_C + "active/", manage.active_labelling, name="active"),
     path(_C + "labelstudio/export.json", labelstudio.labelstudio_export, name="labelstudio_export"),

@@ -376,13 +376,13 @@ def test_disagreements_labels_and_human_baseline(campaign, annotator, engineer, 
     labels = {row["campaign_item"]: row for row in client.get(C + "labels/").json()["results"]}
     assert (labels[disputed.pk]["value"], labels[disputed.pk]["source"]) == ("negative", "gold")
 
+    # No gold sample: the adjudicated disagreement is not used; the estimate from agreement (one of
+    # the two overlapped items agreed on, three labels) is shown as too few to compare.
     baseline = client.get(C + "human-baseline/").json()
-    assert baseline["gold_items"] == 1
-    assert baseline["annotators"] == [
-        {"annotator": "annotator", "items": 1, "accuracy": 0.0},
-        {"annotator": "engineer", "items": 1, "accuracy": 1.0},
-    ]
-    assert baseline["mean_accuracy"] == 0.5
+    assert (baseline["method"], baseline["items"], baseline["annotators"]) == ("agreement", 2, [])
+    assert baseline["agreement"] == 0.5 and baseline["mean_accuracy"] == pytest.approx(2 / 3)
+    assert baseline["ci_low"] < baseline["mean_accuracy"] < baseline["ci_high"]
+    assert baseline["too_few"] and not baseline["comparable"] and baseline["sample_items"] == 0
 
 
 def test_progress_shows_the_campaign_and_the_callers_share(campaign, annotator, engineer):

@@ -439,7 +439,7 @@ def test_the_browsable_api_renders_every_route(campaign, lead, annotator):
     item = _first_item(campaign)
     annotation = services.annotation_submit(campaign=campaign, annotator=lead, campaign_item=item, value="positive")
     paths = ["", "guideline/", "guideline/versions/", "progress/", "disagreements/", "labels/", "human-baseline/",
-             "items/", f"items/{item.pk}/", f"items/{item.pk}/gold/", "annotations/", f"annotations/{annotation.pk}/",
+             "gold-sample/", "items/", f"items/{item.pk}/", f"items/{item.pk}/gold/", "annotations/", f"annotations/{annotation.pk}/",
              "close/"]
     for user in (lead, annotator, None):
         for path in [P, *(C + p for p in paths)]:

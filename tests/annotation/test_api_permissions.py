@@ -9,10 +9,10 @@ The rules, in one place:
   does not exist: 404, whatever they ask of it;
 - writing needs a signed-in user (anonymous → 401) before anything else;
 - among those who see the campaign: the lead and engineers manage it (settings, close and
-  reopen, the guideline) and read the queue, the adjudication queue, the label set and the human
-  baseline (an assigned annotator → 403); only the lead sets gold labels; only assigned
-  annotators label; an annotation is edited by its author only, and read by its author and the
-  managers.
+  reopen, the guideline) and read the queue, the adjudication queue, the label set, the gold
+  sample and the human baseline (an assigned annotator → 403); only the lead sets gold labels
+  and draws the gold sample; only assigned annotators label; an annotation is edited by its
+  author only, and read by its author and the managers.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ def _campaign(project, lead, annotator, engineer) -> dict[str, Any]:
     annotation = services.annotation_submit(
         campaign=campaign, annotator=annotator, campaign_item=items[0], value="positive"
     )
+    # A second label on the item, so that a gold sample has an item to draw.
+    services.annotation_submit(campaign=campaign, annotator=engineer, campaign_item=items[0], value="negative")
     return {"annotation": annotation.pk, "item": items[0].pk, "free_item": items[1].pk}
 
 
@@ -106,6 +108,8 @@ ROUTES = [
     Route("GET", C + "/disagreements/", MANAGERS),
     Route("GET", C + "/labels/", MANAGERS),
     Route("GET", C + "/human-baseline/", MANAGERS),
+    Route("GET", C + "/gold-sample/", MANAGERS),
+    Route("POST", C + "/gold-sample/", LEADS, 201, {"size": 1, "seed": 4}),
     Route("GET", C + "/items/", MANAGERS),
     Route("GET", C + "/items/{item}/", MANAGERS),
     Route("PUT", C + "/items/{item}/gold/", LEADS, body={"value": "negative", "note": "Sarcasm"}),
@@ -168,7 +172,7 @@ def test_every_campaign_route_is_in_the_matrix():
     covered = {
         "campaign-list", "campaign-detail", "campaign-close", "campaign-reopen", "campaign-guideline",
         "campaign-guideline-versions", "campaign-progress", "campaign-disagreements", "campaign-labels",
-        "campaign-human-baseline", "campaign-item-list", "campaign-item-detail", "campaign-item-gold",
-        "campaign-annotation-list", "campaign-annotation-detail",
+        "campaign-human-baseline", "campaign-gold-sample", "campaign-item-list", "campaign-item-detail",
+        "campaign-item-gold", "campaign-annotation-list", "campaign-annotation-detail",
     }
     assert {p.name for p in api_urls.router.urls} == covered

@@ -106,6 +106,7 @@ def urls(campaign, item_id: int) -> dict[str, str]:
         "active": reverse("annotation:active", args=[slug, c]),
         "adjudicate": reverse("annotation:adjudicate", args=[slug, c]),
         "adjudicate_item": reverse("annotation:adjudicate_item", args=[slug, c, item_id]),
+        "gold_sample": reverse("annotation:gold_sample", args=[slug, c]),
         "guideline_edit": reverse("annotation:guideline_edit", args=[slug, c]),
     }
 
@@ -140,6 +141,7 @@ ROUTES = [
     ("adjudicate", "GET", None, LEAD_PAGE),
     ("adjudicate_item", "GET", None, LEAD_PAGE),
     ("adjudicate_item", "POST", {"gold": "neutral", "note": "sarcasm"}, LEAD_ACTION),
+    ("gold_sample", "POST", {"size": "3", "seed": "0"}, LEAD_ACTION),
 ]
 
 
@@ -171,11 +173,11 @@ def test_every_page_of_a_private_project_is_404_to_outsiders_and_anonymous(clien
         client.force_login(users[role])
     item = campaign.items.first()
     for name, url in urls(campaign, item.pk).items():
-        response = client.post(url, {}) if name in ("close", "release", "active") else client.get(url)
+        response = client.post(url, {}) if name in ("close", "release", "active", "gold_sample") else client.get(url)
         assert response.status_code == 404, name
 
 
-@pytest.mark.parametrize("name", ["close", "release", "active"])
+@pytest.mark.parametrize("name", ["close", "release", "active", "gold_sample"])
 def test_action_routes_refuse_get(client, campaign, lead, name):
     client.force_login(lead)
     assert client.get(urls(campaign, 1)[name]).status_code == 405
@@ -453,7 +455,7 @@ def test_the_queue_lists_disagreements_with_the_votes_and_who_cast_them(client, 
     assert f'<div class="item-text" dir="auto">{item.item.text}</div>' in html
     assert "<strong dir=\"auto\">positive</strong>: annotator" in html
     assert "<strong dir=\"auto\">neutral</strong>: engineer" in html
-    assert "No gold labels yet" in html
+    assert 'data-testid="human-baseline-method">estimated from agreement<' in html  # no gold sample yet
 
 
 def test_deciding_sets_the_gold_label_adds_an_example_and_shows_the_human_baseline(client, labelled, lead):
@@ -474,10 +476,31 @@ def test_deciding_sets_the_gold_label_adds_an_example_and_shows_the_human_baseli
         "neutral", item.pk, True, "No feeling either way")
     html = response.content.decode()
     assert html.count('<tr data-item="') == waiting - 1  # the decided item left the queue
+    # A decided disagreement is no measure of the annotators: the baseline still comes from their
+    # agreement over the 10 items two of them labelled: too few items to compare with models.
+    assert "baseline-chart" not in html
+    assert "Too few items to compare with models: 10, fewer than 30." in html
+
+
+def test_a_decided_gold_sample_shows_each_annotators_accuracy_with_intervals(client, labelled, lead):
+    services.gold_sample_draw(campaign=labelled, actor=lead, size=10, seed=0)
+    client.force_login(lead)
+    sample = list(CampaignItem.objects.filter(campaign=labelled, gold_sample__isnull=False).select_related("item"))
+    agreed = sum(int(item.item.key[-1]) % 2 == 0 for item in sample)
+    assert len(sample) == 10 and 0 < agreed < 10
+    for item in sample:
+        number = int(item.item.key[-1])
+        gold = "positive" if number in (0, 4, 8) else ("negative" if number % 2 == 0 else "neutral")
+        assert client.post(urls(labelled, item.pk)["adjudicate_item"], {"gold": gold}).status_code == 302
+    html = client.get(urls(labelled, 1)["adjudicate"]).content.decode()
     figure = plotly_figures(html)["baseline-chart"]
-    assert dict(zip(figure["data"][0]["x"], figure["data"][0]["y"], strict=True)) == {"annotator": 0.0,
-                                                                                      "engineer": 1.0}
-    assert '<strong>0.500</strong>' in html
+    # Both right on the items they agreed on; on the others the engineer (neutral) is, the annotator not.
+    assert dict(zip(figure["data"][0]["x"], figure["data"][0]["y"], strict=True)) == {
+        "annotator": agreed / 10, "engineer": 1.0}
+    assert figure["data"][0]["error_y"]["arrayminus"][1] > 0  # 10 of 10 still has an interval below 1
+    mean = (agreed + (10 - agreed) / 2) / 10
+    assert f'<strong data-testid="human-baseline-mean">{mean:.3f}</strong>' in html
+    assert "Too few items to compare with models: 10, fewer than 30." in html
 
 
 def test_deciding_without_an_example_publishes_no_guideline(client, labelled, lead):

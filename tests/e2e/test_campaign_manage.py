@@ -1,6 +1,6 @@
 """The lead runs a labelling campaign in the browser: creates it from a dataset version, decides a
-disagreement and adds it to the guideline as an example, closes the campaign and watches its labels
-become a new dataset version. The annotations themselves are made through the services (the
+disagreement and adds it to the guideline as an example, draws a gold sample for the human
+baseline, closes the campaign and watches its labels become a new dataset version. The annotations themselves are made through the services (the
 labelling page has its own browser test); a real Celery worker process writes the versions."""
 
 from __future__ import annotations
@@ -116,9 +116,23 @@ def test_lead_creates_adjudicates_closes_and_gets_a_labelled_version(new_page, p
         ["Gold label saved. Added to the guideline as an example of “positive” (v2)."]
     )
     expect(page.get_by_text("No disagreements left to decide.")).to_be_visible()
+    # A decided disagreement says nothing of the annotators (it is hard by construction): the
+    # baseline is estimated from their agreement (5 of 6 items, three labels), on too few items.
     baseline = page.get_by_test_id("human-baseline")
-    expect(baseline.locator(".js-plotly-plot")).to_be_visible()
-    expect(baseline.get_by_test_id("baseline-mean")).to_have_text("0.500")
+    expect(baseline.get_by_test_id("human-baseline-method")).to_have_text("estimated from agreement")
+    expect(baseline.get_by_test_id("human-baseline-mean")).to_have_text("0.911")
+    expect(baseline.get_by_test_id("human-baseline-too-few")).to_be_visible()
+
+    # A gold sample, drawn among the items both labelled, lists what is left to decide, agreed or not.
+    draw = page.get_by_test_id("gold-sample-form")
+    draw.get_by_label("Items").fill("6")
+    draw.get_by_role("button", name="Draw").click()
+    expect(page.locator("ul.messages .message")).to_have_text(
+        ["6 items drawn into the gold sample: adjudicate them below, whether their annotators agreed or not."]
+    )
+    sample = page.get_by_test_id("sample-queue")
+    expect(sample.locator("tbody tr")).to_have_count(5)  # the disputed review is decided already
+    expect(sample).not_to_contain_text(DISPUTED)
     example = GuidelineExample.objects.get(guideline__campaign=campaign, guideline__number=2)
     assert example.label == "positive" and example.campaign_item.item.text == DISPUTED
 

@@ -18,7 +18,7 @@ from projects import services as project_services
 from projects.models import DeliverableKind, DeliverableState
 from tests.conftest import ROLES
 from tests.experiments.runs_helpers import logged_run
-from tests.fixtures_annotation import more_annotators
+from tests.fixtures_annotation import bulk_annotations, make_version, more_annotators
 from tests.matrix import check_matrix, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -45,15 +45,19 @@ def _targets(project, lead):
     project_services.target_save(project=project, actor=lead, metric="macro_f1", comparator=">=", threshold=0.5)
 
 
-def _human_baseline(campaign, project, lead):
-    """Two annotators against the lead's gold labels: 2/2 and 1/2 right, a mean of 0.75."""
+def _human_baseline(project, lead):
+    """Two annotators against the lead's gold labels on a gold sample of 40 items: one right on all,
+    the other on half, a mean of 0.75 on enough items to compare with models."""
     a, b = more_annotators(project, 2)
-    annotation_services.campaign_update(campaign=campaign, actor=lead, annotators=[a, b])
-    items = list(campaign.items.order_by("position")[:2])
-    for item, (va, vb) in zip(items, [("positive", "negative"), ("neutral", "neutral")], strict=True):
-        annotation_services.annotation_submit(campaign=campaign, annotator=a, campaign_item=item, value=va, tool="api")
-        annotation_services.annotation_submit(campaign=campaign, annotator=b, campaign_item=item, value=vb, tool="api")
-        annotation_services.gold_set(campaign=campaign, actor=lead, campaign_item=item, value=va)
+    campaign = annotation_services.campaign_create(
+        version=make_version(project, slug="tone", count=40), actor=lead, name="Sentiment", task_type="single",
+        labels=[{"name": "positive"}, {"name": "negative"}], overlap=2, annotators=[a, b],
+    )
+    items = list(campaign.items.order_by("pk"))
+    bulk_annotations(campaign, [(item, a, "positive") for item in items]
+                     + [(item, b, "positive" if i % 2 else "negative") for i, item in enumerate(items)])
+    annotation_services.gold_sample_draw(campaign=campaign, actor=lead, size=40, seed=0)
+    campaign.items.update(gold="positive")
     return a, b
 
 
@@ -61,9 +65,9 @@ def _url(project) -> str:
     return reverse("projects:deliverable", args=[project.slug, "baselines"])
 
 
-def test_baseline_runs_sit_next_to_the_targets_and_the_human_baseline(client, project, lead, viewer, campaign):
+def test_baseline_runs_sit_next_to_the_targets_and_the_human_baseline(client, project, lead, viewer):
     _targets(project, lead)
-    a, _ = _human_baseline(campaign, project, lead)
+    a, _ = _human_baseline(project, lead)
     baseline_run(project, "logreg seed 7", trainer="logistic_regression",
                  metrics={"val_accuracy": 0.93, "val_macro_f1": 0.61})
     baseline_run(project, "majority class", trainer="majority", metrics={"val_accuracy": 0.34, "val_macro_f1": 0.17})
@@ -81,13 +85,15 @@ def test_baseline_runs_sit_next_to_the_targets_and_the_human_baseline(client, pr
     assert "0.9300 meets" in panel and "0.3400 misses" in panel and "0.8800 misses" in panel
     assert "0.6100 meets" in panel and "0.1700 misses" in panel
     assert "Human (Sentiment)" in panel and "0.7500 misses" in panel
+    assert "0.750, 95% interval 0.6" in panel and "40 items · gold sample" in panel
+    assert 'data-testid="human-too-few"' not in panel
     assert a.username not in panel  # the human baseline is a mean, never names
     assert 'data-plotly-for="baselines-chart"' in panel
 
 
-def test_the_chart_groups_baselines_and_humans_against_the_primary_target(project, lead, viewer, campaign):
+def test_the_chart_groups_baselines_and_humans_against_the_primary_target(project, lead, viewer):
     _targets(project, lead)
-    _human_baseline(campaign, project, lead)
+    _human_baseline(project, lead)
     baseline_run(project, "logreg", trainer="logistic_regression", metrics={"val_accuracy": 0.93})
     baseline_run(project, "forest", trainer="random_forest", metrics={"val_accuracy": 0.85})
 
@@ -97,6 +103,34 @@ def test_the_chart_groups_baselines_and_humans_against_the_primary_target(projec
         ("Human (Sentiment)", 0.75), ("forest", 0.85), ("logreg", 0.93)]
     line = next(shape for shape in figure["layout"]["shapes"] if shape.get("type") == "line")
     assert line["y0"] == line["y1"] == 0.9
+    # Only the human bar has an interval: the runs' entries are empty.
+    human = bars["x"].index("Human (Sentiment)")
+    errors = bars["error_y"]
+    assert errors["arrayminus"][human] > 0 and errors["array"][human] > 0
+    assert [v for i, v in enumerate(errors["array"]) if i != human] == [None, None]
+
+
+def test_a_human_baseline_on_too_few_items_is_listed_but_neither_compared_nor_charted(
+    client, project, lead, viewer, campaign
+):
+    _targets(project, lead)
+    a, b = more_annotators(project, 2)
+    annotation_services.campaign_update(campaign=campaign, actor=lead, annotators=[a, b])
+    items = list(campaign.items.order_by("position")[:2])
+    for item, (va, vb) in zip(items, [("positive", "negative"), ("neutral", "neutral")], strict=True):
+        annotation_services.annotation_submit(campaign=campaign, annotator=a, campaign_item=item, value=va, tool="api")
+        annotation_services.annotation_submit(campaign=campaign, annotator=b, campaign_item=item, value=vb, tool="api")
+    baseline_run(project, "logreg", trainer="logistic_regression", metrics={"val_accuracy": 0.93})
+
+    context = baselines_context(user=viewer, project=project)
+    human = next(row for row in context["rows"] if row.kind == "human")
+    assert human.metrics == {} and all(meets is None for _, meets in human.checks)
+    assert human.human.items == 2 and human.human.method == "estimated from agreement" and not human.human.comparable
+    assert json.loads(context["figure"])["data"][0]["x"] == ["logreg"]
+    client.force_login(viewer)
+    page = client.get(_url(project)).content.decode()
+    panel = page[page.index('data-testid="baseline-runs"'):]
+    assert 'data-testid="human-too-few"' in panel and "2 items · estimated from agreement" in panel
 
 
 def test_a_project_without_baselines_says_so_and_has_no_chart(client, project, lead, viewer):

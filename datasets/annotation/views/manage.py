@@ -1,5 +1,5 @@
 """Campaign pages for the lead and engineers (and the campaign overview annotators see): the list,
-creating a campaign, its page, its settings, adjudication, editing the guideline, closing it and
+creating a campaign, its page, its settings, adjudication and its gold sample, editing the guideline, closing it and
 writing its labels as a dataset version, and ordering its queue by uncertainty.
 
 Access: the project's rules first (a project you cannot see is a 404), then the campaign's (a
@@ -23,6 +23,7 @@ from datasets.annotation.forms import (
     AdjudicateForm,
     CampaignCreateForm,
     CampaignEditForm,
+    GoldSampleForm,
     GuidelineForm,
 )
 from datasets.annotation.models import Annotation, Campaign, CampaignItem, CampaignState, TaskType
@@ -30,7 +31,7 @@ from prakriya.limits import rate_limited
 from projects import policy
 from projects.access import LoginRequired, add_errors, error_text, guard, project_for, to_job
 
-QUEUE_PAGE = 200  # disagreements listed at once; the rest wait until these are resolved
+QUEUE_PAGE = 200  # disagreements (and sample items) listed at once; the rest wait until these are resolved
 _ACCENT, _INK, _MUTED = "#0f766e", "#1f2a44", "#94a3b8"
 
 
@@ -61,11 +62,17 @@ def _powers(request, project) -> dict[str, bool]:
 
 
 def _bar_figure(names: list[str], values: list[float], *, title: str, y_title: str, percent: bool = False,
-                line: float | None = None, line_name: str = "") -> str | None:
+                line: float | None = None, line_name: str = "",
+                intervals: list[tuple[float, float]] | None = None) -> str | None:
     if not names:
         return None
+    error_y = None
+    if intervals is not None:
+        error_y = {"type": "data", "symmetric": False, "color": _INK,
+                   "array": [high - value for value, (_, high) in zip(values, intervals, strict=True)],
+                   "arrayminus": [value - low for value, (low, _) in zip(values, intervals, strict=True)]}
     fig = go.Figure(go.Bar(
-        x=names, y=values, marker_color=_ACCENT,
+        x=names, y=values, marker_color=_ACCENT, error_y=error_y,
         hovertemplate="%{x}: %{y" + (":.0%" if percent else "") + "}<extra></extra>",
     ))
     if line is not None:
@@ -294,33 +301,69 @@ def _spans_with_text(text: str, spans: list[dict]) -> list[dict]:
     return [{**s, "text": text[s["start"]:s["end"]]} for s in spans]
 
 
+def _rows_with_votes(campaign: Campaign, rows: list[dict]) -> list[dict]:
+    """Queue rows (each naming a campaign item) with the item and its votes grouped by value."""
+    items = CampaignItem.objects.filter(pk__in=[r["campaign_item_id"] for r in rows]).select_related("item").in_bulk()
+    by_item: dict[int, list[Annotation]] = {}
+    for a in Annotation.objects.filter(campaign_item_id__in=list(items)).select_related("annotator").order_by("id"):
+        by_item.setdefault(a.campaign_item_id, []).append(a)
+    return [
+        {**r, "campaign_item": items[r["campaign_item_id"]],
+         "groups": _vote_groups(campaign, by_item.get(r["campaign_item_id"], []))}
+        for r in rows if r["campaign_item_id"] in items
+    ]
+
+
+def _adjudication_context(request, project, role, campaign: Campaign, *, sample_form=None) -> dict:
+    everything = selectors.disagreements(campaign=campaign, include_resolved=True)
+    queue = [r for r in everything if not r["resolved"]]
+    sample_queue = selectors.gold_sample_queue(campaign=campaign)
+    sample_rows = [{"campaign_item_id": pk} for pk in sample_queue.values_list("pk", flat=True)[:QUEUE_PAGE]]
+    baseline = selectors.human_baseline(campaign=campaign)
+    annotators = baseline.annotators
+    return {
+        "project": project, "role": role, "campaign": campaign, "media": campaign.media, "version": campaign.version,
+        "rows": _rows_with_votes(campaign, queue[:QUEUE_PAGE]), "total": len(queue),
+        "resolved": len(everything) - len(queue),
+        "sample": selectors.gold_sample_state(campaign=campaign),
+        "sample_rows": _rows_with_votes(campaign, sample_rows),
+        "sample_form": sample_form or GoldSampleForm(),
+        "baseline": baseline, "min_baseline_items": selectors.MIN_BASELINE_ITEMS,
+        "baseline_figure": _bar_figure(
+            [a.annotator for a in annotators], [a.accuracy for a in annotators],
+            title="Accuracy on the gold sample (95% intervals)", y_title="accuracy", percent=True,
+            line=baseline.accuracy, line_name="mean", intervals=[(a.low, a.high) for a in annotators],
+        ),
+    }
+
+
 @require_GET
 @guard
 def adjudication_queue(request, slug: str, campaign: str):
     project, role, campaign = _campaign_for(request, slug, campaign, policy.ADJUDICATE)
-    everything = selectors.disagreements(campaign=campaign, include_resolved=True)
-    queue = [r for r in everything if not r["resolved"]]
-    shown = queue[:QUEUE_PAGE]
-    items = CampaignItem.objects.filter(pk__in=[r["campaign_item_id"] for r in shown]).select_related("item").in_bulk()
-    by_item: dict[int, list[Annotation]] = {}
-    for a in Annotation.objects.filter(campaign_item_id__in=list(items)).select_related("annotator").order_by("id"):
-        by_item.setdefault(a.campaign_item_id, []).append(a)
-    rows = [
-        {**r, "campaign_item": items[r["campaign_item_id"]],
-         "groups": _vote_groups(campaign, by_item.get(r["campaign_item_id"], []))}
-        for r in shown if r["campaign_item_id"] in items
-    ]
-    baseline = selectors.human_baseline(campaign=campaign)
-    resolved = len(everything) - len(queue)
-    return render(request, "annotation/adjudication_queue.html", {
-        "project": project, "role": role, "campaign": campaign, "rows": rows, "total": len(queue),
-        "resolved": resolved, "baseline": baseline, "media": campaign.media, "version": campaign.version,
-        "baseline_figure": _bar_figure(
-            [a["annotator"] for a in baseline["annotators"]], [a["accuracy"] for a in baseline["annotators"]],
-            title="Accuracy against the gold labels", y_title="accuracy", percent=True,
-            line=baseline["mean_accuracy"], line_name="mean",
-        ),
-    })
+    return render(request, "annotation/adjudication_queue.html",
+                  _adjudication_context(request, project, role, campaign))
+
+
+@require_POST
+@guard
+def gold_sample_draw(request, slug: str, campaign: str):
+    project, role, campaign = _campaign_for(request, slug, campaign, policy.ADJUDICATE)
+    form = GoldSampleForm(request.POST)
+    if form.is_valid():
+        try:
+            sample = services.gold_sample_draw(campaign=campaign, actor=request.user, size=form.cleaned_data["size"],
+                                               seed=form.cleaned_data["seed"])
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            text = f"{sample.drawn} item{'s' if sample.drawn != 1 else ''} drawn into the gold sample"
+            if sample.drawn < sample.size:
+                text += f" (all that were left of the {sample.size} asked for)"
+            messages.success(request, text + ": adjudicate them below, whether their annotators agreed or not.")
+            return redirect("annotation:adjudicate", slug=project.slug, campaign=campaign.slug)
+    context = _adjudication_context(request, project, role, campaign, sample_form=form)
+    return render(request, "annotation/adjudication_queue.html", context, status=400)
 
 
 @guard
