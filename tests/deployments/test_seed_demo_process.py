@@ -12,7 +12,9 @@ import pytest
 from django.core.management import call_command
 
 from datasets.annotation.models import Annotation, Campaign
+from datasets.annotation.selectors import GOLD_SAMPLE, human_baseline
 from datasets.models import VersionState
+from deployments.management.commands.seed_demo_process import GOLD_SAMPLE as GOLD_SAMPLE_SIZE
 from deployments.management.commands.seed_demo_process import PREDICTIONS
 from deployments.models import Deployment, Prediction, Variant
 from experiments.inputs import load_inputs
@@ -57,6 +59,11 @@ def test_the_demo_walks_the_digits_project_through_every_stage_once():
     # Every job the seeding queued ran to success, as a worker would have run it.
     assert not Job.objects.filter(project=digits).exclude(state=JobState.SUCCEEDED).exists()
     assert Annotation.objects.filter(campaign=campaign).values("annotator").distinct().count() == 2
+    # The human baseline rests on a gold sample drawn at random and adjudicated, not on the
+    # disagreements: the first annotator never slipped, the second did on confusable digits.
+    baseline = human_baseline(campaign=campaign)
+    assert baseline.method == GOLD_SAMPLE and baseline.items == GOLD_SAMPLE_SIZE and baseline.comparable
+    assert {a.annotator: a.accuracy for a in baseline.annotators}["annotator1"] == 1.0
     # The split sealed the test part: its items left the campaign.
     assert campaign.items.count() == 1797 - version.split.counts["test"]
 

@@ -21,7 +21,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datasets import services as dataset_services
 from datasets.annotation.agreement.jobs import agreement_start
-from datasets.annotation.models import Campaign
+from datasets.annotation.models import Campaign, CampaignItem
+from datasets.annotation.services.adjudication import gold_sample_draw, gold_set
 from datasets.annotation.services.annotations import annotation_submit
 from datasets.annotation.services.queue import task_claim
 from datasets.models import DatasetVersion, VersionState
@@ -50,6 +51,7 @@ LABELLED_PER_ANNOTATOR = 80
 # The second annotator's deliberate slips: the confusions real annotators make on these digits.
 CONFUSIONS = {"1": "7", "7": "1", "4": "9", "9": "4", "3": "8", "8": "3", "5": "6"}
 SLIP_RATE = 0.15  # on those digits only
+GOLD_SAMPLE = 40
 BASELINE_CONFIGS = (("majority", {"seed": 0}), ("logistic_regression", {"seed": 0, "max_iter": 300}))
 MLP_CONFIG = {"seed": 7, "epochs": 25, "hidden_sizes": [64], "batch_size": 64, "lr": 3e-3, "dropout": 0.1}
 CANARY_PERCENT = 10
@@ -229,7 +231,14 @@ class Command(BaseCommand):
                                   seconds_spent=slips.uniform(2.0, 9.0))
         agreement_start(campaign=campaign, actor=self.lead)
         self._run_jobs("Agreement")
-        self.stdout.write(f"Labelled {LABELLED_PER_ANNOTATOR} items each by two annotators; agreement computed")
+        # The human baseline's gold sample: items drawn at random among the overlapped ones, decided
+        # by the lead whether the annotators agreed or not (the scan's recorded digit stands in
+        # for the lead's reading).
+        sample = gold_sample_draw(campaign=campaign, actor=self.lead, size=GOLD_SAMPLE, seed=SPLIT_SEED)
+        for item in CampaignItem.objects.filter(gold_sample=sample).select_related("item"):
+            gold_set(campaign=campaign, actor=self.lead, campaign_item=item, value=item.item.label)
+        self.stdout.write(f"Labelled {LABELLED_PER_ANNOTATOR} items each by two annotators; agreement computed; "
+                          f"{GOLD_SAMPLE} of them drawn at random and adjudicated for the human baseline")
 
     def _data_document(self, version: DatasetVersion) -> None:
         dataset_services.data_document_save(dataset=version.dataset, actor=self.engineer, version=version,
