@@ -255,6 +255,26 @@ def post_json(url: str, body: Any, headers: dict[str, str] | None = None) -> Any
         return json.loads(response.read())
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and all its descendants (a server's master and
+    workers)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 # --- wrk ---------------------------------------------------------------------------------------------
 
 _WRK_SCRIPT = r"""

@@ -2,7 +2,7 @@
 side on the same machine, driven by the same load generator on loopback at the same concurrency.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hbench PRAKRIYA_DATA_DIR=/tmp/td-bench \
-    CELERY_BROKER_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/serving.py [--seconds 20] [--rounds 3]
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/serving.py [--conn-max-age 60]
 
 Set-up, through the platform's own services and jobs run in this process: a project, the bundled
 digits split, a small MLP trained by the training job (the demo dataset's network, 5 epochs), its
@@ -10,25 +10,29 @@ ONNX export by the export job, a deployment of it and a key. The training job ke
 checkpoint as `model/model.pt` (a state_dict with what rebuilds the module), not as an MLflow
 model, so `mlflow models serve -m runs:/…` has nothing to serve; this script therefore rebuilds
 the module from that same checkpoint (experiments.training.load_checkpoint), adds the softmax the
-ONNX graph has, saves it with mlflow.pytorch.save_model (the pyfunc flavour, in MLflow 3's default
-`pt2` serialisation: torch.export of the module, run by PyTorch), logs that folder
-into the same MLflow run under `mlflow-pyfunc/` and serves the downloaded copy.
+ONNX graph has, saves it with mlflow.pytorch.save_model (the pyfunc flavour, in MLflow 3's
+default `pt2` serialisation: torch.export of the module, run by PyTorch), logs that folder into
+the same MLflow run under `mlflow-pyfunc/` and serves the downloaded copy.
 
-Servers, both on 127.0.0.1:
+Servers, all on 127.0.0.1:
 - platform: gunicorn exactly as docker-compose.yml's `web` service runs it (sync workers,
   --workers 3, --timeout 60, access log on), default settings: the prediction log on (the
   project's default privacy setting, inputs kept as a SHA-256), every request reads the key and
-  the deployment from PostgreSQL;
+  the deployment from PostgreSQL (a new connection per request: DATABASE_CONN_MAX_AGE is 0);
 - MLflow: `mlflow models serve -m <pyfunc> --env-manager local` at its default (one uvicorn
-  worker), and again with --workers 3 to match the platform's process count.
+  worker), and again with --workers 3 to match the platform's process count;
+- with --conn-max-age N, the platform again with DATABASE_CONN_MAX_AGE=N (persistent database
+  connections), for comparison.
 
 Load: `wrk`, 10 connections (10 concurrent callers, each sending its next request when the last is
 answered), 2 threads, one digit image per request (batch 1, 64 pixel values), the same image and
 the same JSON `{"inputs": [[…]]}` body for all. Warm-up: bursts of concurrent requests until every
 platform worker answers within 0.5 s (a worker's first request imports the URLconf, torch and
-scikit-learn included, and loads the ONNX session), then 5 s of wrk per server; then --rounds rounds of --seconds each, the servers' order alternating from round to
-round. Reports requests/s, p50 and p99 per server and round, medians, and the ratios. Before the
-load, both servers answer the same 20 validation images and the predicted classes are compared.
+scikit-learn included, and loads the ONNX session), then 5 s of wrk per server. Then --rounds
+rounds of --seconds each, the servers' order alternating from round to round. Reports requests/s,
+p50 and p99 per server and round, the CPU time the server's processes (master and workers; not
+PostgreSQL's) spent per request, medians, and the ratios. Before the load, both servers answer
+the same 20 validation images and the predicted classes are compared.
 
 Not part of the test suite; needs `wrk` (apt-get install wrk).
 """
@@ -163,29 +167,33 @@ def main() -> None:
 
         results: dict[str, list[dict]] = {name: [] for name in names}
         print(f"\n{args.rounds} rounds of {args.seconds:g} s, wrk -c {args.connections} -t 2, batch 1")
-        print(f"{'round':<6} {'server':<56} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  load")
+        print(f"{'round':<6} {'server':<56} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} "
+              f"{'errors':>7}  load")
         for r in range(args.rounds):
             order = names if r % 2 == 0 else names[::-1]
             for name in order:
+                cpu = ds.tree_cpu_seconds(processes[name].pid)
                 row = ds.wrk(urls[name], body=body, key=keys[name], connections=args.connections,
                              seconds=args.seconds, script_dir=workdir)
+                row["cpu_ms"] = 1000.0 * (ds.tree_cpu_seconds(processes[name].pid) - cpu) / max(1, row["requests"])
                 row["load"] = ds.load_average()
                 results[name].append(row)
                 print(f"{r + 1:<6} {labels[name]:<56} {row['rps']:8.0f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
-                      f"{row['errors']:7d}  {row['load']}", flush=True)
+                      f"{row['cpu_ms']:10.2f} {row['errors']:7d}  {row['load']}", flush=True)
         time.sleep(1.0)  # the platform's log writers flush every 0.2 s
         logged = Prediction.objects.filter(deployment=deployment).count() - before
     finally:
         for process in processes.values():
             ds.stop(process)
 
-    median = {name: {stat: statistics.median(row[stat] for row in rows) for stat in ("rps", "p50_ms", "p99_ms")}
+    median = {name: {stat: statistics.median(row[stat] for row in rows)
+                     for stat in ("rps", "p50_ms", "p99_ms", "cpu_ms")}
               for name, rows in results.items()}
     print(f"\nmedians over {args.rounds} rounds")
-    print(f"{'server':<56} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'server':<56} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10}")
     for name in names:
         m = median[name]
-        print(f"{labels[name]:<56} {m['rps']:8.0f} {m['p50_ms']:8.2f} {m['p99_ms']:8.2f}")
+        print(f"{labels[name]:<56} {m['rps']:8.0f} {m['p50_ms']:8.2f} {m['p99_ms']:8.2f} {m['cpu_ms']:10.2f}")
     ours = [name for name in names if name.startswith("platform")]
     for mine in ours:
         for other in ("mlflow-1", "mlflow-3"):
