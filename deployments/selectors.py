@@ -24,11 +24,10 @@ def key_lookup(*, secret: str) -> DeploymentKey | None:
     """The live key with this secret, or None (unknown or revoked: both simply fail)."""
     if not secret or len(secret) > 200:
         return None
-    return (
-        DeploymentKey.objects.select_related("deployment")
-        .filter(digest=key_digest(secret), revoked_at__isnull=True)
-        .first()
-    )
+    # Unique digest: no ORDER BY (.first() would add the model's ordering, and building it costs
+    # more Python time than the query itself on this per-request path).
+    found = DeploymentKey.objects.filter(digest=key_digest(secret), revoked_at__isnull=True).order_by()[:1]
+    return next(iter(found), None)
 
 
 def deployments_of(*, project: Project) -> QuerySet[Deployment]:
@@ -49,12 +48,14 @@ def deployment_get(*, project: Project, user: AnyUser, slug: str) -> Deployment:
 
 def deployment_for_serving(*, project_slug: str, slug: str) -> Deployment | None:
     """The deployment with its two versions, read fresh for every prediction (the rollout's
-    state is what this read returns)."""
-    return (
-        Deployment.objects.select_related("project", "stable__run", "canary__run")
+    state is what this read returns). A version's run is read only when a process first loads
+    its model; the pair (project, slug) is unique, so no ORDER BY."""
+    found = (
+        Deployment.objects.select_related("project", "stable", "canary")
         .filter(project__slug=project_slug, slug=slug)
-        .first()
+        .order_by()[:1]
     )
+    return next(iter(found), None)
 
 
 def ready_exports(*, project: Project) -> QuerySet[ModelExport]:
