@@ -44,11 +44,18 @@ def _figure_name(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+def _wait_job(version, stats):
+    if version.state == VersionState.PENDING:
+        return version.job
+    return stats.profile_job if stats is not None and stats.profile is None else None
+
+
 def _version_context(request, project, role, dataset, version, *, split_form=None) -> dict:
     ready = version.state == VersionState.READY
     stats = datasheet.live_stats(version) if ready else None
     split = getattr(version, "split", None)
     figures = _figures(stats.profile) if stats else []
+    can_launch = policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS)
     return {
         "sealed_count": selectors.sealed_count(version=version),
         "project": project,
@@ -63,7 +70,10 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
         "reproduce": selectors.version_reproduce(version=version, user=request.user),
         "split": split,
         "split_form": split_form or SplitForm(),
-        "can_launch": policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS),
+        "can_launch": can_launch,
+        # The job this page waits on (the write, then the profile), shown live to those who may
+        # follow jobs; the page reloads itself when it ends.
+        "wait_job": _wait_job(version, stats) if can_launch else None,
         "seal_job": selectors.seal_job_active(dataset=dataset) if ready and split is not None else None,
         # A run may have recorded a commit the tag named before the version was written again.
         "revisions": list(version.revisions.all()),
