@@ -4,6 +4,7 @@ deriving a new version, the download archive and the diff of two versions."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,12 +16,15 @@ from datasets import archive, datasheet, selectors, services, upload_handlers
 from datasets.charts import profile_figures
 from datasets.diff_charts import balance_diff_figure
 from datasets.forms import DeriveForm, SplitForm
-from datasets.models import VersionState
+from datasets.models import DatasetVersion, VersionState
 from datasets.upload_handlers import UploadOnDisk, capped_upload
 from datasets.views.access import version_for
 from prakriya.limits import rate_limited
 from projects import policy
 from projects.access import error_text, guard, to_job
+
+if TYPE_CHECKING:
+    from prakriya.jobs.models import Job
 
 
 def _figures(profile) -> list[dict]:
@@ -44,7 +48,7 @@ def _figure_name(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def _wait_job(version, stats):
+def _wait_job(version: DatasetVersion, stats: datasheet.LiveStats | None) -> Job | None:
     if version.state == VersionState.PENDING:
         return version.job
     return stats.profile_job if stats is not None and stats.profile is None else None

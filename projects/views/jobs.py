@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from prakriya.jobs import registry
-from prakriya.jobs.display import job_waiting, without_server_paths
+from prakriya.jobs.display import waiting_text, without_server_paths
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.selectors import job_queued_ahead
 from prakriya.jobs.services import job_cancel
@@ -38,7 +38,7 @@ def export_start(request, slug: str):
     return redirect("projects:job", job_id=job.pk)
 
 
-def _job_payload(job: Job, user) -> dict:
+def _job_payload(job: Job, user: policy.AnyUser) -> dict:
     # Where a page waiting on the job goes once it has succeeded: what it produced, if this person
     # may see it (the kind decides, with the project's access policy).
     link = registry.result_link(job, user) if job.state == JobState.SUCCEEDED else None
@@ -49,7 +49,7 @@ def _job_payload(job: Job, user) -> dict:
         "state": job.state,
         "state_label": job.get_state_display(),
         "progress": round(job.progress, 1),
-        "message": job_waiting(job) or without_server_paths(job.message),
+        "message": waiting_text(job.queue, ahead) or without_server_paths(job.message),
         "queue": job.queue,
         "queued_ahead": ahead,
         "attempts": job.attempts,
