@@ -14,6 +14,7 @@ from datasets.models import Dataset, DatasetVersion, VersionState
 from prakriya.jobs import registry
 from prakriya.jobs.context import JobContext
 from prakriya.jobs.models import Job
+from projects.selectors import AnyUser, project_is_visible
 from projects.services import timeline_record
 
 
@@ -132,8 +133,24 @@ def _seal(ctx: JobContext) -> dict[str, Any]:
     return result
 
 
+def _version_link(job: Job, user: AnyUser) -> registry.JobLink | None:
+    """The version written or profiled, for whoever may see its project (as its page asks)."""
+    from django.urls import reverse
+
+    versions = DatasetVersion.objects.select_related("dataset__project")
+    # A write's target is the dataset: its version is the one it reserved. A profile's is the version.
+    version = (versions.filter(job=job) if job.kind == kinds.VERSION_WRITE else versions.filter(pk=job.target_id)).first()
+    if version is None or not project_is_visible(user=user, project=version.dataset.project):
+        return None
+    url = reverse("datasets:version", args=[version.dataset.project.slug, version.dataset.slug, version.number])
+    if job.kind == kinds.PROFILE:
+        return registry.JobLink(f"{url}#profile-heading", f"Open the profile of {version.dataset.name} v{version.number}")
+    return registry.JobLink(url, f"Open {version.dataset.name} v{version.number}")
+
+
 registry.register(registry.JobKind(
     name=kinds.VERSION_WRITE, label="Dataset version write", queue="default", run=_write_version, on_success=_version_written,
+    result_link=_version_link,
 ))
 def _sealed(job: Job, result: dict[str, Any]) -> None:
     if not result.get("rewritten"):
@@ -156,4 +173,5 @@ registry.register(registry.JobKind(
 ))
 registry.register(registry.JobKind(
     name=kinds.PROFILE, label="Data profile", queue="default", run=_profile, on_success=_profile_done,
+    result_link=_version_link,
 ))

@@ -233,16 +233,18 @@ def sweep_close_if_done(*, parent_run_id: str, current_job_id: int) -> bool:
 # Who reads a training job reads its run (run pages, /mlflow/): policy.VIEW_RUNS. Two hours
 # for a training run (the built-in models on CPU; PRAKRIYA_JOB_TIME_LIMITS lengthens it on GPU
 # machines), half an hour for the overfit-one-batch check (at most 10,000 steps on one batch).
-def _run_link(job: Job) -> registry.JobLink | None:
+def _run_link(job: Job, user: policy.AnyUser) -> registry.JobLink | None:
     """The run the job made, once it exists; before that, a training's run appears on the runs page."""
     from django.urls import reverse
 
+    if job.project is None or not policy.can(user=user, project=job.project, action=policy.VIEW_RUNS):
+        return None
     run_id = (job.result or {}).get("run_id")
     if run_id:
         return registry.JobLink(reverse("experiments:run", args=[job.project.slug, run_id]),
-                                "The run's loss curve and metrics")
+                                "Open the run")
     if job.kind == kinds.TRAIN:
-        return registry.JobLink(reverse("experiments:runs", args=[job.project.slug]), "The project's runs",
+        return registry.JobLink(reverse("experiments:runs", args=[job.project.slug]), "Open the project's runs",
                                 note="(this job's run appears there once it starts).")
     return None
 

@@ -35,6 +35,10 @@ def project_list_visible(*, user: AnyUser) -> QuerySet[Project]:
     return qs.filter(visibility=Visibility.PUBLIC)
 
 
+def project_is_visible(*, user: AnyUser, project: Project) -> bool:
+    return project_list_visible(user=user).filter(pk=project.pk).exists()
+
+
 def project_get_visible(*, user: AnyUser, slug: str) -> Project:
     project = project_list_visible(user=user).filter(slug=slug).prefetch_related("tags").first()
     if project is None:

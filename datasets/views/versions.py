@@ -4,6 +4,7 @@ deriving a new version, the download archive and the diff of two versions."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,12 +16,15 @@ from datasets import archive, datasheet, selectors, services, upload_handlers
 from datasets.charts import profile_figures
 from datasets.diff_charts import balance_diff_figure
 from datasets.forms import DeriveForm, SplitForm
-from datasets.models import VersionState
+from datasets.models import DatasetVersion, VersionState
 from datasets.upload_handlers import UploadOnDisk, capped_upload
 from datasets.views.access import version_for
 from prakriya.limits import rate_limited
 from projects import policy
 from projects.access import error_text, guard, to_job
+
+if TYPE_CHECKING:
+    from prakriya.jobs.models import Job
 
 
 def _figures(profile) -> list[dict]:
@@ -44,11 +48,18 @@ def _figure_name(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+def _wait_job(version: DatasetVersion, stats: datasheet.LiveStats | None) -> Job | None:
+    if version.state == VersionState.PENDING:
+        return version.job
+    return stats.profile_job if stats is not None and stats.profile is None else None
+
+
 def _version_context(request, project, role, dataset, version, *, split_form=None) -> dict:
     ready = version.state == VersionState.READY
     stats = datasheet.live_stats(version) if ready else None
     split = getattr(version, "split", None)
     figures = _figures(stats.profile) if stats else []
+    can_launch = policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS)
     return {
         "sealed_count": selectors.sealed_count(version=version),
         "project": project,
@@ -63,7 +74,10 @@ def _version_context(request, project, role, dataset, version, *, split_form=Non
         "reproduce": selectors.version_reproduce(version=version, user=request.user),
         "split": split,
         "split_form": split_form or SplitForm(),
-        "can_launch": policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS),
+        "can_launch": can_launch,
+        # The job this page waits on (the write, then the profile), shown live to those who may
+        # follow jobs; the page reloads itself when it ends.
+        "wait_job": _wait_job(version, stats) if can_launch else None,
         "seal_job": selectors.seal_job_active(dataset=dataset) if ready and split is not None else None,
         # A run may have recorded a commit the tag named before the version was written again.
         "revisions": list(version.revisions.all()),

@@ -58,15 +58,15 @@ def _ended_unrun(job: Job) -> None:
         services.batch_predict_fail(batch=batch, failure="The batch prediction's job ended before it ran.")
 
 
-def _link(job: Job) -> registry.JobLink | None:
+def _link(job: Job, user: policy.AnyUser) -> registry.JobLink | None:
     from django.urls import reverse
 
     batch = BatchPrediction.objects.select_related("project", "deployment").filter(pk=job.target_id).first()
-    if batch is None:
+    if batch is None or not policy.can(user=user, project=batch.project, action=policy.VIEW_PREDICTIONS):
         return None
     return registry.JobLink(
         reverse("deployments:batch_prediction", args=[batch.project.slug, batch.deployment.slug, batch.pk]),
-        "The batch prediction and its file",
+        "Open the batch prediction and its file",
     )
 
 

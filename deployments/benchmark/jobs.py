@@ -38,13 +38,15 @@ def _done(job: Job, result: dict[str, Any]) -> None:
     services.benchmark_complete(benchmark_id=result.get("benchmark"), actor=job.created_by)
 
 
-def _link(job: Job) -> registry.JobLink | None:
+def _link(job: Job, user: policy.AnyUser) -> registry.JobLink | None:
     from django.urls import reverse
 
     if job.target_id is None or job.project is None:
         return None
+    if not policy.can(user=user, project=job.project, action=policy.VIEW_DEPLOYMENTS):
+        return None
     return registry.JobLink(reverse("deployments:benchmark", args=[job.project.slug, job.target_id]),
-                            "The benchmark's results against the project's targets")
+                            "Open the benchmark's results against the project's targets")
 
 
 registry.register(registry.JobKind(

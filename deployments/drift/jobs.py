@@ -45,13 +45,13 @@ def _done(job: Job, result: dict[str, Any]) -> None:
         result.update(report=report.pk, drifted=report.drifted, worst=report.worst)
 
 
-def _link(job: Job) -> registry.JobLink | None:
+def _link(job: Job, user: policy.AnyUser) -> registry.JobLink | None:
     deployment = Deployment.objects.select_related("project").filter(pk=job.target_id).first()
-    if deployment is None:
+    if deployment is None or not policy.can(user=user, project=deployment.project, action=policy.VIEW_PREDICTIONS):
         return None
     return registry.JobLink(
         url=reverse("deployments:drift", args=[deployment.project.slug, deployment.slug]),
-        text=f"Drift of {deployment.name}",
+        text=f"Open the drift of {deployment.name}",
     )
 
 

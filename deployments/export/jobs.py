@@ -58,13 +58,15 @@ def _ended_unrun(job: Job) -> None:
         services.export_fail(export=export, failure="The export job ended before it ran.")
 
 
-def _link(job: Job) -> registry.JobLink | None:
+def _link(job: Job, user: policy.AnyUser) -> registry.JobLink | None:
     from django.urls import reverse
 
     if job.target_id is None or job.project is None:
         return None
+    if not policy.can(user=user, project=job.project, action=policy.VIEW_DEPLOYMENTS):
+        return None
     return registry.JobLink(reverse("deployments:export", args=[job.project.slug, job.target_id]),
-                            "The export: parity, variants and model card")
+                            "Open the export: parity, variants and model card")
 
 
 registry.register(registry.JobKind(

@@ -96,5 +96,18 @@ def _done(job: Job, result: dict[str, Any]) -> None:
     services.evaluation_complete(evaluation_id=result.get("evaluation"), actor=job.created_by)
 
 
+def _link(job: Job, user: policy.AnyUser) -> registry.JobLink | None:
+    from django.urls import reverse
+
+    from experiments.evaluation.selectors import evaluations_for_project
+
+    if job.project is None or job.target_id is None:
+        return None
+    if not evaluations_for_project(user=user, project=job.project).filter(pk=job.target_id).exists():
+        return None
+    return registry.JobLink(reverse("experiments:evaluation", args=[job.project.slug, job.target_id]),
+                            "Open the test evaluation")
+
+
 registry.register(registry.JobKind(name=kinds.TEST_EVALUATION, label="Test evaluation", queue="training", run=_run,
-                                   on_success=_done, readers=policy.VIEW_RUNS))
+                                   on_success=_done, readers=policy.VIEW_RUNS, result_link=_link))

@@ -7,7 +7,7 @@ from django.contrib.staticfiles import finders
 from django.utils.html import format_html, format_html_join
 
 from prakriya.accounts import selectors as account_selectors
-from prakriya.jobs.display import without_server_paths
+from prakriya.jobs.display import job_waiting, without_server_paths
 from prakriya.lib.markdown import render_markdown
 
 register = template.Library()
@@ -130,6 +130,12 @@ def num(value) -> str:
         return f"{float(value):g}"
     except (TypeError, ValueError):
         return ""
+
+
+@register.filter
+def job_message(job) -> str:
+    """What a job says now: why it waits while queued (its queue, the jobs ahead), else its message."""
+    return job_waiting(job) or without_server_paths(job.message)
 
 
 @register.filter

@@ -12,6 +12,9 @@ from typing import Any
 
 from django.conf import settings
 
+from prakriya.jobs.models import Job
+from prakriya.jobs.selectors import job_queued_ahead
+
 
 def _folders() -> list[tuple[str, str]]:
     named = [
@@ -51,3 +54,18 @@ def without_server_paths(value: Any) -> Any:
         return item
 
     return clean(value)
+
+
+def job_waiting(job: Job) -> str:
+    """Why a queued job has not started, for the person waiting on it: its queue and how many
+    jobs are before it there. Empty when the job is not waiting."""
+    return waiting_text(job.queue, job_queued_ahead(job))
+
+
+def waiting_text(queue: str, ahead: int | None) -> str:
+    if ahead is None:
+        return ""
+    where = f"Waiting for a worker on the {queue} queue"
+    if ahead == 0:
+        return f"{where}: next in line"
+    return f"{where}: {ahead} job{'s' if ahead != 1 else ''} ahead"

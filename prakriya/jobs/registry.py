@@ -43,8 +43,10 @@ class JobKind:
     # The kind's soft time limit in seconds (None: settings.PRAKRIYA_JOB_TIME_LIMIT_SECONDS), the
     # longest an honest run of it should take; PRAKRIYA_JOB_TIME_LIMITS overrides it by name.
     time_limit: int | None = None
-    # Where the job's page leads (the run a training made…), given the job; None: nowhere further.
-    result_link: Callable[[Job], JobLink | None] | None = None
+    # What the job produced (the run a training made, the version a write made…), as the given
+    # person may follow it: None when there is nothing (yet), or nothing that person may see. The
+    # job's page links it, and a page waiting on the job goes there once the job succeeds.
+    result_link: Callable[[Job, Any], JobLink | None] | None = None
 
 
 QUEUES = ("default", "training", "export")
@@ -73,12 +75,13 @@ def all_kinds() -> list[JobKind]:
     return [_kinds[name] for name in sorted(_kinds)]
 
 
-def result_link(job: Job) -> JobLink | None:
+def result_link(job: Job, user: Any) -> JobLink | None:
+    """Where `user` goes from `job` (JobKind.result_link): the kind answers for permissions."""
     try:
         kind = get(job.kind)
     except LookupError:
         return None
-    return kind.result_link(job) if kind.result_link is not None else None
+    return kind.result_link(job, user) if kind.result_link is not None else None
 
 
 def time_limits(name: str) -> tuple[int, int]:

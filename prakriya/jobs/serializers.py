@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from prakriya.jobs.display import without_server_paths
+from prakriya.jobs.display import job_waiting, without_server_paths
 from prakriya.jobs.models import Job
+from prakriya.jobs.selectors import job_queued_ahead
 
 
 class JobSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    queued_ahead = serializers.SerializerMethodField(
+        help_text="While queued: how many older jobs wait on the same queue; null otherwise."
+    )
+    waiting = serializers.SerializerMethodField(help_text="While queued: why the job waits; empty otherwise.")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_queued_ahead(self, job: Job) -> int | None:
+        return job_queued_ahead(job)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_waiting(self, job: Job) -> str:
+        return job_waiting(job)
 
     def to_representation(self, instance):
         # Parameters, results and logs name the platform's folders by role, not by path.
@@ -23,7 +38,7 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "kind", "queue", "project", "state", "progress", "message", "attempts",
-                  "max_attempts", "cancel_requested", "params", "result", "created_by", "created_at",
+                  "max_attempts", "cancel_requested", "queued_ahead", "waiting", "params", "result", "created_by", "created_at",
                   "enqueued_at", "started_at", "heartbeat_at", "finished_at"]
         read_only_fields = fields
 

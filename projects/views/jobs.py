@@ -3,8 +3,6 @@ downloading what it produced."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,8 +12,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from prakriya.jobs import registry
-from prakriya.jobs.display import without_server_paths
-from prakriya.jobs.models import Job
+from prakriya.jobs.display import waiting_text, without_server_paths
+from prakriya.jobs.models import Job, JobState
+from prakriya.jobs.selectors import job_queued_ahead
 from prakriya.jobs.services import job_cancel
 from prakriya.limits import rate_limited
 from projects import policy, selectors, services
@@ -39,20 +38,28 @@ def export_start(request, slug: str):
     return redirect("projects:job", job_id=job.pk)
 
 
-def _job_payload(job: Job) -> dict:
+def _job_payload(job: Job, user: policy.AnyUser) -> dict:
+    # Where a page waiting on the job goes once it has succeeded: what it produced, if this person
+    # may see it (the kind decides, with the project's access policy).
+    link = registry.result_link(job, user) if job.state == JobState.SUCCEEDED else None
+    ahead = job_queued_ahead(job)
     return {
         "id": job.pk,
         "kind": job.kind,
         "state": job.state,
         "state_label": job.get_state_display(),
         "progress": round(job.progress, 1),
-        "message": without_server_paths(job.message),
+        "message": waiting_text(job.queue, ahead) or without_server_paths(job.message),
+        "queue": job.queue,
+        "queued_ahead": ahead,
         "attempts": job.attempts,
         "log": without_server_paths(job.log[-20000:]),
         "terminal": job.is_terminal,
         "download": reverse("projects:job_download", args=[job.pk])
         if job.state == "succeeded" and job.kind == PROJECT_EXPORT
         else None,
+        "result_url": link.url if link else None,
+        "result_text": link.text if link else None,
     }
 
 
@@ -68,8 +75,7 @@ def job_detail(request, job_id: int):
             "job": job,
             "project": job.project,
             "role": role,
-            "payload": json.dumps(_job_payload(job)),
-            "next_link": registry.result_link(job),
+            "next_link": registry.result_link(job, request.user),
             "can_cancel": policy.can(user=request.user, project=job.project, action=policy.LAUNCH_JOBS)
             and not job.is_terminal,
         },
@@ -80,7 +86,7 @@ def job_detail(request, job_id: int):
 @require_GET
 def job_status(request, job_id: int):
     job = selectors.job_get_visible(user=request.user, job_id=job_id)
-    return JsonResponse(_job_payload(job))
+    return JsonResponse(_job_payload(job, request.user))
 
 
 @login_required

@@ -119,7 +119,7 @@ def test_an_mlp_is_exported_within_parity_with_an_int8_and_a_pruned_variant(proj
     job = Job.objects.get(pk=export.job_id)
     from prakriya.jobs import registry
 
-    assert registry.result_link(job).url == reverse("deployments:export", args=[project.slug, export.pk])
+    assert registry.result_link(job, export.created_by).url == reverse("deployments:export", args=[project.slug, export.pk])
 
 
 def _perturbed_export(real):

@@ -122,6 +122,19 @@ def page(new_page) -> Page:
     return new_page()
 
 
+# A dataset version's page: where a job that wrote or profiled a version leads.
+VERSION_PAGE = re.compile(r"/data/[^/]+/v\d+/(#[\w-]*)?$")
+
+
+def follow_job(page: Page, lands_on: str | re.Pattern, *, timeout: float) -> str:
+    """Waits on a job's page until the job has succeeded and the page has gone by itself to what
+    the job made (`lands_on`); returns the job page's address, to read the finished job there."""
+    page.wait_for_url("**/jobs/*/")
+    job_page = page.url
+    page.wait_for_url(lands_on, timeout=timeout)
+    return job_page
+
+
 def login(page: Page, username: str, password: str = PASSWORD, next_path: str = "/") -> None:
     """Logs in through the real login form, as a person would."""
     page.goto(f"/accounts/login/?next={next_path}")

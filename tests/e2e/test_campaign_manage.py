@@ -16,7 +16,7 @@ from datasets.annotation import services
 from datasets.annotation.models import Campaign, GuidelineExample
 from datasets.models import DatasetVersion, Item, VersionState
 from prakriya.jobs.models import Job, JobState
-from tests.e2e.conftest import login
+from tests.e2e.conftest import VERSION_PAGE, follow_job, login
 
 # The worker is another process: it only sees committed rows.
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -143,7 +143,9 @@ def test_lead_creates_adjudicates_closes_and_gets_a_labelled_version(new_page, p
     expect(page.locator("ul.messages .message")).to_have_text(
         ["“Sentiment” is closed. Its labels are being written as a new version."]
     )
-    expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded", timeout=JOB_TIMEOUT_MS)
+    # Once written, the job's page goes to the new version by itself.
+    page.goto(follow_job(page, VERSION_PAGE, timeout=JOB_TIMEOUT_MS))
+    expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded")
     expect(page.locator("#job progress[data-role=bar]")).to_have_js_property("value", 100)
 
     # The campaign page links the new version, which holds the decided labels.

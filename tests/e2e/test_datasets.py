@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from datasets import services
 from datasets.models import DatasetVersion, Profile
 from prakriya.jobs.models import Job
-from tests.e2e.conftest import login
+from tests.e2e.conftest import VERSION_PAGE, follow_job, login
 
 # The worker is another process: it only sees committed rows.
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -49,8 +49,9 @@ def _stores(tmp_path, settings):
 
 
 def _wait_for_job(page: Page) -> None:
-    page.wait_for_url("**/jobs/*/")
-    expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded", timeout=JOB_TIMEOUT_MS)
+    """Follows a version write or profile job to the version it leads to, then reads its page."""
+    page.goto(follow_job(page, VERSION_PAGE, timeout=JOB_TIMEOUT_MS))
+    expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded")
     expect(page.locator("#job progress[data-role=bar]")).to_have_js_property("value", 100)
 
 
@@ -116,10 +117,11 @@ def test_engineer_uploads_profiles_documents_and_the_lead_approves(new_page, pro
     )
 
     # The upload's job page: the version is written by the worker.
+    page.wait_for_url("**/jobs/*/")
+    expect(_messages(page)).to_have_text(["Upload of survey-boxes.csv received: writing the new version."])
     _wait_for_job(page)
     write_job = Job.objects.get(kind="dataset_version_write")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Dataset version write · job #{write_job.pk}")
-    expect(_messages(page)).to_have_text(["Upload of survey-boxes.csv received: writing the new version."])
     expect(page.locator("#job [data-role=log]")).to_contain_text(f"{ROWS} items staged")
 
     # Every new version is profiled: the engineer follows that job from the project page.

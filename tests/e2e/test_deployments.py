@@ -44,7 +44,7 @@ from tests.deployments.drift_helpers import drift_report, log_predictions
 from tests.deployments.helpers import MLP, exported, iris_version, trained_run
 from tests.deployments.report_helpers import approve_until
 from tests.deployments.serving_helpers import benchmarked, expected_probabilities, served_export
-from tests.e2e.conftest import login
+from tests.e2e.conftest import VERSION_PAGE, login
 from tests.e2e.report_steps import open_report, visitor_reads_the_report, write_and_publish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("mlflow_backend")]
@@ -362,7 +362,8 @@ def test_the_lead_sends_the_least_sure_production_inputs_to_a_labelling_campaign
     page.wait_for_url(f"**/jobs/{loopback.job_id}/")
     assert loopback.predictions == least_sure
     run_job(loopback.job_id)
-    expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded")
+    # Written, the job's page goes to the new version by itself.
+    page.wait_for_url(VERSION_PAGE)
 
     page.goto(f"/projects/{project.slug}/deployments/{live.slug}/loopback/")
     row = page.locator(f"[data-loopback='{loopback.pk}']")

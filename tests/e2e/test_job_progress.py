@@ -1,5 +1,6 @@
-"""An engineer exports the project to JSON and watches the job's progress bar reach 100%, with a real
-Celery worker process doing the work (tests/fixtures_worker.py)."""
+"""An engineer exports the project to JSON and watches the job's progress bar reach 100%, and a
+training job's page waits for a worker and then lands on the run it made, with a real Celery worker
+process doing the work (tests/fixtures_worker.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from datasets import services as dataset_services
+from experiments.models import Run
 from prakriya.jobs.models import Job, JobState
 from tests.e2e.conftest import login
+from tests.experiments.test_inputs import _sklearn_version
 
 # The worker is another process: it only sees committed rows, which the live server's
 # transactional database gives it.
@@ -68,3 +72,24 @@ def test_export_progress_bar_reaches_100_and_the_download_works(page: Page, proj
     expect(recent.locator("progress")).to_have_js_property("value", 100)
     expect(page.locator("section[aria-labelledby=timeline-heading] .event-text").first).to_have_text(
         "Project exported to JSON")
+
+
+def test_a_finished_training_job_leads_to_its_run(page: Page, project, lead, mlflow_backend, start_worker):
+    version = _sklearn_version(project, lead, "iris", "tabular")
+    dataset_services.split_create(version=version, actor=lead, seed=3)
+    login(page, "engineer", next_path=f"/projects/{project.slug}/runs/")
+    page.get_by_label("Dataset version").select_option(label="iris v1 (tabular)")
+    page.get_by_label("Trainer").select_option("logistic_regression")
+    page.get_by_label("Name").fill("followed baseline")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url("**/jobs/*/")
+
+    # No worker yet: the job says where it waits, not "Started 0%".
+    expect(page.locator("#job [data-role=message]")).to_have_text(
+        "Waiting for a worker on the training queue: next in line")
+    start_worker()
+    # The page follows the job and, once it has succeeded, goes to the run it made by itself.
+    page.wait_for_url(f"**/projects/{project.slug}/runs/*/", timeout=JOB_TIMEOUT_MS * 2)
+    run = Run.objects.get(job__kind="experiments_train")
+    assert page.url.endswith(f"/runs/{run.mlflow_run_id}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("followed baseline")

@@ -20,7 +20,7 @@ from datasets.annotation import services
 from datasets.annotation.models import AgreementReport, Annotation, CampaignItem
 from datasets.models import DatasetVersion, Item, VersionState
 from prakriya.jobs.models import JobState
-from tests.e2e.conftest import login
+from tests.e2e.conftest import VERSION_PAGE, follow_job, login
 
 # The worker is another process: it only sees committed rows.
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -121,7 +121,9 @@ def test_annotator_labels_lead_measures_agreement_adjudicates_and_releases(new_p
     page.get_by_role("button", name="Run agreement").click()
     page.wait_for_url("**/jobs/*/")
     expect(page.locator("ul.messages .message")).to_have_text(["Computing the agreement of “Sentiment”."])
-    expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded", timeout=JOB_TIMEOUT_MS)
+    # Once computed, the job's page goes to the agreement report by itself.
+    page.goto(follow_job(page, f"**{campaign_path}agreement/", timeout=JOB_TIMEOUT_MS))
+    expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded")
     expect(page.locator("#job progress[data-role=bar]")).to_have_js_property("value", 100)
 
     page.goto(f"{campaign_path}agreement/")
@@ -150,8 +152,7 @@ def test_annotator_labels_lead_measures_agreement_adjudicates_and_releases(new_p
     # --- Closing writes the labels as a new version, by a job followed to its end.
     page.get_by_role("link", name="Sentiment", exact=True).click()
     page.get_by_role("button", name="Close the campaign").click()
-    page.wait_for_url("**/jobs/*/")
-    expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded", timeout=JOB_TIMEOUT_MS)
+    follow_job(page, VERSION_PAGE, timeout=JOB_TIMEOUT_MS)
     page.goto(campaign_path)
     expect(page.get_by_test_id("campaign-state")).to_have_text("Closed")
     page.get_by_test_id("releases").get_by_role("link", name="Reviews v2").click()

@@ -222,6 +222,18 @@ def _store(job: Job, result: dict[str, Any]) -> None:
     result["percent_agreement"] = stats["percent_agreement"]["value"]
 
 
+def _link(job: Job, user: policy.AnyUser) -> registry.JobLink | None:
+    """The campaign's agreement page (its latest report), for who may see it there."""
+    from django.urls import reverse
+
+    campaign = Campaign.objects.select_related("project").filter(pk=job.target_id).first()
+    if campaign is None or not policy.can(user=user, project=campaign.project, action=policy.MANAGE_CAMPAIGNS):
+        return None
+    return registry.JobLink(reverse("annotation:agreement", args=[campaign.project.slug, campaign.slug]),
+                            f"Open the agreement report of “{campaign.name}”")
+
+
 registry.register(registry.JobKind(
     name=kinds.AGREEMENT, label="Annotator agreement", queue="default", run=_run, on_success=_store,
+    result_link=_link,
 ))

@@ -1,8 +1,12 @@
-// Live job progress: polls the job's status endpoint and updates the bar, state and log.
+// Live job progress: polls the job's status endpoint and updates the bar, state and log. A person
+// who was waiting on the page when the job succeeds is taken to what it produced (the status's
+// result_url, given only for what they may see), unless that is the page they are on.
 (function () {
   "use strict";
   var root = document.getElementById("job");
   if (!root) { return; }
+  var ended = ["succeeded", "failed", "cancelled", "dead"];
+  var waiting = ended.indexOf(root.getAttribute("data-state")) === -1;
   var url = root.getAttribute("data-status-url");
   var el = function (role) { return root.querySelector('[data-role="' + role + '"]'); };
   var tones = { queued: "muted", running: "info", interrupted: "warn", succeeded: "ok",
@@ -22,6 +26,12 @@
     if (download) { download.hidden = !job.download; }
     var cancel = el("cancel");
     if (cancel && job.terminal) { cancel.hidden = true; }
+    if (job.result_url) { root.setAttribute("data-result-url", job.result_url); }
+    if (waiting && job.state === "succeeded" && job.result_url &&
+        new URL(job.result_url, window.location.href).pathname !== window.location.pathname) {
+      window.location.assign(job.result_url);
+      return;
+    }
     root.setAttribute("data-state", job.state);
   }
 
