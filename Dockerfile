@@ -37,13 +37,17 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 
 COPY . .
+ENV PRAKRIYA_DATA_DIR=/data \
+    DJANGO_SETTINGS_MODULE=prakriya.settings \
+    STATIC_ROOT=/app/static
 # The code stays root-owned and read-only to the service; it writes only to the data folder.
+# Static files are collected here, once per image: hashed names and their brotli and gzip copies,
+# which WhiteNoise serves with immutable caching (collectstatic needs no database or secret).
 RUN pip install --no-deps -e . \
+    && PRAKRIYA_DATA_DIR=/tmp/build-data python manage.py collectstatic --noinput \
+    && rm -rf /tmp/build-data \
     && mkdir -p /data \
     && chown prakriya:prakriya /data
-
-ENV PRAKRIYA_DATA_DIR=/data \
-    DJANGO_SETTINGS_MODULE=prakriya.settings
 USER prakriya
 EXPOSE 8000
 CMD ["gunicorn", "prakriya.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -172,19 +172,23 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 # whitenoise serves from here after collectstatic (and warns at start-up if it is missing).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
-
-def _plotly_js_dir() -> Path:
-    # plotly.js is served from the plotly package's own bundled file so the UI works offline.
-    import plotly
-
-    return Path(plotly.__file__).resolve().parent / "package_data"
-
-
-STATICFILES_DIRS = [("plotly", _plotly_js_dir())]
+# plotly.js comes from the plotly package's own bundled file (no CDN: the UI works offline); the
+# finder offers that one file, not the rest of the package's data folder.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "prakriya.static_finders.PlotlyJsFinder",
+]
+# collectstatic (run by `manage.py serve` on every start and by the image's build) writes every
+# file under a name carrying a hash of its content, plus its .br and .gz: WhiteNoise serves the
+# compressed variant the browser accepts and caches a hashed name for a year, marked immutable.
+# A name missing from the manifest fails loudly (collectstatic was not run) rather than being
+# served uncached. The test suite swaps in the unhashed storage (tests/conftest.py says why).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "prakriya.static_storage.HashedCompressedStaticFilesStorage"},
 }
+# Finders serve what collectstatic has not collected yet, under unhashed names (short-cached).
 WHITENOISE_USE_FINDERS = True
 
 # Request size caps: a malformed or hostile request gets a 400/413, never a 500.

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 from prakriya.celery import app as celery_app
 from projects import services
@@ -26,6 +27,15 @@ if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
         "global_keyprefix": TEST_KEY_PREFIX,
     }
+
+# Static files keep their plain names in the suite: pytest-django's live_server answers /static/
+# through Django's StaticFilesHandler, which looks files up with the finders and knows no hashed
+# name, and a collectstatic per xdist process would cost every run seconds. The hashed, compressed
+# storage of production is exercised with a real collectstatic in tests/test_static_files.py.
+override_settings(STORAGES={
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}).enable()
 
 ROLES = ("anonymous", "outsider", "viewer", "annotator", "engineer", "lead")
 

@@ -66,9 +66,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, **options) -> None:
         self._check_port_free(host, port)
-        # collectstatic is not needed here (static files are served from the apps), but the
-        # folder must exist or WhiteNoise warns on every start.
-        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+        # Hashed, compressed copies of the static files (settings.STORAGES): pages name them, and
+        # WhiteNoise serves them brotli/gzip with a year's immutable caching.
+        self.stdout.write("Collecting static files...")
+        call_command("collectstatic", interactive=False, verbosity=0)
         worker = self._start_worker()
         stopping = threading.Event()
         worker_died = threading.Event()
