@@ -13,11 +13,13 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 import re  # noqa: E402
 import shutil  # noqa: E402
+import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
 from projects import services  # noqa: E402
 from projects.models import Project  # noqa: E402
@@ -131,6 +133,20 @@ def follow_job(page: Page, lands_on: str | re.Pattern, *, timeout: float) -> str
     the job made (`lands_on`); returns the job page's address, to read the finished job there."""
     page.wait_for_url("**/jobs/*/")
     job_page = page.url
+    # A job that finished before its page first loaded leaves the page where it is (the person
+    # was not waiting) with the link to what it made: follow that link, as a person would.
+    deadline = time.monotonic() + timeout / 1000
+    while page.url == job_page and time.monotonic() < deadline:
+        try:
+            job = page.locator("#job")
+            if job.get_attribute("data-state", timeout=1000) == "succeeded":
+                link = job.get_attribute("data-result-url", timeout=1000)
+                if link and page.url == job_page:
+                    page.goto(link)
+                    break
+        except PlaywrightError:  # the page is leaving by itself
+            pass
+        page.wait_for_timeout(250)
     page.wait_for_url(lands_on, timeout=timeout)
     return job_page
 
