@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from prakriya.jobs.display import job_waiting, without_server_paths
+from prakriya.jobs.display import waiting_text, without_server_paths
 from prakriya.jobs.models import Job
 from prakriya.jobs.selectors import job_queued_ahead
 
@@ -19,13 +19,20 @@ class JobSerializer(serializers.ModelSerializer):
     )
     waiting = serializers.SerializerMethodField(help_text="While queued: why the job waits; empty otherwise.")
 
+    @staticmethod
+    def _ahead(job: Job) -> int | None:
+        # Both fields below read the queue position: one count query per job, not two.
+        if not hasattr(job, "_queued_ahead"):
+            job._queued_ahead = job_queued_ahead(job)
+        return job._queued_ahead
+
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_queued_ahead(self, job: Job) -> int | None:
-        return job_queued_ahead(job)
+        return self._ahead(job)
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_waiting(self, job: Job) -> str:
-        return job_waiting(job)
+        return waiting_text(job.queue, self._ahead(job))
 
     def to_representation(self, instance):
         # Parameters, results and logs name the platform's folders by role, not by path.
