@@ -113,6 +113,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "prakriya.urls"
 WSGI_APPLICATION = "prakriya.wsgi.application"
+# Layers around the Django application (prakriya/wsgi.py), each a class taking the app it wraps:
+# the prediction endpoint's fast path answers key-authenticated JSON predictions without the
+# middleware and DRF (deployments/wsgi.py says why) and passes every other request on.
+PRAKRIYA_WSGI_LAYERS = ["deployments.wsgi.PredictFastPath"]
 
 TEMPLATES = [
     {

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from deployments.drift.stats import input_stats
-from deployments.models import Deployment
+from deployments.models import Deployment, ModelExport
 from deployments.serving import log, rollout, sessions
 from deployments.serving.prepare import InputError, answers, prepare
 
@@ -29,11 +29,36 @@ class Caller:
     ident: int
 
 
-def predict(*, deployment: Deployment, caller: Caller, inputs: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Route:
+    """What a prediction needs of its deployment, as read for this request: the rollout's state
+    and the project's privacy setting. Built from a Deployment row by the API view, or from one
+    SQL row by the WSGI fast path (deployments/wsgi.py), which serves the same answers."""
+
+    pk: int
+    slug: str
+    stable: ModelExport
+    canary: ModelExport | None
+    canary_percent: int
+    prediction_inputs: str
+
+    @property
+    def canary_id(self) -> int | None:
+        return self.canary.pk if self.canary is not None else None
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> Route:
+        return cls(pk=deployment.pk, slug=deployment.slug, stable=deployment.stable, canary=deployment.canary,
+                   canary_percent=deployment.canary_percent,
+                   prediction_inputs=deployment.project.prediction_inputs)
+
+
+def predict(*, deployment: Deployment | Route, caller: Caller, inputs: Any) -> dict[str, Any]:
     """The answer for `inputs`; InputError for inputs that do not fit the model's schema."""
     started = time.perf_counter()
-    pseudonym = rollout.caller_pseudonym(deployment_id=deployment.pk, kind=caller.kind, ident=caller.ident)
-    export = rollout.version_for(deployment=deployment, caller=pseudonym)
+    route = deployment if isinstance(deployment, Route) else Route.of(deployment)
+    pseudonym = rollout.caller_pseudonym(deployment_id=route.pk, kind=caller.kind, ident=caller.ident)
+    export = rollout.version_for(deployment=route, caller=pseudonym)
     schema = export.input_schema
     prepared = prepare(schema, inputs, max_items=settings.PRAKRIYA_PREDICT_MAX_BATCH)
     session = sessions.session_for(export)
@@ -44,12 +69,12 @@ def predict(*, deployment: Deployment, caller: Caller, inputs: Any) -> dict[str,
     results = answers(schema, probabilities)
     latency_ms = (time.perf_counter() - started) * 1000.0
     log.record(
-        deployment_id=deployment.pk, export_id=export.pk, caller=pseudonym, policy=deployment.project.prediction_inputs,
+        deployment_id=route.pk, export_id=export.pk, caller=pseudonym, policy=route.prediction_inputs,
         answers=results, rows=prepared.rows, stats=[input_stats(schema=schema, row=row) for row in prepared.rows],
         latency_ms=latency_ms,
     )
     return {
-        "deployment": deployment.slug,
+        "deployment": route.slug,
         "version": export.pk,
         "variant": export.variant,
         "predictions": results,
@@ -57,4 +82,4 @@ def predict(*, deployment: Deployment, caller: Caller, inputs: Any) -> dict[str,
     }
 
 
-__all__ = ["Caller", "InputError", "ScoringError", "predict"]
+__all__ = ["Caller", "InputError", "Route", "ScoringError", "predict"]

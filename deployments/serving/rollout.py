@@ -11,8 +11,12 @@ every web process at its next request.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from deployments.models import Deployment, ModelExport
+
+if TYPE_CHECKING:
+    from deployments.serving.predict import Route
 
 BUCKETS = 10_000
 
@@ -22,7 +26,7 @@ def bucket(*, deployment_id: int, canary_id: int, caller: str) -> int:
     return int.from_bytes(digest[:8], "big") % BUCKETS
 
 
-def version_for(*, deployment: Deployment, caller: str) -> ModelExport:
+def version_for(*, deployment: Deployment | Route, caller: str) -> ModelExport:
     if deployment.canary_id and deployment.canary_percent:
         share = deployment.canary_percent * BUCKETS // 100
         if bucket(deployment_id=deployment.pk, canary_id=deployment.canary_id, caller=caller) < share:

@@ -23,6 +23,7 @@ from deployments.serving import log, rollout
 from projects.models import PredictionInputs, TimelineEvent
 from tests.deployments.serving_helpers import benchmarked, expected_probabilities, served_export
 from tests.matrix import recorded
+from tests.wsgi_client import LayeredAPIClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,8 +41,10 @@ def url(deployment: Deployment) -> str:
 
 
 def keyed_client(deployment, lead, name="caller") -> APIClient:
+    """A caller with a deployment key, through the WSGI layers as on the running platform: its
+    JSON predictions are answered by the fast path (deployments/wsgi.py), the rest by Django."""
     _, secret = services.key_create(deployment=deployment, actor=lead, name=name)
-    client = APIClient()
+    client = LayeredAPIClient()
     client.credentials(HTTP_X_DEPLOYMENT_KEY=secret)
     return client
 
@@ -58,6 +61,7 @@ def test_a_key_gets_labels_with_scores_from_the_stable_version_equal_to_the_mode
     response = client.post(url(deployment), {"inputs": ROWS}, format="json")
 
     assert response.status_code == 200, response.content
+    assert response.answered_by_layer  # the fast path, as gunicorn serves it
     body = response.json()
     assert body["version"] == deployment.stable_id and body["deployment"] == deployment.slug
     expected = expected_probabilities(0, ROWS)
