@@ -5,10 +5,12 @@ a JSON body, and hands every other request to Django unchanged.
 Why it exists: through Django's middleware and DRF a prediction cost ~5 ms of CPU, nearly all of
 it request handling around a model that answers in ~0.1 ms, so a web server answered a few
 hundred predictions a second where a model server answers thousands (docs/benchmarks.md). Here a
-prediction is one SQL query (the key, its deployment's rollout state and the project's privacy
-setting, read fresh, so a revoked key fails and a promote or rollback applies at the very next
-request on every process), then the same code the API view runs (deployments/serving/predict.py:
-rollout, input preparation, the process's ONNX Runtime session, the buffered prediction log).
+prediction is the key's route (the key, its deployment's rollout state and the project's privacy
+setting: one SQL query, which each process repeats for a key at most every
+settings.PRAKRIYA_PREDICT_ROUTE_SECONDS, 0.2 s by default, so a revocation, a promote or a
+rollback reaches every process within that time; a query per request cost as much as the rest of
+the prediction), then the same code the API view runs (deployments/serving/predict.py: rollout,
+input preparation, the process's ONNX Runtime session, the buffered prediction log).
 
 It answers exactly what the API view answers (tests/deployments/test_serving.py runs the
 endpoint's tests through both doors and compares their answers): the same body cap (413), the
@@ -24,6 +26,7 @@ gunicorn (compose), `make run` and the tests' WSGI client all serve through it.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import threading
@@ -35,7 +38,9 @@ from typing import Any
 
 from csp.utils import build_policy
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.dispatch import receiver
 from django.http.request import split_domain_port, validate_host
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
@@ -88,6 +93,29 @@ class _Exports:
         return found
 
 
+class _Routes:
+    """What this process last read for each live key (by digest), kept for
+    PRAKRIYA_PREDICT_ROUTE_SECONDS. Unknown and revoked keys are never kept: they are read again
+    on every request, so a key that starts working does so at once."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, tuple[float, tuple]] = {}
+
+    def get(self, digest: str, now: float) -> tuple | None:
+        with self._lock:
+            kept = self._rows.get(digest)
+        return kept[1] if kept is not None and kept[0] > now else None
+
+    def keep(self, digest: str, row: tuple, until: float) -> None:
+        with self._lock:
+            if len(self._rows) >= self.LIMIT:
+                self._rows.clear()  # many keys at once: start over rather than track their age
+            self._rows[digest] = (until, row)
+
+
 class _Refusal(Exception):
     def __init__(self, error: exceptions.APIException, headers: dict[str, str] | None = None) -> None:
         self.error, self.headers = error, headers or {}
@@ -97,6 +125,7 @@ class PredictFastPath:
     def __init__(self, app: Callable[[dict, StartResponse], Iterable[bytes]]) -> None:
         self.app = app
         self.exports = _Exports()
+        self.routes = _Routes()
         self._sql = _route_sql()
         self._renderer = JSONRenderer()
         self._parser = CappedJSONParser()
@@ -190,14 +219,21 @@ class PredictFastPath:
 
     def _fetch(self, secret: str) -> tuple | None:
         digest = key_digest(secret)
+        now = time.monotonic()
+        row = self.routes.get(digest, now)
+        if row is not None:
+            return row
         try:
-            return self._query(digest)
+            row = self._query(digest)
         except (OperationalError, InterfaceError):
             # A kept connection the database dropped (a restart): Django's per-request health
             # check would have found it; here it costs one retry on a fresh connection instead
             # of a query on every request.
             connection.close()
-            return self._query(digest)
+            row = self._query(digest)
+        if row is not None and settings.PRAKRIYA_PREDICT_ROUTE_SECONDS:
+            self.routes.keep(digest, row, now + settings.PRAKRIYA_PREDICT_ROUTE_SECONDS)
+        return row
 
     def _query(self, digest: str) -> tuple | None:
         with connection.cursor() as cursor:
@@ -237,10 +273,12 @@ class PredictFastPath:
         return [body]
 
 
+@functools.cache
 def security_headers() -> dict[str, str]:
     """The headers Django's middleware puts on every API answer (SecurityMiddleware,
     XFrameOptionsMiddleware, the CSP middleware); the tests compare them with a Django answer's.
-    Built per answer: settings can change under tests, and it costs microseconds."""
+    Built once per process (building the policy costs as much as running the model); a changed
+    setting (in tests) builds them again."""
     # The platform's Content-Security-Policy, built by django-csp from the same settings as its
     # middleware builds it (no nonce: a JSON answer uses none).
     headers = {"X-Frame-Options": settings.X_FRAME_OPTIONS, "Content-Security-Policy": build_policy()}
@@ -261,3 +299,8 @@ def hsts_header() -> str:
     if settings.SECURE_HSTS_PRELOAD:
         value += "; preload"
     return value
+
+
+@receiver(setting_changed)
+def _forget_headers(**kwargs) -> None:
+    security_headers.cache_clear()

@@ -394,6 +394,10 @@ PRAKRIYA_ONNX_MAX_BYTES = env_int("PRAKRIYA_ONNX_MAX_BYTES", 200 * 1024**2, mini
 # A prediction request: its body and how many inputs one call may carry.
 PRAKRIYA_PREDICT_MAX_BODY_BYTES = env_int("PRAKRIYA_PREDICT_MAX_BODY_BYTES", 2 * 1024**2, minimum=1024)
 PRAKRIYA_PREDICT_MAX_BATCH = env_int("PRAKRIYA_PREDICT_MAX_BATCH", 256, minimum=1)
+# How long a web process may answer a deployment key from what it last read of the key and its
+# deployment (deployments/wsgi.py): the bound on how late a revocation, a promote or a rollback
+# reaches a process. At most a second, the rollout's promise; 0 reads them for every request.
+PRAKRIYA_PREDICT_ROUTE_SECONDS = env_float("PRAKRIYA_PREDICT_ROUTE_SECONDS", 0.2, minimum=0.0, maximum=1.0)
 # Predictions older than this many days are pruned from the log (0 keeps them for ever).
 PRAKRIYA_PREDICTION_RETENTION_DAYS = env_int("PRAKRIYA_PREDICTION_RETENTION_DAYS", 90, minimum=0)
 # The population stability index past which a feature or the predictions count as drifted.

@@ -13,8 +13,13 @@ from prakriya.wsgi import wrapped
 
 
 class _Layered:
+    """Django's test handler behind the WSGI layers, built once per client: a client stands for
+    one web process, with that process's caches (the fast path's routes and exports)."""
+
     def __init__(self, django_handler) -> None:
         self.django_handler = django_handler
+        self._reached: dict = {}
+        self._app = wrapped(self._django)
 
     def __setattr__(self, name, value) -> None:
         # APIClient.force_authenticate sets its user on the handler: the Django one.
@@ -23,22 +28,22 @@ class _Layered:
         else:
             super().__setattr__(name, value)
 
+    def _django(self, environ, start_response):
+        self._reached["response"] = self.django_handler(environ)
+        return []
+
     def __call__(self, environ):
-        reached: dict = {}
-
-        def django(environ, start_response):
-            reached["response"] = self.django_handler(environ)
-            return []
-
+        self._reached.clear()
         started: dict = {}
 
         def start_response(status, headers, exc_info=None):
             started["status"], started["headers"] = status, headers
 
-        body = b"".join(wrapped(django)(environ, start_response))
-        if "response" in reached:
-            reached["response"].answered_by_layer = False
-            return reached["response"]
+        body = b"".join(self._app(environ, start_response))
+        if "response" in self._reached:
+            response = self._reached.pop("response")
+            response.answered_by_layer = False
+            return response
         response = HttpResponse(body, status=int(started["status"].split()[0]))
         for name, value in started["headers"]:
             response[name] = value

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import numpy as np
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 import prakriya.wsgi
@@ -78,6 +80,7 @@ def test_the_fast_path_gives_the_api_views_answer_to_every_request(project, lead
         (secret, {"inputs": [ROW] * 300}, 413),
         (secret, b'{"inputs": [', 400),
         (secret, b'{"inputs": [[NaN]]}', 400),
+        (secret, b'{"inputs": [[' + b"9" * 400 + b"," + b",".join([b"1"] * 63) + b']]}', 400),
         (secret, b"\xff\xfe not utf-8", 400),
         (other_secret, {"inputs": [ROW]}, 403),
         (revoked_secret, {"inputs": [ROW]}, 401),
@@ -134,6 +137,45 @@ def test_requests_other_than_a_keyed_json_prediction_are_left_to_django(project,
     secure = keyed.generic("POST", url(deployment), payload, content_type="application/json", secure=True)
     assert (secure.answered_by_layer, secure.status_code) == (True, 200)
     assert secure["Strict-Transport-Security"].startswith("max-age=3600")
+
+
+def route_queries(client, deployment) -> tuple[int, int]:
+    """(status, how many times the key's route was read from the database) for one prediction."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url(deployment), {"inputs": [ROW]}, format="json")
+    assert response.answered_by_layer
+    return response.status_code, sum("deploymentkey" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_process_keeps_a_keys_route_for_the_set_time_then_sees_a_promote_and_a_revocation(
+    project, lead, settings
+):
+    settings.PRAKRIYA_PREDICT_ROUTE_SECONDS = 0.3
+    deployment = deploy(project, lead)
+    canary = served_export(project, seed=1)
+    benchmarked(canary, inside=True)
+    services.canary_start(deployment=deployment, actor=lead, export=canary, percent=5)
+    client = LayeredAPIClient()  # one web process
+    for attempt in range(100):  # a key the 5% canary does not answer, so that the promote shows
+        key, secret = services.key_create(deployment=deployment, actor=lead, name=f"partner {attempt}")
+        client.credentials(HTTP_X_DEPLOYMENT_KEY=secret)
+        if client.post(url(deployment), {"inputs": [ROW]}, format="json").json()["version"] != canary.pk:
+            break
+    time.sleep(0.35)
+
+    assert route_queries(client, deployment) == (200, 1)
+    assert route_queries(client, deployment) == (200, 0)  # kept: no query
+
+    services.canary_promote(deployment=deployment, actor=lead)
+    time.sleep(0.35)
+    with CaptureQueriesContext(connection):
+        answer = client.post(url(deployment), {"inputs": [ROW]}, format="json").json()
+    assert answer["version"] == canary.pk  # the promote reached this process within the set time
+
+    services.key_revoke(key=key, actor=lead)
+    time.sleep(0.35)
+    assert route_queries(client, deployment) == (401, 1)
+    assert route_queries(client, deployment) == (401, 1)  # a refused key is read every time
 
 
 def test_the_running_platforms_application_is_wrapped_in_the_fast_path():

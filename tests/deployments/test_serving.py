@@ -30,6 +30,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROWS = np.random.default_rng(0).uniform(0, 16, size=(3, 64)).round(2).tolist()
 
 
+@pytest.fixture(autouse=True)
+def _routes_read_for_every_request(settings):
+    # These tests check what the next request sees after a rollout action or a revocation; how
+    # long a web process may keep a key's route is tested in test_predict_fast_path.py.
+    settings.PRAKRIYA_PREDICT_ROUTE_SECONDS = 0
+
+
 def deploy(project, lead, *, seed: int = 0, name: str = "digits api") -> Deployment:
     export = served_export(project, seed=seed)
     benchmarked(export, inside=True)
