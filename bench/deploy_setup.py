@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 
 # docker-compose.yml, service `web` (the migrate and collectstatic before it are left out): the
 # same server, worker class, worker count, timeout and access log, on loopback.
-GUNICORN_ARGS = ["prakriya.wsgi", "--workers", "3", "--timeout", "60", "--access-logfile", "-"]
+GUNICORN_ARGS = ["prakriya.wsgi", "--workers", "3", "--timeout", "60", "--access-logfile", "-", "--preload"]
 
 
 def setup() -> None:

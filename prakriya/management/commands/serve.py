@@ -2,7 +2,12 @@
 server, started and stopped together.
 
 The worker is a separate process, exactly as in production; only the broker differs (by default
-kombu's SQLAlchemy transport on a SQLite file in the data folder instead of Redis).
+kombu's SQLAlchemy transport on a SQLite file in the data folder instead of Redis). The web server
+is gunicorn, the production server compose runs, as a second process: threaded workers
+(WEB_CONCURRENCY processes, 2 by default, of WEB_THREADS threads, 4 by default), so that a slow
+page does not hold up the others and HTTP keep-alive works, and --preload, so the application
+is imported once before the workers fork and none of them answers its first request cold. This
+command watches both processes and stops both when either stops or it is told to.
 """
 
 from __future__ import annotations
@@ -13,13 +18,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import BaseCommand, CommandError
-from django.core.management.commands.runserver import Command as RunserverCommand
 from django.db import DatabaseError
 
 QUEUES = "default,training,export"
@@ -45,12 +49,13 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class _WebServer(RunserverCommand):
-    banner = ""
-
-    def on_bind(self, server_port):
-        super().on_bind(server_port)
-        self.stdout.write(self.banner)
+def web_command(*, bind: str) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "prakriya.wsgi", "--bind", bind,
+        "--workers", os.environ.get("WEB_CONCURRENCY") or "2",
+        "--worker-class", "gthread", "--threads", os.environ.get("WEB_THREADS") or "4",
+        "--timeout", "60", "--graceful-timeout", "10", "--access-logfile", "-", "--preload",
+    ]
 
 
 class Command(BaseCommand):
@@ -70,38 +75,44 @@ class Command(BaseCommand):
         # WhiteNoise serves them brotli/gzip with a year's immutable caching.
         self.stdout.write("Collecting static files...")
         call_command("collectstatic", interactive=False, verbosity=0)
-        worker = self._start_worker()
-        stopping = threading.Event()
-        worker_died = threading.Event()
-
-        def watch_worker() -> None:
-            worker.wait()
-            if not stopping.is_set():
-                worker_died.set()
-                self.stderr.write(f"The Celery worker exited (code {worker.returncode}); stopping.")
-                os.kill(os.getpid(), signal.SIGTERM)
+        call_command("check")
+        bind = f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"
+        worker = self._start(worker_command(schedule_file=settings.CELERY_BEAT_SCHEDULE_FILENAME), "worker")
+        web = None
 
         def on_stop_signal(signum, frame):
             raise KeyboardInterrupt
 
         # Installed explicitly: a shell that starts us in the background sets SIGINT to
-        # "ignore", and `kill` sends SIGTERM; either must stop the worker too.
+        # "ignore", and `kill` sends SIGTERM; either must stop both processes.
         previous = {sig: signal.signal(sig, on_stop_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        stopped = None
         try:
-            threading.Thread(target=watch_worker, name="watch-worker", daemon=True).start()
-            web = _WebServer(stdout=self.stdout, stderr=self.stderr)
-            web.banner = self._banner(host, port, worker.pid)
-            addrport = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
-            call_command(web, addrport, use_reloader=False, use_threading=True, skip_checks=False)
-        except (KeyboardInterrupt, SystemExit):
+            web = self._start(web_command(bind=bind), "web server")
+            self._wait_listening(host, port, web)
+            self.stdout.write(self._banner(host, port, worker.pid))
+            while stopped is None:
+                time.sleep(0.5)
+                for name, process in (("The Celery worker", worker), ("The web server", web)):
+                    if stopped is None and process.poll() is not None:
+                        stopped = f"{name} exited (code {process.returncode})"
+        except KeyboardInterrupt:
             pass
         finally:
-            stopping.set()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self._stop_worker(worker)
-        if worker_died.is_set():
-            raise CommandError("the Celery worker stopped; see its log above")
+            if web is not None:
+                self._stop(web, "the web server")
+            self._stop(worker, "the worker (warm shutdown)")
+        if stopped is not None:
+            raise CommandError(f"{stopped}; see its log above")
+
+    def _wait_listening(self, host: str, port: int, web: subprocess.Popen) -> None:
+        address = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host.strip("[]") == "::" else host.strip("[]")
+        while web.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection((address, port), timeout=1):
+                return
+            time.sleep(0.2)
 
     def _check_port_free(self, host: str, port: int) -> None:
         family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
@@ -112,9 +123,8 @@ class Command(BaseCommand):
             except OSError as exc:
                 raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
-    def _start_worker(self) -> subprocess.Popen:
-        command = worker_command(schedule_file=settings.CELERY_BEAT_SCHEDULE_FILENAME)
-        self.stdout.write("Starting the worker: " + " ".join(command[1:]))
+    def _start(self, command: list[str], what: str) -> subprocess.Popen:
+        self.stdout.write(f"Starting the {what}: " + " ".join(command[1:]))
         env = dict(os.environ)
         env.setdefault("DJANGO_SETTINGS_MODULE", "prakriya.settings")
         return subprocess.Popen(
@@ -123,25 +133,25 @@ class Command(BaseCommand):
             env=env,
             stdin=subprocess.DEVNULL,
             # Its own session: Ctrl-C in the terminal reaches only this process, which then
-            # stops the worker once, in order, instead of both racing to shut down.
+            # stops each process once, in order, instead of all of them racing to shut down.
             start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
 
-    def _stop_worker(self, worker: subprocess.Popen) -> None:
-        if worker.poll() is None:
-            self.stdout.write("Stopping the worker (warm shutdown)...")
+    def _stop(self, process: subprocess.Popen, what: str) -> None:
+        if process.poll() is None:
+            self.stdout.write(f"Stopping {what}...")
             with contextlib.suppress(ProcessLookupError):
-                worker.terminate()
+                process.terminate()
             try:
-                worker.wait(timeout=WORKER_STOP_SECONDS)
+                process.wait(timeout=WORKER_STOP_SECONDS)
             except subprocess.TimeoutExpired:
-                self.stderr.write("The worker did not stop in time; killing it.")
-        # Whatever is left of its process group (pool children) goes too.
+                self.stderr.write(f"{what[0].upper()}{what[1:]} did not stop in time; killing it.")
+        # Whatever is left of its process group (pool children, web workers) goes too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(worker.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.wait(timeout=5)
+            process.wait(timeout=5)
 
     def _banner(self, host: str, port: int, worker_pid: int) -> str:
         shown_host = f"[{host.strip('[]')}]" if ":" in host else host
