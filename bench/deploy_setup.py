@@ -32,7 +32,10 @@ BIN = Path(sys.executable).parent
 
 # docker-compose.yml, service `web` (the migrate and collectstatic before it are left out): the
 # same server, worker class, worker count, timeout and access log, on loopback.
+# docker-compose.yml's `web` service: its gunicorn command and the environment it sets that the
+# settings' defaults do not (a kept database connection per worker).
 GUNICORN_ARGS = ["prakriya.wsgi", "--workers", "3", "--timeout", "60", "--access-logfile", "-", "--preload"]
+COMPOSE_ENV = {"DATABASE_CONN_MAX_AGE": "60"}
 
 
 def setup() -> None:
@@ -199,7 +202,7 @@ def start_gunicorn(port: int, *, log: Path, workers: int = 3, extra: list[str] |
     args = list(GUNICORN_ARGS)
     args[args.index("--workers") + 1] = str(workers)
     command = [str(BIN / "gunicorn"), *args, "--bind", f"127.0.0.1:{port}", *(extra or [])]
-    return start(command, log=log, env={**server_env(), **(env or {})})
+    return start(command, log=log, env={**server_env(), **COMPOSE_ENV, **(env or {})})
 
 
 def wait_until_up(url: str, *, process: subprocess.Popen, timeout: float = 120.0, data: bytes | None = None,

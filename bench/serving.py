@@ -2,7 +2,7 @@
 side on the same machine, driven by the same load generator on loopback at the same concurrency.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hbench PRAKRIYA_DATA_DIR=/tmp/td-bench \
-    CELERY_BROKER_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/serving.py [--conn-max-age 60]
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/serving.py
 
 Set-up, through the platform's own services and jobs run in this process: a project, the bundled
 digits split, a small MLP trained by the training job (the demo dataset's network, 5 epochs), its
@@ -16,13 +16,13 @@ the same MLflow run under `mlflow-pyfunc/` and serves the downloaded copy.
 
 Servers, all on 127.0.0.1:
 - platform: gunicorn exactly as docker-compose.yml's `web` service runs it (sync workers,
-  --workers 3, --timeout 60, access log on), default settings: the prediction log on (the
-  project's default privacy setting, inputs kept as a SHA-256), every request reads the key and
-  the deployment from PostgreSQL (a new connection per request: DATABASE_CONN_MAX_AGE is 0);
+  --workers 3, --timeout 60, access log on, --preload) with compose's DATABASE_CONN_MAX_AGE=60,
+  default settings otherwise: the prediction log on (the project's default privacy setting,
+  inputs kept as a SHA-256); a keyed JSON prediction takes the WSGI fast path (deployments/wsgi.py);
+- platform, make run's server: the gunicorn command `manage.py serve` starts (2 threaded workers of
+  4 threads, --preload), on the same PostgreSQL database (make run's is SQLite);
 - MLflow: `mlflow models serve -m <pyfunc> --env-manager local` at its default (one uvicorn
-  worker), and again with --workers 3 to match the platform's process count;
-- with --conn-max-age N, the platform again with DATABASE_CONN_MAX_AGE=N (persistent database
-  connections), for comparison.
+  worker), and again with --workers 3 to match the platform's process count.
 
 Load: `wrk`, 10 connections (10 concurrent callers, each sending its next request when the last is
 answered), 2 threads, one digit image per request (batch 1, 64 pixel values), the same image and
@@ -91,13 +91,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--conn-max-age", type=int, default=0,
-                        help="also measure the platform with DATABASE_CONN_MAX_AGE set to this (persistent "
-                             "database connections; the default, 0, opens one per request)")
     args = parser.parse_args()
     ds.wrk_available()
     ds.setup()
     from deployments.models import Prediction
+    from prakriya.management.commands.serve import web_command
 
     workdir = Path(tempfile.mkdtemp(prefix="prakriya-bench-serving-"))
     print(f"machine: {ds.machine_facts()}")
@@ -112,29 +110,27 @@ def main() -> None:
     print(f"set-up (digits, MLP training job, export job, deployment, pyfunc): {time.perf_counter() - t0:.1f} s; "
           f"export {export.pk}, run {run.mlflow_run_id}")
 
-    names = ["platform", "mlflow-1", "mlflow-3"] + (["platform-conn"] if args.conn_max_age else [])
+    names = ["platform", "mlflow-1", "mlflow-3", "platform-run"]
     ports = {name: ds.free_port() for name in names}
     path = ds.predict_path(deployment)
     urls = {name: f"http://127.0.0.1:{ports[name]}" + (path if name.startswith("platform") else "/invocations")
             for name in names}
     labels = {
-        "platform": "platform (gunicorn, 3 sync workers, ONNX Runtime, log on)",
+        "platform": "platform as compose serves it (3 sync workers, log on)",
         "mlflow-1": "mlflow models serve (default: 1 worker)",
         "mlflow-3": "mlflow models serve --workers 3",
-        "platform-conn": f"platform, DATABASE_CONN_MAX_AGE={args.conn_max_age}",
+        "platform-run": "platform, make run's gunicorn (2 workers x 4 threads)",
     }
     keys = {name: secret if name.startswith("platform") else "" for name in names}
     mlflow = [str(ds.BIN / "mlflow"), "models", "serve", "-m", str(pyfunc), "--env-manager", "local",
               "-h", "127.0.0.1"]
     processes = {
         "platform": ds.start_gunicorn(ports["platform"], log=workdir / "gunicorn.log"),
+        "platform-run": ds.start(web_command(bind=f"127.0.0.1:{ports['platform-run']}"),
+                                 log=workdir / "gunicorn-run.log", env={**ds.server_env(), **ds.COMPOSE_ENV}),
         "mlflow-1": ds.start([*mlflow, "-p", str(ports["mlflow-1"])], log=workdir / "mlflow-1.log"),
         "mlflow-3": ds.start([*mlflow, "-p", str(ports["mlflow-3"]), "--workers", "3"], log=workdir / "mlflow-3.log"),
     }
-    if args.conn_max_age:
-        processes["platform-conn"] = ds.start_gunicorn(
-            ports["platform-conn"], log=workdir / "gunicorn-conn.log",
-            env={"DATABASE_CONN_MAX_AGE": str(args.conn_max_age)})
     body = {"inputs": [pixels[0]]}
     try:
         for name, url in urls.items():
@@ -204,12 +200,12 @@ def main() -> None:
     errors = sum(row["errors"] for name in ours for row in results[name])
     print(f"prediction log: {logged} rows written while the platform answered {sent} measured requests "
           f"(+ warm-up); errors {errors}")
-    best_mlflow = max(median["mlflow-1"]["rps"], median["mlflow-3"]["rps"])
     ours_m = median["platform"]
-    ratio = ours_m["rps"] / best_mlflow
-    print(f"goal (platform as compose runs it): throughput >= {GOAL_RATIO:g}x MLflow's (its better configuration): "
-          f"{ratio:.2f}x -> {'met' if ratio >= GOAL_RATIO else 'MISSED'}; p99 < {GOAL_P99_MS:g} ms at "
-          f"{args.connections} callers: {ours_m['p99_ms']:.2f} ms -> "
+    for other, what in (("mlflow-1", "as it runs by default"), ("mlflow-3", "with --workers 3")):
+        ratio = ours_m["rps"] / median[other]["rps"]
+        print(f"goal, platform as compose runs it: throughput >= {GOAL_RATIO:g}x MLflow's ({what}): {ratio:.2f}x -> "
+              f"{'met' if ratio >= GOAL_RATIO else 'MISSED'}")
+    print(f"goal: p99 < {GOAL_P99_MS:g} ms at {args.connections} callers: {ours_m['p99_ms']:.2f} ms -> "
           f"{'met' if ours_m['p99_ms'] < GOAL_P99_MS else 'MISSED'}")
     print(f"logs and model copies in {workdir}")
 
