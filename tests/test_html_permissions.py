@@ -4,12 +4,15 @@ The tables below are the spec. Each cell is the status a role gets; LOGIN means 
 login page. A private project is invisible to whoever is not a member: anonymous visitors and
 outsiders get 404 on every project route, whatever the public project's table says.
 
-Each route (and visibility) is one test: its world is built once and every role's request runs in
-a savepoint that is rolled back (tests/matrix.py); a failure lists every cell that is wrong.
+Each table (and visibility) is one test: its world is built once and every route's and role's
+request runs in a savepoint that is rolled back (tests/matrix.py); a failure lists every cell that
+is wrong. (The project routes need three states of the project, the job routes two jobs: one test
+per state.)
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -32,7 +35,7 @@ from projects import services
 from projects.export import build_project_export
 from projects.models import DeliverableKind, DeliverableState, Project
 from tests.conftest import ROLES
-from tests.matrix import check_matrix, signed_in
+from tests.matrix import check_matrix, check_routes, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -261,7 +264,20 @@ def _charter_data(project: Project, **changes) -> dict[str, Any]:
     return data
 
 
+def _project_world(which: str) -> str:
+    """The state of the project a request needs: its deliverable drafted for submitting, submitted
+    for deciding, or neither."""
+    if which.startswith(("transition-approve", "transition-request")):
+        return "submitted"
+    return "drafted" if which == "transition-submit" else "plain"
+
+
 def _project_call(which: str, project: Project, lead) -> Call:
+    return _project_calls(which, project, lead)[which]
+
+
+def _project_calls(which: str, project: Project, lead) -> dict[str, Call]:
+    """Builds the world `which` needs (see _project_world) and returns every request on it."""
     slug = project.slug
 
     def url(name, *args):
@@ -315,7 +331,7 @@ def _project_call(which: str, project: Project, lead) -> Call:
         "member_remove": Call(url("member_remove", viewer_membership.pk), {}),
         "member_unlock": Call(url("member_unlock", viewer_membership.pk), {}),
     }
-    return calls[which]
+    return calls
 
 
 def _complete_datasheet(project: Project, lead) -> None:
@@ -342,12 +358,14 @@ def _succeeded_job(project: Project, lead) -> Job:
     return job
 
 
-def _job_call(which: str, project: Project, lead) -> Call:
-    if which == "job_cancel":
+def _job_calls(world: str, project: Project, lead) -> dict[str, Call]:
+    """Builds the job the routes need, a queued one to cancel or a succeeded export to read, and
+    returns the requests on it."""
+    if world == "queued":
         job = Job.objects.create(kind="project_export", queue="export", project=project, created_by=lead)
-        return Call(reverse("projects:job_cancel", args=[job.pk]), {})
+        return {"job_cancel": Call(reverse("projects:job_cancel", args=[job.pk]), {})}
     job = _succeeded_job(project, lead)
-    return Call(reverse(f"projects:{which}", args=[job.pk]))
+    return {which: Call(reverse(f"projects:{which}", args=[job.pk])) for which in ("job", "job_status", "job_download")}
 
 
 def _matrix_items(kind: str, number: int, root: Path | None = None) -> list:
@@ -441,7 +459,8 @@ def _dataset_versions(project: Project, lead, commits):
     return versions[("forms", 1)]
 
 
-def _dataset_call(which: str, project: Project, lead, commits) -> Call:
+def _dataset_calls(project: Project, lead, commits) -> dict[str, Call]:
+    """Builds the datasets (see _dataset_versions) and returns every request on them."""
     v1 = _dataset_versions(project, lead, commits)
     data = f"/projects/{project.slug}/data/"
     forms = f"{data}forms/"
@@ -472,10 +491,14 @@ def _dataset_call(which: str, project: Project, lead, commits) -> Call:
         "download": Call(f"{forms}v1/download/"),
         "diff": Call(f"{forms}v2/diff/1/"),
     }
-    return calls[which]
+    return calls
 
 
 def _campaign_call(which: str, project: Project, lead, commits, users) -> Call:
+    return _campaign_calls(project, lead, commits, users)[which]
+
+
+def _campaign_calls(project: Project, lead, commits, users) -> dict[str, Call]:
     """A campaign over the image dataset's v1 (real files, for item_content): the annotator, the
     engineer and the lead assigned, overlap 2; the annotator and the engineer disagree on the
     first item."""
@@ -534,7 +557,7 @@ def _campaign_call(which: str, project: Project, lead, commits, users) -> Call:
         "c-annotation-edit-save": Call(f"{c}mine/{mine.pk}/", {"value": "owl", "revision": mine.revision}),
         "c-item-content": Call(f"{c}items/{first.pk}/content"),
     }
-    return calls[which]
+    return calls
 
 
 def _global_call(which: str, user) -> Call:
@@ -595,18 +618,11 @@ def _private(expected: dict[str, Any]) -> dict[str, Any]:
     return {**expected, ANON: 404, OUT: 404}
 
 
-def _cases(routes):
-    for _name, method, which, expected in routes:
-        for visibility in ("public", "private"):
-            table = expected if visibility == "public" else _private(expected)
-            yield pytest.param(method, which, visibility, table, id=f"{method}-{which}-{visibility}")
-
-
-def _job_cases(routes):
-    # Job URLs name no project: the same table holds for public and private projects.
-    for _name, method, which, expected in routes:
-        for visibility in ("public", "private"):
-            yield pytest.param(method, which, visibility, expected, id=f"{method}-{which}-{visibility}")
+def _tables(routes, visibility: str, *, private=_private) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each request of a table (by `which`): its method and the answers expected on a project of
+    this visibility."""
+    return {which: (method, expected if visibility == "public" else private(expected))
+            for _name, method, which, expected in routes}
 
 
 @pytest.fixture
@@ -614,39 +630,57 @@ def projects_by_visibility(project, private_project):
     return {"public": project, "private": private_project}
 
 
-@pytest.mark.parametrize(("method", "which", "visibility", "table"), list(_cases(PROJECT_ROUTES)))
-def test_project_route(users, lead, projects_by_visibility, method, which, visibility, table):
-    call = _project_call(which, projects_by_visibility[visibility], lead)
-    check_matrix(route=f"{method} {which}", visibility=visibility, expected=table,
-                 send=_sender(users, method, call), status_of=_status_of)
+# Each test builds one world (for a visibility, and for the project routes a project state) and
+# checks every route on it: each role's request is rolled back, so every route sees it as built.
 
 
-@pytest.mark.parametrize(("method", "which", "visibility", "table"), list(_cases(DATASET_ROUTES)))
-def test_dataset_route(users, lead, projects_by_visibility, dataset_commits, method, which, visibility, table):
-    call = _dataset_call(which, projects_by_visibility[visibility], lead, dataset_commits)
+def _check_all(tables, calls, *, users, visibility, also=None) -> None:
+    __tracebackhide__ = True
+    check_routes({
+        f"{method} {which}": functools.partial(
+            check_matrix, route=f"{method} {which}", visibility=visibility, expected=table,
+            send=_sender(users, method, calls[which]), status_of=_status_of,
+            also=functools.partial(also, which) if also is not None else None,
+        )
+        for which, (method, table) in tables.items()
+    })
 
-    def also(role, response, expected):
+
+@pytest.mark.parametrize("visibility", ["public", "private"])
+@pytest.mark.parametrize("world", ["plain", "drafted", "submitted"])
+def test_project_route(users, lead, projects_by_visibility, world, visibility):
+    tables = {which: cell for which, cell in _tables(PROJECT_ROUTES, visibility).items()
+              if _project_world(which) == world}
+    calls = _project_calls(next(iter(tables)), projects_by_visibility[visibility], lead)
+    _check_all(tables, calls, users=users, visibility=visibility)
+
+
+@pytest.mark.parametrize("visibility", ["public", "private"])
+def test_dataset_route(users, lead, projects_by_visibility, dataset_commits, visibility):
+    calls = _dataset_calls(projects_by_visibility[visibility], lead, dataset_commits)
+
+    def also(which, role, response, expected):
         if expected == 200 and which == "download" and b"".join(response.streaming_content)[:2] != b"PK":
             return "the download is not a zip archive"
         if expected == 200 and which == "item_content" and response["Content-Type"] != "image/png":
             return f"the item's content is {response['Content-Type']}, not image/png"
         return None
 
-    check_matrix(route=f"{method} {which}", visibility=visibility, expected=table,
-                 send=_sender(users, method, call), status_of=_status_of, also=also)
+    _check_all(_tables(DATASET_ROUTES, visibility), calls, users=users, visibility=visibility, also=also)
 
 
-@pytest.mark.parametrize(("method", "which", "visibility", "table"), list(_cases(CAMPAIGN_ROUTES)))
-def test_campaign_route(users, lead, projects_by_visibility, dataset_commits, method, which, visibility, table):
-    call = _campaign_call(which, projects_by_visibility[visibility], lead, dataset_commits, users)
+@pytest.mark.parametrize("visibility", ["public", "private"])
+def test_campaign_route(users, lead, projects_by_visibility, dataset_commits, visibility):
+    calls = _campaign_calls(projects_by_visibility[visibility], lead, dataset_commits, users)
 
-    def also(role, response, expected):
+    def also(which, role, response, expected):
         if expected == 200 and which == "c-item-content" and response["Content-Type"] != "image/png":
             return f"the item's content is {response['Content-Type']}, not image/png"
         return None
 
-    check_matrix(route=f"{method} {which}", visibility=visibility, expected=table,
-                 send=_sender(users, method, call), status_of=_status_of, also=also)
+    _check_all(_tables(CAMPAIGN_ROUTES, visibility), calls, users=users, visibility=visibility, also=also)
+
+
 def test_an_annotator_not_assigned_to_a_campaign_finds_none_of_its_pages(
     client, users, project, lead, dataset_commits
 ):
@@ -665,29 +699,33 @@ def test_an_annotator_not_assigned_to_a_campaign_finds_none_of_its_pages(
         Dataset.objects.filter(project=project).delete()
 
 
-@pytest.mark.parametrize(("method", "which", "visibility", "table"), list(_job_cases(JOB_ROUTES)))
-def test_job_route(users, lead, projects_by_visibility, method, which, visibility, table):
-    call = _job_call(which, projects_by_visibility[visibility], lead)
+@pytest.mark.parametrize("visibility", ["public", "private"])
+@pytest.mark.parametrize("world", ["queued", "succeeded"])
+def test_job_route(users, lead, projects_by_visibility, world, visibility):
+    # Job URLs name no project: the same table holds for public and private projects.
+    tables = {which: cell for which, cell in _tables(JOB_ROUTES, visibility, private=lambda e: e).items()
+              if (which == "job_cancel") == (world == "queued")}
+    calls = _job_calls(world, projects_by_visibility[visibility], lead)
 
-    def also(role, response, expected):
+    def also(which, role, response, expected):
         if expected == 200 and which == "job_download":
             document = json.loads(b"".join(response.streaming_content))
             if document["charter"]["slug"] != projects_by_visibility[visibility].slug:
                 return f"the export is of {document['charter']['slug']}"
         return None
 
-    check_matrix(route=f"{method} {which}", visibility=visibility, expected=table,
-                 send=_sender(users, method, call), status_of=_status_of, also=also)
+    _check_all(tables, calls, users=users, visibility=visibility, also=also)
 
 
-@pytest.mark.parametrize(
-    ("method", "which", "table"),
-    [pytest.param(method, which, expected, id=f"{method}-{which}") for _, method, which, expected in GLOBAL_ROUTES],
-)
-def test_global_route(users, method, which, table):
+def test_global_route(users):
     # token_revoke names the role's own token: built per role, inside its savepoint.
-    check_matrix(route=f"{method} {which}", visibility=None, expected=table, status_of=_status_of,
-                 send=_sender(users, method, None, per_role=lambda user: _global_call(which, user)))
+    check_routes({
+        f"{method} {which}": functools.partial(
+            check_matrix, route=f"{method} {which}", visibility=None, expected=table, status_of=_status_of,
+            send=_sender(users, method, None, per_role=functools.partial(_global_call, which)),
+        )
+        for _name, method, which, table in GLOBAL_ROUTES
+    })
 
 
 # --- What the successful actions did ---------------------------------------------------------

@@ -3,6 +3,7 @@ forms' errors (400s, never 500s), and what each page does through the services."
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -23,7 +24,7 @@ from datasets.models import DatasetVersion, VersionState
 from prakriya.jobs.models import Job
 from tests.conftest import ROLES
 from tests.fixtures_annotation import make_version, more_annotators
-from tests.matrix import check_matrix, signed_in
+from tests.matrix import check_matrix, check_routes, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -145,11 +146,20 @@ ROUTES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "method", "data", "expected"), ROUTES,
-                         ids=[f"{r[0]}-{r[1]}" for r in ROUTES])
-def test_every_page_gives_each_role_what_it_may_have(labelled, text_version, people, name, method, data, expected):
-    # The page's world is built once; each role's request runs in a savepoint rolled back after it.
-    url = urls(labelled, disagreement(labelled).pk)[name]
+def test_every_page_gives_each_role_what_it_may_have(labelled, text_version, people):
+    # One world for every page: each role's request runs in a savepoint rolled back after it, so
+    # every page sees the world as built.
+    item = disagreement(labelled).pk
+    check_routes({
+        f"{method} {name}": functools.partial(
+            _check_page, url=urls(labelled, item)[name], method=method, name=name, data=data, expected=expected,
+            text_version=text_version, people=people,
+        )
+        for name, method, data, expected in ROUTES
+    })
+
+
+def _check_page(*, url, method, name, data, expected, text_version, people):
     if data == "create":
         data = create_payload(text_version)
     elif data == "edit":

@@ -1,5 +1,6 @@
 """The API permission matrix: every route × every role, on a public and on a private project.
-One test per route and visibility checks every role (see tests/matrix.py).
+One test per setup (the state the routes need) and visibility checks every route that needs it,
+for every role (see tests/matrix.py).
 
 The rules, in one place:
 - reading a project's routes needs only to see the project: public → everyone, private →
@@ -15,6 +16,7 @@ The rules, in one place:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from projects.literature import services as literature_services
 from tests.api import add_primary_target, client_for, fast_password_hashing  # noqa: F401
 from tests.conftest import ROLES
 from tests.factories import UserFactory
-from tests.matrix import check_matrix, signed_in
+from tests.matrix import check_matrix, check_routes, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +66,7 @@ def _estimate(project, lead) -> dict[str, Any]:
     return {"estimate": estimate.pk}
 
 
+@functools.cache  # one setup per state: the matrix builds one world per setup (SETUPS below)
 def _survey_deliverable(state: str) -> Callable[[Any, Any], dict[str, Any]]:
     def setup(project, lead) -> dict[str, Any]:
         document = project.deliverables.get(kind="literature_survey")
@@ -75,6 +78,7 @@ def _survey_deliverable(state: str) -> Callable[[Any, Any], dict[str, Any]]:
             services.deliverable_transition(deliverable=document, actor=lead, action=action)
         return {}
 
+    setup.__name__ = f"_survey_{state}"
     return setup
 
 
@@ -243,14 +247,28 @@ def expected_status(route: Route, role: str, visibility: str) -> int:
     return route.ok if role in allowed else 403
 
 
-@pytest.mark.parametrize("visibility", ["public", "private"])
-@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.id)
-def test_api_permission_matrix(request, users, route, visibility):
-    # The route's world is built once; each role's request runs in a savepoint rolled back after it.
-    project = request.getfixturevalue("project" if visibility == "public" else "private_project")
-    placeholders = route.setup(project, users["lead"])
-    path = route.path.format(slug=SLUGS[visibility], **placeholders)
+# The routes by the setup they need, in the order of ROUTES: the routes that need the same setup
+# share one world, built once per visibility.
+SETUPS: dict[Callable[[Any, Any], dict[str, Any]], list[Route]] = {}
+for _route in ROUTES:
+    SETUPS.setdefault(_route.setup, []).append(_route)
 
+
+@pytest.mark.parametrize("visibility", ["public", "private"])
+@pytest.mark.parametrize("setup", SETUPS, ids=lambda setup: setup.__name__.lstrip("_"))
+def test_api_permission_matrix(request, users, setup, visibility):
+    # The world of a setup is built once for all its routes; each role's request runs in a
+    # savepoint rolled back after it, so every route sees the world as built.
+    project = request.getfixturevalue("project" if visibility == "public" else "private_project")
+    placeholders = setup(project, users["lead"])
+    check_routes({
+        route.id: functools.partial(_check_route, route=route, visibility=visibility, users=users,
+                                    path=route.path.format(slug=SLUGS[visibility], **placeholders))
+        for route in SETUPS[setup]
+    })
+
+
+def _check_route(*, route, visibility, users, path):
     def send(role):
         client = signed_in(users[role], api=True)
         return client.generic(route.method, path, data=json.dumps(route.body), content_type="application/json")
