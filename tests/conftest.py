@@ -44,6 +44,8 @@ ROLES = ("anonymous", "outsider", "viewer", "annotator", "engineer", "lead")
 _HEAVY_MARKS = ("e2e", "worker", "slow")
 _HEAVY_FIXTURES = {"start_worker", "label_studio_server"}
 _HEAVY_WEIGHT = 100
+_MATRIX_CALLS = {"check_routes", "check_matrix"}
+_MATRIX_WEIGHT = 20
 
 
 def pytest_collection_modifyitems(config, items):
@@ -58,7 +60,11 @@ def pytest_collection_modifyitems(config, items):
         heavy = any(item.get_closest_marker(mark) for mark in _HEAVY_MARKS) or bool(
             _HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
         )
-        cost[str(item.path)] = cost.get(str(item.path), 0) + (_HEAVY_WEIGHT if heavy else 1)
+        # A permission matrix sends every route for every role in one test: seconds, not one test's worth.
+        calls = getattr(getattr(item, "function", None), "__code__", None)
+        matrix = calls is not None and bool(_MATRIX_CALLS & set(calls.co_names))
+        cost[str(item.path)] = cost.get(str(item.path), 0) + (
+            _HEAVY_WEIGHT if heavy else _MATRIX_WEIGHT if matrix else 1)
     items.sort(key=lambda item: (-cost[str(item.path)], first[str(item.path)]))
 
 
