@@ -15,3 +15,6 @@ class ExperimentsConfig(AppConfig):
         from experiments.evaluation.panel import latest_results_panel
 
         hooks.register_panel(DeliverableKind.ERROR_ANALYSIS, latest_results_panel)
+        from experiments.evaluation.home import evaluations_to_decide
+
+        hooks.register_home_section(evaluations_to_decide)

@@ -130,6 +130,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The count of what waits on the signed-in person, beside "Home" in the header.
+                "projects.context_processors.home_waiting",
             ],
         },
     },
@@ -163,7 +165,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "projects:directory"
+LOGIN_REDIRECT_URL = "projects:home"
 LOGOUT_REDIRECT_URL = "projects:directory"
 
 LANGUAGE_CODE = "en"

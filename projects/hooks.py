@@ -7,7 +7,9 @@ A stage's app registers, in its AppConfig.ready:
   the data document) on the deliverable's page;
 - a draft: the Markdown an empty deliverable's editor starts from (e.g. the experience report's
   sections and the project's key numbers), offered to whoever may edit it and saved only when they
-  save it.
+  save it;
+- a home section: what waits for a person in that app (their labelling queues, evaluations to
+  approve), shown on their home page (projects/home.py).
 """
 
 from __future__ import annotations
@@ -49,3 +51,19 @@ def register_draft(kind: str, draft: Draft) -> None:
 
 def draft_for(kind: str) -> Draft | None:
     return _drafts.get(kind)
+
+
+# --- The home page --------------------------------------------------------------------------------
+# Each app that holds someone's work registers a section: called with the signed-in user, it
+# returns a projects.home.HomeSection (or None when it has nothing to say to that user).
+HomeSectionSource = Callable[[Any], Any]
+_home_sections: list[HomeSectionSource] = []
+
+
+def register_home_section(source: HomeSectionSource) -> None:
+    if source not in _home_sections:
+        _home_sections.append(source)
+
+
+def home_sections() -> list[HomeSectionSource]:
+    return list(_home_sections)

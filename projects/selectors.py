@@ -100,6 +100,14 @@ def project_list_member(*, user: AnyUser) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user)
 
 
+def project_list_allowing(*, user: AnyUser, action: policy.Action) -> QuerySet[Project]:
+    """The projects where the user's role allows `action` (by membership: a superuser acts on any
+    project by exception, and is not shown every project's work as theirs)."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user, memberships__role__in=list(action))
+
+
 def job_list_visible(*, user: AnyUser) -> QuerySet[Job]:
     """Jobs are the team's working machinery (parameters, results, logs): a member sees the jobs
     of their projects whose kind their role may read (JobKind.readers: the people who may read

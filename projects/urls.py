@@ -7,6 +7,7 @@ app_name = "projects"
 
 urlpatterns = [
     path("", pages.directory, name="directory"),
+    path("home/", pages.home, name="home"),
     path("projects/new/", pages.project_create, name="create"),
     path("projects/<slug:slug>/", pages.project_detail, name="detail"),
     path("projects/<slug:slug>/edit/", pages.charter_edit, name="charter_edit"),

@@ -109,6 +109,8 @@ JOB_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
 # --- Routes that name no project ------------------------------------------------------------
 GLOBAL_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("projects:directory", "GET", "directory", EVERYONE),
+    # Everyone's own page: what waits for them (tests/projects/test_home.py: nobody sees another's).
+    ("projects:home", "GET", "home", row(LOGIN, 200, 200, 200, 200, 200)),
     ("projects:create", "GET", "create", row(LOGIN, 200, 200, 200, 200, 200)),
     ("projects:create", "POST", "create-save", row(LOGIN, R, R, R, R, R)),
     ("login", "GET", "login", EVERYONE),
@@ -568,6 +570,7 @@ def _global_call(which: str, user) -> Call:
             "title": "A new one", "slug": "a-new-one", "summary": "", "visibility": "public", "tags": "",
         }),
         "login": Call(reverse("login")),
+        "home": Call(reverse("projects:home")),
         "logout": Call(reverse("logout"), {}),
         "sign_up": Call(reverse("sign_up")),
         "sign_up_sent": Call(reverse("sign_up_sent")),

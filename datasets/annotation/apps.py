@@ -19,4 +19,7 @@ class AnnotationConfig(AppConfig):
         from projects.models import DeliverableKind
 
         hooks.register_panel(DeliverableKind.BASELINES, panels.baselines_panel)
+        from datasets.annotation.home import labelling_queues
+
+        hooks.register_home_section(labelling_queues)
         dataset_hooks.register_seal_consumer(campaign_items_seal)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -25,6 +26,7 @@ from projects.forms import (
     ValueEstimateForm,
 )
 from projects.history import revision_diff
+from projects.home import home_for
 from projects.models import DeliverableKind, DeliverableState, Rating
 
 User = get_user_model()
@@ -40,6 +42,12 @@ def directory(request):
     results = project_filter.qs if project_filter.is_bound and project_filter.is_valid() else projects
     page = Paginator(results.order_by("-updated_at", "-id"), 20).get_page(request.GET.get("page"))
     return render(request, "projects/directory.html", {"filter": project_filter, "page": page})
+
+
+@login_required
+@require_GET
+def home(request):
+    return render(request, "projects/home.html", {"sections": home_for(user=request.user)})
 
 
 @guard
