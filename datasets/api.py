@@ -25,6 +25,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from datasets import selectors, services
 from datasets.ingest.limits import Limits, human_bytes
@@ -38,6 +39,7 @@ from datasets.serializers import (
     DatasetSerializer,
     DeriveSerializer,
     DiffSerializer,
+    IdenticalVersionSerializer,
     ImportSerializer,
     ItemSerializer,
     ProfileSerializer,
@@ -73,6 +75,26 @@ OTHER_PARAMETER = OpenApiParameter(
 )
 
 _UPLOAD_PARSERS = [MultiPartParser, CappedJSONParser, CappedFormParser]
+
+
+def _identical_response(request: Request, exc: services.VersionIdentical) -> Response:
+    """409: the upload is a version the dataset already has; the answer names it and where to read it."""
+    version = exc.version
+    project_slug, dataset_slug = version.dataset.project.slug, version.dataset.slug
+    return Response(
+        {
+            "detail": exc.message,
+            "version": version.number,
+            "url": reverse(
+                "api:dataset-version-detail", request=request,
+                kwargs={"project_slug": project_slug, "dataset_slug": dataset_slug, "number": version.number},
+            ),
+            "html_url": request.build_absolute_uri(
+                reverse("datasets:version", args=[project_slug, dataset_slug, version.number])
+            ),
+        },
+        status=status.HTTP_409_CONFLICT,
+    )
 
 
 def _number(value: str) -> int:
@@ -283,24 +305,29 @@ class VersionViewSet(
 
     @extend_schema(
         summary="Upload a file as a new version (lead, engineer); the version is written by a job",
+        description="An upload identical to a ready version of the dataset (the same items, contents and labels) "
+        "writes nothing: 409, naming that version's number and its address.",
         request={"multipart/form-data": UploadSerializer},
-        responses={202: JobDetailSerializer},
+        responses={202: JobDetailSerializer, 409: IdenticalVersionSerializer},
     )
     @action(detail=False, methods=["post"], parser_classes=_UPLOAD_PARSERS)
     def upload(self, request: Request, project_slug: str, dataset_slug: str) -> Response:
         policy.require(user=request.user, project=self.project, action=policy.LAUNCH_JOBS, what="upload data")
         data = parse(UploadSerializer, request)
         uploaded = data["file"]
-        with _SavedUpload(uploaded) as path:
-            job = services.version_start_from_upload(
-                dataset=self.dataset,
-                actor=request.user,
-                path=path,
-                original_name=uploaded.name or "upload",
-                message=data["message"],
-                label_column=data["label_column"],
-                text_column=data["text_column"],
-            )
+        try:
+            with _SavedUpload(uploaded) as path:
+                job = services.version_start_from_upload(
+                    dataset=self.dataset,
+                    actor=request.user,
+                    path=path,
+                    original_name=uploaded.name or "upload",
+                    message=data["message"],
+                    label_column=data["label_column"],
+                    text_column=data["text_column"],
+                )
+        except services.VersionIdentical as exc:
+            return _identical_response(request, exc)
         return job_accepted(request, job)
 
     @extend_schema(

@@ -32,16 +32,28 @@ def _staged_items(dataset: Dataset, version: DatasetVersion, staging: Path) -> i
 def _write_version(ctx: JobContext) -> dict[str, Any]:
     dataset = Dataset.objects.select_related("project").get(pk=ctx.job.target_id)
     params = ctx.params
+    staging = services.staging_path(params["staging"])
+    staged = None
+    if params.get("refuse_identical") and staging.exists() and not DatasetVersion.objects.filter(job=ctx.job).exists():
+        # The upload was compared when it was received; a version written since (an identical
+        # upload sent twice in a row) is found here, before this job takes a version number.
+        staged = services.staged_read(kind=dataset.kind, staging=staging)
+        twin = selectors.version_identical(dataset=dataset, staged=staged)
+        if twin is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            services.staged_manifest_path(staging).unlink(missing_ok=True)
+            ctx.log(f"identical to {dataset.name} v{twin.number}: no new version written")
+            return {"identical_to": twin.pk, "number": twin.number}
     version = services.version_reserve(
         dataset=dataset, job=ctx.job, parent_id=params.get("parent_id"), message=params.get("message", ""),
         columns=params.get("columns") or [],
     )
     if version.state == VersionState.READY:
         return {"version_id": version.pk, "number": version.number, "tag": version.git_tag}
-    staging = services.staging_path(params["staging"])
     try:
         ctx.progress(5, f"Reading {dataset.name} v{version.number}")
-        staged = _staged_items(dataset, version, staging)
+        if staged is None:
+            staged = _staged_items(dataset, version, staging)
         ctx.log(f"{len(staged.items)} items staged")
         # The files never carry a sealed key's label: it goes to the sealed store instead.
         # Kept before the commit: a re-run after a crash reads the committed files, which no longer
@@ -68,6 +80,8 @@ def _write_version(ctx: JobContext) -> dict[str, Any]:
 
 
 def _version_written(job: Job, result: dict[str, Any]) -> None:
+    if "identical_to" in result:
+        return  # nothing was written: the job's link leads to the identical version
     version = DatasetVersion.objects.select_related("dataset__project").get(pk=result["version_id"])
     if services.version_mark_ready(version=version):
         timeline_record(
@@ -140,9 +154,18 @@ def _version_link(job: Job, user: AnyUser) -> registry.JobLink | None:
     versions = DatasetVersion.objects.select_related("dataset__project")
     # A write's target is the dataset: its version is the one it reserved. A profile's is the version.
     version = (versions.filter(job=job) if job.kind == kinds.VERSION_WRITE else versions.filter(pk=job.target_id)).first()
+    identical = job.kind == kinds.VERSION_WRITE and version is None and "identical_to" in (job.result or {})
+    if identical:
+        # An upload identical to a version of the same dataset (the job's target): that version.
+        version = versions.filter(pk=job.result["identical_to"], dataset_id=job.target_id).first()
     if version is None or not project_is_visible(user=user, project=version.dataset.project):
         return None
     url = reverse("datasets:version", args=[version.dataset.project.slug, version.dataset.slug, version.number])
+    if identical:
+        return registry.JobLink(
+            url, f"Open {version.dataset.name} v{version.number}",
+            note=f"The upload is identical to v{version.number}: no new version was written.",
+        )
     if job.kind == kinds.PROFILE:
         return registry.JobLink(f"{url}#profile-heading", f"Open the profile of {version.dataset.name} v{version.number}")
     return registry.JobLink(url, f"Open {version.dataset.name} v{version.number}")

@@ -124,6 +124,15 @@ class VersionDetailSerializer(VersionSerializer):
         read_only_fields = fields
 
 
+class IdenticalVersionSerializer(serializers.Serializer):
+    """The 409 answer to an upload identical to a version the dataset already has (schema only)."""
+
+    detail = serializers.CharField()
+    version = serializers.IntegerField(help_text="The number of the version the upload is identical to")
+    url = serializers.URLField(help_text="That version in the API")
+    html_url = serializers.URLField(help_text="That version's page")
+
+
 class _JSONOrNative(serializers.Field):
     """A value sent as JSON natively, or (in a multipart form, next to a file) as a JSON string."""
 

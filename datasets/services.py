@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from datasets import ingest, kinds, sealed_store, sealing
+from datasets import ingest, kinds, sealed_store, sealing, selectors
 from datasets.models import (
     CollectionMode,
     DataDocument,
@@ -44,6 +44,18 @@ SKLEARN_DATASETS = {
     "wine": DatasetKind.TABULAR,
     "breast_cancer": DatasetKind.TABULAR,
 }
+
+
+class VersionIdentical(ValidationError):
+    """An upload whose content is an existing version's (datasets.selectors.version_identical):
+    no copy is written, and the person is sent to that version instead."""
+
+    def __init__(self, version: DatasetVersion) -> None:
+        self.version = version
+        super().__init__(
+            f"This upload is identical to v{version.number} of {version.dataset.name} (the same items, contents "
+            f"and labels): no new version was written. Open v{version.number} instead."
+        )
 
 
 def _staging_root() -> Path:
@@ -108,13 +120,25 @@ def staged_read(*, kind: str, staging: Path) -> ingest.StagedVersion:
     return staged
 
 
-def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion, message: str, parent=None) -> Job:
+def _staged_discard(staged: ingest.StagedVersion) -> None:
+    shutil.rmtree(staged.root, ignore_errors=True)
+    staged_manifest_path(staged.root).unlink(missing_ok=True)
+
+
+def _start_version_job(
+    *, dataset: Dataset, actor, staged: ingest.StagedVersion, message: str, parent=None, refuse_identical: bool = False
+) -> Job:
     if staged.kind != dataset.kind:
         shutil.rmtree(staged.root, ignore_errors=True)
         raise ValidationError(f"This is {staged.kind} data; the dataset holds {dataset.get_kind_display().lower()} data.")
     if not staged.items:
         shutil.rmtree(staged.root, ignore_errors=True)
         raise ValidationError("The upload holds no items.")
+    if refuse_identical:
+        twin = selectors.version_identical(dataset=dataset, staged=staged)
+        if twin is not None:
+            _staged_discard(staged)
+            raise VersionIdentical(twin)
     staged_manifest_write(staged)
     try:
         return job_enqueue(
@@ -128,12 +152,13 @@ def _start_version_job(*, dataset: Dataset, actor, staged: ingest.StagedVersion,
                 "message": message[:300],
                 "parent_id": parent.pk if parent else None,
                 "columns": staged.columns,
+                # Checked again in the job: an identical version may have been written meanwhile.
+                "refuse_identical": refuse_identical,
             },
         )
     except JobLimitReached:
         # Over a cap on active jobs: the staged files would wait for a job that never comes.
-        shutil.rmtree(staged.root, ignore_errors=True)
-        staged_manifest_path(staged.root).unlink(missing_ok=True)
+        _staged_discard(staged)
         raise
 
 
@@ -146,9 +171,11 @@ def version_start_from_upload(
     message: str = "",
     label_column: str = "label",
     text_column: str = "text",
+    allow_identical: bool = False,
 ) -> Job:
     """Validates and normalises the upload now (a bad file is refused here, with nothing left
-    behind), then writes the version in a job."""
+    behind), then writes the version in a job. An upload identical to a ready version of the
+    dataset is refused with VersionIdentical, naming that version, unless `allow_identical`."""
     policy.require(user=actor, project=dataset.project, action=policy.LAUNCH_JOBS, what="upload data")
     dest = staging_dir()
     try:
@@ -159,7 +186,10 @@ def version_start_from_upload(
     except ingest.UploadRejected as exc:
         shutil.rmtree(dest, ignore_errors=True)
         raise ValidationError(str(exc)) from exc
-    return _start_version_job(dataset=dataset, actor=actor, staged=staged, message=message or f"Upload of {original_name}")
+    return _start_version_job(
+        dataset=dataset, actor=actor, staged=staged, message=message or f"Upload of {original_name}",
+        refuse_identical=not allow_identical,
+    )
 
 
 def version_start_from_sklearn(*, dataset: Dataset, actor: AbstractBaseUser, name: str) -> Job:

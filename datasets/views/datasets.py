@@ -91,6 +91,7 @@ def version_upload(request, slug: str, ds: str):
         context["upload_refused"] = too_big
         return render(request, "datasets/dataset_detail.html", context, status=400)
     form = UploadForm(request.POST, request.FILES, kind=dataset.kind)
+    identical = None
     if form.is_valid():
         uploaded = form.cleaned_data["file"]
         try:
@@ -104,12 +105,16 @@ def version_upload(request, slug: str, ds: str):
                     label_column=form.cleaned_data.get("label_column") or "label",
                     text_column=form.cleaned_data.get("text_column") or "text",
                 )
+        except services.VersionIdentical as exc:
+            # Not a mistake in the form: the page offers the version that already holds this content.
+            identical = exc.version
         except ValidationError as exc:
             form.add_error("file", error_text(exc))
         else:
             return to_job(request, job, f"Upload of {uploaded.name} received: writing the new version.")
     context = _dataset_context(request, project, role, dataset, upload_form=form)
-    return render(request, "datasets/dataset_detail.html", context, status=400)
+    context["identical"] = identical
+    return render(request, "datasets/dataset_detail.html", context, status=409 if identical else 400)
 
 
 @require_POST

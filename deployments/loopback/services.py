@@ -164,6 +164,9 @@ def loopback_campaign_create(
         job = dataset_services.version_start_from_upload(
             dataset=dataset, actor=actor, path=path, original_name=name,
             message=f"{len(kept)} production inputs of deployment {deployment.name}, {how}",
+            # Each loop back labels its own version in its own campaign, even when the sample
+            # repeats an earlier one: the campaign is made when this job writes the version.
+            allow_identical=True,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -18,7 +18,8 @@
   }
 
   function replaceForm(form, html) {
-    // The server answered with the page and its form errors: show that form in place of ours.
+    // The server answered with the page and its form errors (or the version an identical upload
+    // already is): show that form in place of ours.
     // Parsed in a <template>, whose content is inert and in no document: the answer's style
     // elements carry another page's nonce, which this page's Content-Security-Policy would refuse.
     var holder = document.createElement("template");
@@ -54,7 +55,8 @@
         var answer = JSON.parse(xhr.responseText);
         show(form, 100, "Accepted. Opening the job…");
         window.location.assign(answer.redirect);
-      } else if (xhr.status === 400) {
+      } else if (xhr.status === 400 || xhr.status === 409) {
+        // 409: the upload is identical to a version; the answer's form names it, with a link.
         replaceForm(form, xhr.responseText);
       } else if (xhr.responseURL && xhr.responseURL.indexOf("/accounts/login/") !== -1) {
         window.location.assign(xhr.responseURL);
