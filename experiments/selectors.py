@@ -25,6 +25,14 @@ def runs_for_project(*, user: AnyUser, project: Project) -> QuerySet[Run]:
     return Run.objects.filter(project=project).select_related("created_by", "parent", "job")
 
 
+def runs_in_order(*, records: QuerySet[Run], run_ids: list[str]) -> list[Run]:
+    """`records` in the order of `run_ids` (an MLflow ordering); runs it does not name come after,
+    newest first."""
+    position = {run_id: i for i, run_id in enumerate(run_ids)}
+    listed = list(records)
+    return sorted(listed, key=lambda r: (position.get(r.mlflow_run_id, len(position)), -r.created_at.timestamp()))
+
+
 def run_get(*, user: AnyUser, project: Project, mlflow_run_id: str) -> Run:
     """One of the project's runs by its MLflow id; 404 when the user may not see it."""
     run = runs_for_project(user=user, project=project).filter(mlflow_run_id=mlflow_run_id).first()

@@ -91,3 +91,9 @@ MLFLOW_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "it
 def mlflow_metrics(results: dict[str, Any]) -> dict[str, float]:
     """What the run records in MLflow: `test_*` aggregates only (no class names in keys)."""
     return {f"test_{name}": float(results[name]) for name in MLFLOW_METRICS}
+
+
+def metric_key_of(target_metric: str) -> str | None:
+    """The metric a target names (accuracy, macro_f1…) as this module's results call it, or None
+    for a target no classification metric measures. The runs table reads `val_<key>` by it."""
+    return _metric_key(target_metric)

@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from experiments import checkpoints, runs, selectors, sweeps
+from experiments import checkpoints, ranking, runs, selectors, sweeps
 from experiments.forms import OverfitForm, SweepForm, TrainForm
 from experiments.jobs import TAG_OVERFIT, TAG_OVERFIT_FINAL_LOSS, TAG_OVERFIT_THRESHOLD
 from experiments.launch import overfit_start, sweep_start, training_start
@@ -78,10 +78,23 @@ def _annotate(infos) -> None:
 
 def _list_context(request, project, role, form=None, launch: str = "train") -> dict:
     records = selectors.runs_for_project(user=request.user, project=project)
+    sort = request.GET.get("sort", "")
+    descending = request.GET.get("order", "desc") != "asc"
+    if sort and ranking.sortable(sort):
+        order = ranking.run_ids_by_metric(project=project, metric=sort, descending=descending)
+        records = selectors.runs_in_order(records=records, run_ids=order)
+    else:
+        sort = ""
     page = Paginator(records, RUNS_PER_PAGE).get_page(request.GET.get("page"))
     infos = runs.run_infos(list(page.object_list))
     _link_versions(project, infos)
     _annotate(infos)
+    best = ranking.best_run(project=project)
+    columns = _metric_columns(infos, sort)
+    for info in infos:
+        info.is_best = best is not None and info.run_id == best.run_id
+        info.column_values = [info.metrics.get(key) for key in columns]
+    seen = sorted({k for info in infos for k in info.metrics if ranking.sortable(k)} - set(columns))
     can_launch = policy.can(user=request.user, project=project, action=policy.LAUNCH_JOBS)
     if launch not in LAUNCH_FORMS:
         launch = "train"
@@ -96,7 +109,23 @@ def _list_context(request, project, role, form=None, launch: str = "train") -> d
         "form": form,
         "launch": launch,
         "max_compared": MAX_COMPARED,
+        "sort": sort,
+        "descending": descending,
+        "metric_columns": columns,
+        "sort_options": seen,
+        "best": best,
+        "best_name": next((info.name for info in infos if info.is_best), ""),
+        "best_meets": best is not None and best.target.is_met_by(best.value),
     }
+
+
+def _metric_columns(infos, sort: str) -> list[str]:
+    """The key metrics any run on the page has, in their usual order, and the sorted-by one."""
+    present = {key for info in infos for key in info.metrics}
+    columns = [key for key in runs.KEY_METRICS if key in present]
+    if sort and sort not in columns:
+        columns.insert(0, sort)
+    return columns
 
 
 def _launch(request, slug: str, launch: str, start):
