@@ -82,10 +82,12 @@ def _add_series(fig: go.Figure, series: Series, *, name: str, split: str, dash: 
         scatter(
             x=series.steps,
             y=y,
-            mode="lines",
+            # A line needs two points: a run that logged one (an epoch so far) shows it as a dot.
+            mode="lines" if len(series) > 1 else "markers",
             name=f"{name} · {split}",
             legendgroup=group,
             line={"color": colour, "dash": dash, "width": 1.5},
+            marker={"color": colour, "size": 8},
             # The run's name goes in through `meta`, never into the template text itself, so a
             # name containing "%{…}" is shown, not evaluated.
             meta=name,

@@ -60,7 +60,7 @@ def test_the_best_finished_run_by_the_primary_target_is_marked(client, project, 
     client.force_login(lead)
     html = client.get(reverse("experiments:runs", args=[project.slug])).content.decode()
     assert "Best run by the primary target (accuracy ≥ 0.9)" in html and "meets it on validation" in html
-    assert re.search(r'<tr data-run="%s" class="best">' % runs["high"].mlflow_run_id, html)
+    assert f'<tr data-run="{runs["high"].mlflow_run_id}" class="best">' in html
 
 
 def test_test_metrics_are_never_a_sort_key_nor_pick_the_best(client, project, runs, lead):
@@ -78,3 +78,12 @@ def test_a_primary_target_no_run_measures_marks_no_best_run(project, lead, runs)
     project_services.target_save(project=project, actor=lead, metric="latency_p95", comparator="<=", threshold=10,
                                  unit="ms", is_primary=True)
     assert ranking.best_run(project=project) is None
+
+
+def test_a_running_runs_diagnosis_says_it_is_provisional(client, project, runs, lead):
+    client.force_login(lead)
+    page = {name: client.get(reverse("experiments:run", args=[project.slug, runs[name].mlflow_run_id])).content.decode()
+            for name in ("running", "high")}
+
+    assert re.search(r'data-role="provisional">Provisional', page["running"])
+    assert re.search(r'data-role="provisional" hidden>', page["high"])

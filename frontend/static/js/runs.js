@@ -48,6 +48,8 @@
       badge.textContent = payload.status.charAt(0) + payload.status.slice(1).toLowerCase();
     });
     root.setAttribute("data-running", payload.running ? "true" : "false");
+    var provisional = root.querySelector('[data-role="provisional"]');
+    if (provisional) { provisional.hidden = !payload.running; }
     chart.setAttribute("data-points", payload.points.train + payload.points.validation);
   }
 

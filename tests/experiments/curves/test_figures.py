@@ -63,6 +63,14 @@ def test_small_series_stay_svg_and_whole():
     assert np.array_equal(line.y, values)
 
 
+def test_a_single_point_curve_is_drawn_as_a_dot_not_left_invisible():
+    fig = loss_figure([RunCurves("one epoch", train=(np.array([0]), np.array([0.7])),
+                                 validation=(np.array([0, 1]), np.array([0.9, 0.8])))])
+    train, validation = fig.data
+    assert (train.mode, list(train.y)) == ("markers", [0.7])
+    assert validation.mode == "lines"
+
+
 def test_nan_and_inf_break_the_line_and_show_as_markers():
     steps, values = _curve(3000)
     values[1200] = np.nan
