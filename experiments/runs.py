@@ -267,6 +267,20 @@ def loss_figure_json(curves: Sequence[RunCurve], *, title: str = "Loss") -> str:
     return figure.to_json()
 
 
+def param_diff(infos: Sequence[RunInfo]) -> tuple[list[tuple[str, list[str | None]]], int]:
+    """The parameters whose values differ between the runs (a run without one shows None), each
+    with its value per run in the runs' order, and how many parameters all of them share."""
+    keys = sorted({key for info in infos for key in info.params})
+    differing, same = [], 0
+    for key in keys:
+        values = [info.params.get(key) for info in infos]
+        if len(set(values)) > 1:
+            differing.append((key, values))
+        else:
+            same += 1
+    return differing, same
+
+
 def diagnostics(curve: RunCurve) -> list[dict[str, Any]]:
     """What the run's curves say (experiments.curves.diagnostics), read from the cached series:
     those are at most MAX_POINTS points, so a long run's verdicts are the cautious ones."""

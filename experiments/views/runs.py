@@ -333,4 +333,5 @@ def run_compare(request, slug: str):
     keys = [key for key in runs.KEY_METRICS if any(key in i.metrics for i in infos)]
     context["metric_keys"] = keys
     context["rows"] = [(info, [info.metrics.get(key) for key in keys]) for info in infos]
+    context["param_diff"], context["params_same"] = runs.param_diff(infos)
     return render(request, "experiments/run_compare.html", context)

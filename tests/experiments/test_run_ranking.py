@@ -1,6 +1,6 @@
-"""The runs table: sorted by any metric across every run of the project (MLflow sorts), the best
-finished run marked by the primary target's validation metric, and test metrics never offered as
-a way to pick a model."""
+"""The runs table and comparison: runs sorted by any metric across every run of the project
+(MLflow sorts), the best finished run marked by the primary target's validation metric, test
+metrics never offered as a way to pick a model; the comparison lists the parameters that differ."""
 
 from __future__ import annotations
 
@@ -87,3 +87,21 @@ def test_a_running_runs_diagnosis_says_it_is_provisional(client, project, runs, 
 
     assert re.search(r'data-role="provisional">Provisional', page["running"])
     assert re.search(r'data-role="provisional" hidden>', page["high"])
+
+
+def test_the_comparison_lists_the_parameters_that_differ_and_counts_the_shared_ones(client, project, lead):
+    first, second = logged_run(project, name="lr 0.1"), logged_run(project, name="lr 0.01")
+    mlflow = mlflow_store.client()
+    for run, lr in ((first, "0.1"), (second, "0.01")):
+        mlflow.log_param(run.mlflow_run_id, "lr", lr)
+        mlflow.log_param(run.mlflow_run_id, "epochs", "20")
+    mlflow.log_param(second.mlflow_run_id, "weight_decay", "0.0001")
+    client.force_login(lead)
+
+    html = client.get(reverse("experiments:compare", args=[project.slug]),
+                      {"run": [first.mlflow_run_id, second.mlflow_run_id]}).content.decode()
+
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th>(.*?)</tr>', html.split("params-heading")[-1], re.S)
+    assert [(key, re.findall(r"<td>(.*?)</td>", cells)) for key, cells in rows] == [
+        ("lr", ["0.1", "0.01"]), ("weight_decay", ['<span class="muted">not set</span>', "0.0001"])]
+    assert "1 other parameter is the same in every run." in html
