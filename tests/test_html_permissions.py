@@ -177,6 +177,7 @@ CAMPAIGN_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("labelstudio_import", "GET", "c-ls-import", MANAGER_PAGE),
     ("labelstudio_sync", "POST", "c-ls-sync", MANAGER_ACTION),
     ("label", "GET", "c-label", ASSIGNED_PAGE),
+    ("skips_return", "POST", "c-skips-return", row(LOGIN, 404, 404, R, R, R)),
     ("guideline", "GET", "c-guideline", ASSIGNED_PAGE),
     ("mine", "GET", "c-mine", ASSIGNED_PAGE),
     # The annotator's own annotation: nobody else's to edit.
@@ -553,6 +554,7 @@ def _campaign_calls(project: Project, lead, commits, users) -> dict[str, Call]:
         "c-ls-import": Call(f"{c}labelstudio/import/"),
         "c-ls-sync": Call(f"{c}labelstudio/sync/", {}),
         "c-label": Call(f"{c}label/"),
+        "c-skips-return": Call(f"{c}label/skipped/", {}),
         "c-guideline": Call(f"{c}guideline/"),
         "c-mine": Call(f"{c}mine/"),
         "c-annotation-edit": Call(f"{c}mine/{mine.pk}/"),

@@ -20,6 +20,7 @@ from datasets.annotation.models import (
     Claim,
     GoldSample,
     GuidelineVersion,
+    Skip,
     TaskType,
 )
 from projects import policy
@@ -108,6 +109,15 @@ class Progress:
     @property
     def percent(self) -> float:
         return 100.0 * self.annotations / self.target if self.target else 100.0
+
+
+def skipped_count(*, campaign: Campaign, user: AnyUser) -> int:
+    """How many items the user skipped that still need annotators (so could still take their label)."""
+    if not user.is_authenticated:
+        return 0
+    return Skip.objects.filter(
+        campaign_item__campaign=campaign, annotator=user, campaign_item__annotation_count__lt=campaign.overlap
+    ).count()
 
 
 def campaign_progress(*, campaign: Campaign, user: AnyUser | None = None) -> Progress:

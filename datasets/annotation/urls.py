@@ -30,6 +30,7 @@ urlpatterns = [
     path(_C + "labelstudio/sync/", labelstudio.labelstudio_sync, name="labelstudio_sync"),
     # Labelling (views/labelling.py)
     path(_C + "label/", labelling.label_page, name="label"),
+    path(_C + "label/skipped/", labelling.skips_return, name="skips_return"),
     path(_C + "guideline/", labelling.guideline, name="guideline"),
     path(_C + "mine/", labelling.my_annotations, name="mine"),
     path(_C + "mine/<int:annotation>/", labelling.annotation_edit, name="annotation_edit"),

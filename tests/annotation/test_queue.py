@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from datasets.annotation import selectors, services
@@ -85,6 +86,26 @@ def test_skip_passes_the_item_on_and_never_offers_it_again(campaign, annotator, 
     assert task.pk not in seen
     # someone else still gets it
     assert services.task_claim(campaign=campaign, annotator=engineer) is not None
+
+
+def test_skipped_items_can_be_put_back_and_labelled_later(client, campaign, annotator, project):
+    skipped = services.task_claim(campaign=campaign, annotator=annotator)
+    services.task_skip(campaign=campaign, annotator=annotator, campaign_item=skipped)
+    while (t := services.task_claim(campaign=campaign, annotator=annotator)) is not None:
+        services.annotation_submit(campaign=campaign, annotator=annotator, campaign_item=t, value="neutral")
+    client.force_login(annotator)
+    label_url = reverse("annotation:label", args=[project.slug, campaign.slug])
+
+    empty = client.get(label_url).content.decode()
+    assert "You skipped 1 item that still needs a label." in empty
+
+    back = client.post(reverse("annotation:skips_return", args=[project.slug, campaign.slug]), follow=True)
+
+    assert back.redirect_chain == [(label_url, 302)]
+    assert "1 skipped item back in your queue." in back.content.decode()
+    assert "You skipped" not in back.content.decode()
+    # The page claimed it for the annotator on the way back: the skipped item is theirs to label now.
+    assert Claim.objects.get(annotator=annotator, campaign_item__campaign=campaign).campaign_item_id == skipped.pk
 
 
 def test_expired_claims_return_to_the_queue(campaign, project):

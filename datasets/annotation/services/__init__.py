@@ -26,7 +26,13 @@ from datasets.annotation.services.campaigns import (
 )
 from datasets.annotation.services.conflict import Conflict
 from datasets.annotation.services.guideline import guideline_add_example, guideline_current, guideline_publish
-from datasets.annotation.services.queue import queue_order_key, queue_reorder, task_claim, task_skip
+from datasets.annotation.services.queue import (
+    queue_order_key,
+    queue_reorder,
+    skips_return,
+    task_claim,
+    task_skip,
+)
 
 __all__ = [
     "ANNOTATOR_ROLES",
@@ -49,6 +55,7 @@ __all__ = [
     "queue_order_key",
     "queue_reorder",
     "task_claim",
+    "skips_return",
     "task_skip",
     "validate_value",
 ]

@@ -213,3 +213,13 @@ def task_skip(*, campaign: Campaign, annotator: AbstractBaseUser, campaign_item:
     CampaignItem.objects.filter(pk=campaign_item.pk).update(taken=F("taken") - 1)
     Skip.objects.get_or_create(campaign_item=campaign_item, annotator=annotator)
 
+
+
+@transaction.atomic
+def skips_return(*, campaign: Campaign, annotator: AbstractBaseUser) -> int:
+    """The annotator's skipped items go back into their queue (in the queue's own order), to be
+    labelled after all; returns how many. Items that meanwhile got every annotator they need stay
+    out of it anyway: the claim never offers a full item."""
+    require_annotator(campaign, annotator)
+    deleted, _ = Skip.objects.filter(campaign_item__campaign=campaign, annotator=annotator).delete()
+    return deleted

@@ -20,7 +20,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from datasets import selectors as dataset_selectors
 from datasets.annotation import selectors, services
@@ -112,6 +112,7 @@ def label_page(request, slug: str, campaign: str):
     project, role, campaign_obj = _campaign_for(request, slug, campaign)
     context = _page_context(request, project, role, campaign_obj)
     context["progress"] = progress_data(campaign=campaign_obj, user=request.user)
+    context["skipped"] = selectors.skipped_count(campaign=campaign_obj, user=request.user)
     if campaign_obj.state == CampaignState.CLOSED:
         return render(request, "annotation/label.html", {**context, "closed": True})
     if not campaign_obj.annotators.filter(pk=request.user.pk).exists():
@@ -137,6 +138,20 @@ def label_page(request, slug: str, campaign: str):
         },
     })
     return render(request, "annotation/label.html", context)
+
+
+@require_POST
+@guard
+def skips_return(request, slug: str, campaign: str):
+    """The annotator's skipped items back into their queue: skipping is "not now", not "never"."""
+    project, _, campaign_obj = _campaign_for(request, slug, campaign)
+    try:
+        count = services.skips_return(campaign=campaign_obj, annotator=request.user)
+    except ValidationError as exc:  # the campaign closed
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{count} skipped item{'' if count == 1 else 's'} back in your queue.")
+    return redirect("annotation:label", project.slug, campaign_obj.slug)
 
 
 @require_GET
