@@ -11,7 +11,9 @@ job, its export with `quantise="dynamic"` (two versions: the fp32 export A and i
 a deployment of A and one key. Gunicorn as docker-compose.yml runs it (sync workers, --workers 3
 unless --workers says otherwise), with one change: the access log's format names the worker's pid
 and a request id the client sends (`X-Bench-Id`), so every answer can be tied to the process that
-gave it. The version is not cached anywhere: every prediction reads the deployment's row.
+gave it. A web process reads a key's route (its deployment's versions and share) at most every
+PRAKRIYA_PREDICT_ROUTE_SECONDS (0.2 s by default; deployments/wsgi.py), so a switch reaches a
+process within that time after its commit, plus the wait for that process's next request.
 
 The switches alternate, each with the other version than the key now gets:
 - promote: a canary of the other version at 1%, chosen so that the key's sticky bucket lies
