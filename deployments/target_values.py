@@ -150,7 +150,7 @@ def _validation_values(*, user: AnyUser, project: Project, rows: list[TargetValu
             if value is not None:
                 url = reverse("experiments:run", args=[project.slug, info.run_id])
                 row.validation = _measured(row.target, value, source=_run_source(info), url=url,
-                                           note="The validation metric the latest run logging it logged.")
+                                           note="Logged by the run on its validation part.")
                 break
         else:
             if analysis_metrics.metric_name(row.target.metric) is not None:
@@ -217,9 +217,13 @@ def _benchmark_values(*, user: AnyUser, project: Project, rows: list[TargetValue
         benchmarks_for_project(user=user, project=project).filter(finished_at__isnull=False)
         .order_by("-finished_at", "-id")[:MAX_BENCHMARKS]
     )
+    may_see = policy.can(user=user, project=project, action=policy.VIEW_DEPLOYMENTS)
     for row in rows:
         if not row.engineering:
             row.benchmark = Value(note="A benchmark measures latency, size, memory and throughput.")
+            continue
+        if not may_see:
+            row.benchmark = Value(note="Your role does not include the project's deployments.")
             continue
         row.benchmark = Value(note="No finished benchmark." if not benchmarks else "")
         for benchmark in benchmarks:

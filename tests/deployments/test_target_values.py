@@ -188,12 +188,14 @@ def test_no_sealed_value_is_shown_before_the_evaluation_its_own_page_shows_is_do
 
 def test_a_private_projects_annotator_sees_the_targets_but_no_run_or_sealed_value(private_project, annotator,
                                                                                    outsider):
-    Target.objects.create(project=private_project, metric="accuracy", comparator=">=", threshold=0.9)
+    Target.objects.create(project=private_project, metric="accuracy", comparator=">=", threshold=0.9, position=0)
+    Target.objects.create(project=private_project, metric="latency_p95", comparator="<=", threshold=10, unit="ms",
+                          position=1)
     run = run_with_metrics(private_project, "mlp", metrics={"val_accuracy": 0.95})
     TestEvaluation.objects.create(project=private_project, run=run, reason="r", state=EvaluationState.DONE,
                                   finished_at=timezone.now(), results=SEALED_RESULTS)
     url = f"/api/projects/{private_project.slug}/target-values/"
     assert client_for(outsider).get(url).status_code == 404
-    row = client_for(annotator).get(url).json()[0]
+    row, latency = client_for(annotator).get(url).json()
     assert row["validation"]["value"] is None and row["sealed"]["value"] is None
-    assert "role" in row["sealed"]["note"]
+    assert "role" in row["sealed"]["note"] and "role" in latency["benchmark"]["note"]
