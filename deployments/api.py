@@ -27,14 +27,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deployments import selectors, services
+from deployments import selectors, services, target_values
 from deployments.access import REFUSAL, DeploymentsReadMixin
 from deployments.models import Deployment, DeploymentKey, Prediction
 from deployments.serving.predict import Caller, InputError, ScoringError, predict
 from prakriya.rest import CappedJSONParser, PayloadTooLarge, StrictTokenAuthentication, parse
 from projects import policy
 from projects import selectors as project_selectors
-from projects.api import PROJECT_SLUG_PARAMETER
+from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
 from projects.serializers import StrictSerializer
 
 DEPLOYMENT_SLUG_PARAMETER = OpenApiParameter(
@@ -372,3 +372,41 @@ def json_inputs(data):
         raise exceptions.ValidationError({"inputs": ['Send {"inputs": [...]} as JSON, or image files as "file".']})
     return data["inputs"]
 
+
+
+# --- The project's targets with what measures them -------------------------------------------
+
+
+class TargetValueSerializer(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True, help_text="In the target's unit; null when not measured")
+    status = serializers.ChoiceField(choices=[target_values.MET, target_values.MISSED, target_values.NOT_MEASURED])
+    source = serializers.CharField(help_text="What measured it, e.g. 'run mlp seed 7 on digits@v3'")
+    url = serializers.CharField(help_text="The page of its source; empty when not measured")
+    note = serializers.CharField(help_text="How it was computed, or why there is no value")
+
+
+class TargetValuesSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    target = serializers.CharField(help_text="The target as the project page states it")
+    metric = serializers.CharField()
+    comparator = serializers.CharField()
+    threshold = serializers.FloatField()
+    unit = serializers.CharField()
+    condition = serializers.CharField(help_text="Its operating point, e.g. 'at 20% coverage'; empty if none")
+    is_primary = serializers.BooleanField()
+    validation = TargetValueSerializer(help_text="The latest finished run's validation value")
+    sealed = TargetValueSerializer(help_text="The latest finished sealed test evaluation's value")
+    benchmark = TargetValueSerializer(help_text="The latest benchmark's value (latency, size, memory, throughput)")
+
+
+@extend_schema(parameters=[PROJECT_SLUG_PARAMETER])
+class TargetValuesView(ProjectScopedMixin, APIView):
+    """The project page's Targets table: the same read (deployments.target_values), the same
+    rules — runs and sealed results for those who see the project's runs, benchmarks for those
+    who see its deployments, a sealed value only from a finished evaluation."""
+
+    @extend_schema(summary="Each target with its latest validation, sealed test and benchmark values: met, "
+                   "missed or not measured, and where each came from", responses=TargetValuesSerializer(many=True))
+    def get(self, request: Request, project_slug: str) -> Response:
+        rows = target_values.target_values(user=request.user, project=self.project)
+        return Response(TargetValuesSerializer([row.as_dict() for row in rows], many=True).data)

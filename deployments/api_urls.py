@@ -1,4 +1,5 @@
-"""Deployment routes of the REST API, under /api/projects/{project_slug}/deployments/. Included
+"""Deployment routes of the REST API, under /api/projects/{project_slug}/deployments/ (and the
+project's targets with their measured values, /api/projects/{project_slug}/target-values/). Included
 into the `api` namespace by prakriya/api_urls.py."""
 
 from django.urls import re_path
@@ -25,6 +26,8 @@ urlpatterns = [
     re_path(_ONE + r"keys/$", api.KeyListView.as_view(), name="deployment-keys"),
     re_path(_ONE + r"keys/(?P<pk>[0-9]{1,18})/revoke/$", api.KeyRevokeView.as_view(), name="deployment-key-revoke"),
     re_path(_ONE + r"predictions/$", api.PredictionLogView.as_view(), name="deployment-predictions"),
+    re_path(rf"^projects/(?P<project_slug>{SLUG_URL_PATTERN})/target-values/$", api.TargetValuesView.as_view(),
+            name="project-target-values"),
 ]
 urlpatterns += drift_api_urls
 urlpatterns += loopback_api_urls

@@ -159,7 +159,7 @@ def agreement_numbers(*, user: AnyUser, project: Project) -> list[Number]:
 # --- Runs and the sealed result ------------------------------------------------------------------
 
 
-def _validation_value(metrics: dict[str, float], metric: str) -> float | None:
+def validation_value(metrics: dict[str, float], metric: str) -> float | None:
     """The run's validation value of a target's metric: only `val_*` keys, never a training one."""
     bare = metric.removeprefix("val_")
     value = metrics.get(f"val_{bare}")
@@ -170,13 +170,13 @@ def _compared_metric(project: Project, infos: list[runs.RunInfo]) -> tuple[str, 
     """The metric the runs are compared on (the primary target's, when runs log it on validation)
     and whether higher is better."""
     primary = project.primary_target
-    if primary is not None and any(_validation_value(i.metrics, primary.metric) is not None for i in infos):
+    if primary is not None and any(validation_value(i.metrics, primary.metric) is not None for i in infos):
         return primary.metric.removeprefix("val_"), primary.comparator in (Comparator.GE, Comparator.GT)
     return DEFAULT_METRIC, True
 
 
 def _best(project: Project, infos: list[runs.RunInfo], metric: str, higher: bool) -> Number | None:
-    scored = [(value, info) for info in infos if (value := _validation_value(info.metrics, metric)) is not None]
+    scored = [(value, info) for info in infos if (value := validation_value(info.metrics, metric)) is not None]
     if not scored:
         return None
     value, info = (max if higher else min)(scored, key=lambda pair: pair[0])

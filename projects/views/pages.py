@@ -93,7 +93,6 @@ def project_detail(request, slug: str):
     context = {
         "project": project,
         "role": role,
-        "targets": list(project.targets.all()),
         "estimates": estimates,
         "value_figure": value_estimates_figure(estimates),
         "feasibility": [

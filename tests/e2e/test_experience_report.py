@@ -35,3 +35,14 @@ def test_lead_publishes_the_report_and_a_visitor_sees_the_project_deployed(new_p
     visitor = visitor_reads_the_report(new_page, project)
     expect(visitor.get_by_test_id("published-report").get_by_role("link", name="0.9456")).to_have_attribute(
         "href", f"/projects/digits/runs/{world['best'].mlflow_run_id}/")
+    # The project's Targets table: the sealed result the evaluation's page publishes, linked to it,
+    # and the latest run's validation value (the broken run, logged last).
+    accuracy = visitor.get_by_test_id("targets-table").locator("tbody tr", has_text="accuracy")
+    sealed = accuracy.locator("td[data-column=sealed]")
+    expect(sealed.get_by_role("link", name="0.9250")).to_have_attribute(
+        "href", f"/projects/digits/evaluations/{world['evaluation'].pk}/")
+    expect(sealed.locator(".badge")).to_have_text("Met")
+    validation = accuracy.locator("td[data-column=validation]")
+    expect(validation.get_by_role("link", name="0.1200")).to_be_visible()
+    expect(validation).to_contain_text("mlp broken")
+    expect(validation.locator(".badge")).to_have_text("Missed")
