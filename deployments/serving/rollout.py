@@ -11,12 +11,21 @@ every web process at its next request.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from deployments.models import Deployment, ModelExport
+from deployments.models import ModelExport
 
-if TYPE_CHECKING:
-    from deployments.serving.predict import Route
+
+class Rollout(Protocol):
+    """What the choice reads of a deployment: a Deployment row, or the fast path's Route."""
+
+    pk: int
+    stable: ModelExport
+    canary: ModelExport | None
+    canary_percent: int
+
+    @property
+    def canary_id(self) -> int | None: ...
 
 BUCKETS = 10_000
 
@@ -26,7 +35,7 @@ def bucket(*, deployment_id: int, canary_id: int, caller: str) -> int:
     return int.from_bytes(digest[:8], "big") % BUCKETS
 
 
-def version_for(*, deployment: Deployment | Route, caller: str) -> ModelExport:
+def version_for(*, deployment: Rollout, caller: str) -> ModelExport:
     if deployment.canary_id and deployment.canary_percent:
         share = deployment.canary_percent * BUCKETS // 100
         if bucket(deployment_id=deployment.pk, canary_id=deployment.canary_id, caller=caller) < share:
