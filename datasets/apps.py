@@ -11,3 +11,4 @@ class DatasetsConfig(AppConfig):
 
         hooks.register_submit_check(DeliverableKind.DATA_DOCUMENT, services.data_document_ready_check)
         hooks.register_panel(DeliverableKind.DATA_DOCUMENT, panels.data_document_panel)
+        hooks.register_versions(panels.dataset_versions)

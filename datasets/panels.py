@@ -20,3 +20,16 @@ def data_document_panel(request, project) -> str:
         {"project": project, "datasets": datasets, "sheets": sheets(datasets), "can_edit": can_edit},
         request=request,
     )
+
+
+def dataset_versions(project, deliverable) -> dict[str, str]:
+    """The versions the data document's datasheets describe (projects.hooks version source)."""
+    if deliverable.kind != DeliverableKind.DATA_DOCUMENT:
+        return {}
+    found = {}
+    for dataset in project.datasets.select_related("document__version").order_by("name"):
+        document = getattr(dataset, "document", None)
+        version = document.version if document is not None else None
+        if version is not None:
+            found[f"dataset {dataset.name}"] = f"v{version.number} · commit {version.git_commit[:12] or 'none'}"
+    return found

@@ -85,6 +85,10 @@ def _baseline_infos(records: list[Run]) -> list[runs.RunInfo]:
     return [info for info in runs.run_infos(records) if is_baseline(info)]
 
 
+def baseline_run_infos(*, user, project: Project) -> list[runs.RunInfo]:
+    return _baseline_infos(list(selectors.runs_for_project(user=user, project=project)[:MAX_RUNS]))
+
+
 def _human_rows(project: Project) -> list[Row]:
     # The numbers of the annotation app's own panel (its selector, not a second computation); only
     # the figures leave here, never the annotators' names. A baseline on too few items is listed

@@ -10,7 +10,8 @@ from django.db import transaction
 from experiments import mlflow_store
 from experiments.models import ProjectExperiment, Run, RunSource
 from prakriya.jobs.models import Job
-from projects.models import Project
+from projects import policy
+from projects.models import Deliverable, DeliverableKind, Project
 
 
 def _mlflow_experiment_id(*, project: Project) -> str:
@@ -93,3 +94,32 @@ def run_record(
     if not created and run.project_id != project.pk:
         raise ValidationError("This MLflow run is recorded under another project.")
     return run
+
+
+# --- The runs a deliverable rests on (experiments.evidence) --------------------------------------
+# The deliverables whose evidence is runs the author chooses, and how many each may name.
+CHOSEN_RUNS = {DeliverableKind.MODEL_IMPROVEMENT: 12, DeliverableKind.ERROR_ANALYSIS: 1}
+
+
+@transaction.atomic
+def deliverable_runs_choose(*, deliverable: Deliverable, actor: AbstractBaseUser, run_ids: list[str]) -> Deliverable:
+    project = deliverable.project
+    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="edit deliverables")
+    limit = CHOSEN_RUNS.get(deliverable.kind)
+    if limit is None:
+        raise ValidationError("This deliverable's evidence is not chosen runs.")
+    deliverable = Deliverable.objects.select_for_update().get(pk=deliverable.pk)
+    if deliverable.state not in policy.EDITABLE_STATES:
+        raise ValidationError(
+            f"The {deliverable.get_kind_display().lower()} is {deliverable.get_state_display().lower()}; "
+            "its evidence can change again once a lead requests changes or reopens it."
+        )
+    run_ids = list(dict.fromkeys(run_ids))
+    if len(run_ids) > limit:
+        raise ValidationError(f"Choose at most {limit} run{'s' if limit > 1 else ''}.")
+    known = set(Run.objects.filter(project=project, mlflow_run_id__in=run_ids).values_list("mlflow_run_id", flat=True))
+    if unknown := [run_id for run_id in run_ids if run_id not in known]:
+        raise ValidationError(f"Not a run of this project: {', '.join(unknown[:3])}.")
+    deliverable.evidence_runs = run_ids
+    deliverable.save(update_fields=["evidence_runs", "updated_at"])
+    return deliverable

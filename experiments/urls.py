@@ -2,6 +2,7 @@ from django.urls import path
 
 from experiments.views import analysis as analysis_views
 from experiments.views import evaluation as evaluation_views
+from experiments.views import evidence as evidence_views
 from experiments.views import runs as run_views
 
 app_name = "experiments"
@@ -10,6 +11,11 @@ _RUNS = "projects/<slug:slug>/runs/"
 _EVALUATIONS = "projects/<slug:slug>/evaluations/"
 
 urlpatterns = [
+    path(
+        "projects/<slug:slug>/deliverables/<slug:kind>/runs/",
+        evidence_views.deliverable_runs,
+        name="deliverable_runs",
+    ),
     path(_RUNS, run_views.run_list, name="runs"),
     # Before the run routes: "compare" is not a run id.
     path(_RUNS + "compare/", run_views.run_compare, name="compare"),

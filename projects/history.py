@@ -21,10 +21,15 @@ def _as_text(value) -> str:
 
 
 def revision_diff(older: ProjectRevision | None, newer: ProjectRevision) -> list[FieldDiff]:
-    before = older.snapshot if older is not None else {}
+    return dict_diff(older.snapshot if older is not None else {}, newer.snapshot)
+
+
+def dict_diff(before: dict, after: dict) -> list[FieldDiff]:
+    """Line diffs of the fields whose text differs, in the order of `after` (then the fields only
+    `before` has)."""
     diffs = []
-    for field in newer.snapshot:
-        old_text, new_text = _as_text(before.get(field)), _as_text(newer.snapshot.get(field))
+    for field in [*after, *(f for f in before if f not in after)]:
+        old_text, new_text = _as_text(before.get(field)), _as_text(after.get(field))
         if old_text == new_text:
             continue
         lines = []

@@ -8,6 +8,9 @@ A stage's app registers, in its AppConfig.ready:
 - a draft: the Markdown an empty deliverable's editor starts from (e.g. the experience report's
   sections and the project's key numbers), offered to whoever may edit it and saved only when they
   save it;
+- a version source: the versions a deliverable's numbers come from (dataset versions and their
+  commits, the runs' dataset, label and code versions), frozen with an approval
+  (projects.evidence);
 - a home section: what waits for a person in that app (their labelling queues, evaluations to
   approve), shown on their home page (projects/home.py).
 """
@@ -67,3 +70,18 @@ def register_home_section(source: HomeSectionSource) -> None:
 
 def home_sections() -> list[HomeSectionSource]:
     return list(_home_sections)
+
+
+# --- Versions behind a deliverable's evidence --------------------------------------------------
+# Called with (project, deliverable); returns {what: version}, e.g. {"dataset digits": "v3 · 1a2b…"}.
+VersionSource = Callable[[Any, Any], dict[str, str]]
+_version_sources: list[VersionSource] = []
+
+
+def register_versions(source: VersionSource) -> None:
+    if source not in _version_sources:
+        _version_sources.append(source)
+
+
+def version_sources() -> list[VersionSource]:
+    return list(_version_sources)

@@ -217,6 +217,9 @@ class Deliverable(models.Model):
     body = models.TextField(
         blank=True, help_text="Markdown; the project page deliverable is the charter itself"
     )
+    # The MLflow run ids the author chose as this deliverable's evidence (model improvement: the
+    # runs whose curves argue for the choices made; error analysis: the analysed run first).
+    evidence_runs = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -245,6 +248,37 @@ class DeliverableTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deliverable}: {self.from_state} → {self.to_state}"
+
+
+class DeliverableSnapshot(models.Model):
+    """What a lead approved, frozen: the narrative and the evidence as it read at approval (its
+    HTML, its text for diffs, the versions the numbers came from) and a SHA-256 of all of it.
+    Written once by projects.evidence.snapshot_freeze and never updated: a reopened deliverable
+    gets a new draft, and every approval stays readable here."""
+
+    deliverable = models.ForeignKey(Deliverable, on_delete=models.CASCADE, related_name="snapshots")
+    number = models.PositiveIntegerField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(auto_now_add=True)
+    body = models.TextField(blank=True)
+    # [{"title": ..., "html": ...}]: each evidence section as a project viewer read it.
+    sections = models.JSONField(default=list)
+    # {section title: its text, one fact per line}: what "changed since approval" compares.
+    text = models.JSONField(default=dict)
+    # {what: version}: the dataset, label, run and code versions behind the numbers.
+    versions = models.JSONField(default=dict)
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["deliverable", "number"], name="unique_snapshot_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deliverable} approval {self.number}"
 
 
 class ProjectRevision(models.Model):

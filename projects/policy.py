@@ -107,9 +107,22 @@ VIEW_PREDICTIONS = _declare("view_predictions", set(LAUNCH_JOBS))
 PREDICT = _declare("predict", set(LAUNCH_JOBS))
 
 
+class ProjectReader(AnonymousUser):
+    """A reader with the viewer role in whatever project it reads: how an approved deliverable's
+    evidence is rendered for its frozen snapshot (projects.evidence), so the snapshot holds what
+    every reader of the deliverable may see and nothing of its approver's wider rights (the
+    annotators' names, edit forms). Never signed in: it exists only inside that rendering."""
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+
 def role_of(*, user: AnyUser, project: Project) -> str | None:
     """The user's role in the project (None for anonymous visitors and outsiders), read once per
     request."""
+    if isinstance(user, ProjectReader):
+        return Role.VIEWER
     if not user.is_authenticated:
         return None
     return remembered(

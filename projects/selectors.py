@@ -12,6 +12,7 @@ from projects import policy
 from projects.models import (
     DELIVERABLE_ORDER,
     Deliverable,
+    DeliverableSnapshot,
     DeliverableState,
     DeliverableTransition,
     Membership,
@@ -82,6 +83,17 @@ def deliverable_get(*, project: Project, kind: str) -> Deliverable:
     if deliverable is None:
         raise Http404("No such deliverable")
     return deliverable
+
+
+def snapshot_list(*, deliverable: Deliverable) -> QuerySet[DeliverableSnapshot]:
+    return deliverable.snapshots.select_related("approved_by__profile").order_by("-number")
+
+
+def snapshot_get(*, deliverable: Deliverable, number: int) -> DeliverableSnapshot:
+    snapshot = snapshot_list(deliverable=deliverable).filter(number=number).first()
+    if snapshot is None:
+        raise Http404("No such approval")
+    return snapshot
 
 
 def timeline_list(*, project: Project) -> QuerySet[TimelineEvent]:

@@ -11,8 +11,8 @@ from django.db.models import Max
 from django.utils.crypto import get_random_string
 
 from prakriya.accounts import services as account_services
-from projects import hooks, policy
-from projects.charter import CHARTER_FIELDS
+from projects import evidence, hooks, policy
+from projects.charter import CHARTER_FIELDS, charter_snapshot
 from projects.kinds import MAX_PAUSE_SECONDS, PROJECT_EXPORT
 from projects.models import (
     DELIVERABLE_ORDER,
@@ -48,17 +48,10 @@ def timeline_record(
 # --- Projects ---------------------------------------------------------------------------------
 
 
-def _charter_snapshot(project: Project) -> dict[str, Any]:
-    snapshot = {field: getattr(project, field) for field in CHARTER_FIELDS}
-    snapshot["targets"] = [str(t) + (" (primary)" if t.is_primary else "") for t in project.targets.all()]
-    snapshot["value_estimates"] = [str(v) for v in project.value_estimates.all()]
-    return snapshot
-
-
 def _record_revision(
     *, project: Project, author: AbstractBaseUser | None, summary: str
 ) -> ProjectRevision | None:
-    snapshot = _charter_snapshot(project)
+    snapshot = charter_snapshot(project)
     last = project.revisions.order_by("-number").first()
     if last is not None and last.snapshot == snapshot:
         return None
@@ -415,6 +408,10 @@ def deliverable_transition(
     if action == "submit":
         _check_ready_to_submit(deliverable)
     deliverable_move(deliverable=deliverable, to_state=transition.target, actor=actor, comment=comment)
+    if action == "approve":
+        # What the lead approved, frozen with the versions behind it: the page shows this from now
+        # on, whatever the runs, labels or charter do next.
+        evidence.snapshot_freeze(deliverable=deliverable, actor=actor)
     label = deliverable.get_kind_display()
     texts = {
         "submit": f"{label} submitted for review",

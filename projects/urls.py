@@ -30,6 +30,21 @@ urlpatterns = [
     path("projects/<slug:slug>/timeline/", pages.timeline, name="timeline"),
     path("projects/<slug:slug>/deliverables/<slug:kind>/", deliverables.deliverable_detail, name="deliverable"),
     path(
+        "projects/<slug:slug>/deliverables/<slug:kind>/export/",
+        deliverables.deliverable_export,
+        name="deliverable_export",
+    ),
+    path(
+        "projects/<slug:slug>/deliverables/<slug:kind>/approvals/<int:number>/",
+        deliverables.deliverable_approval,
+        name="deliverable_approval",
+    ),
+    path(
+        "projects/<slug:slug>/deliverables/<slug:kind>/approvals/<int:number>/export/",
+        deliverables.deliverable_export,
+        name="deliverable_approval_export",
+    ),
+    path(
         "projects/<slug:slug>/deliverables/<slug:kind>/transition/",
         deliverables.deliverable_transition,
         name="deliverable_transition",

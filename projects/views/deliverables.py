@@ -6,19 +6,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from projects import hooks, policy, selectors, services
+from projects import evidence, hooks, policy, selectors, services
 from projects.access import error_text, guard, project_for
 from projects.forms import (
     DeliverableBodyForm,
     TransitionForm,
 )
-from projects.models import DeliverableKind
+from projects.models import DeliverableKind, DeliverableState
 
 
 @guard
@@ -67,9 +67,62 @@ def deliverable_detail(request, slug: str, kind: str):
             "can_review": "approve" in transitions,
             "can_reopen": "reopen" in transitions,
             "transitions": deliverable.transitions.select_related("actor"),
-            "panels": [mark_safe(panel(request, project)) for panel in hooks.panels(kind)],  # noqa: S308
+            "approvals": selectors.snapshot_list(deliverable=deliverable),
+            **_approved_view(project, deliverable, request),
         },
     )
+
+
+def _approved_view(project, deliverable, request) -> dict:
+    """An approved deliverable shows what was approved, frozen, and what reads differently now;
+    any other shows its stage's panels live, for the person reading (with their edit forms)."""
+    snapshot = selectors.snapshot_list(deliverable=deliverable).first()
+    if deliverable.state != DeliverableState.APPROVED or snapshot is None:
+        return {"panels": [mark_safe(panel(request, project)) for panel in hooks.panels(deliverable.kind)]}  # noqa: S308
+    frozen = evidence.frozen(snapshot)
+    live = evidence.collect(project=project, deliverable=deliverable)
+    return {
+        "snapshot": snapshot,
+        "frozen": frozen,
+        "changes": evidence.changes_since(snapshot=snapshot, live=live),
+        "has_charts": frozen.has_charts,
+    }
+
+
+@guard
+def deliverable_approval(request, slug: str, kind: str, number: int):
+    """One approval of a deliverable, as it was frozen; every approval stays readable."""
+    project, role = project_for(request, slug)
+    deliverable = selectors.deliverable_get(project=project, kind=kind)
+    snapshot = selectors.snapshot_get(deliverable=deliverable, number=number)
+    frozen = evidence.frozen(snapshot)
+    return render(
+        request,
+        "projects/deliverable_approval.html",
+        {"project": project, "role": role, "deliverable": deliverable, "snapshot": snapshot,
+         "frozen": frozen, "has_charts": frozen.has_charts,
+         "approvals": selectors.snapshot_list(deliverable=deliverable)},
+    )
+
+
+@guard
+def deliverable_export(request, slug: str, kind: str, number: int | None = None):
+    """The deliverable as one self-contained HTML file: an approval as frozen (the latest, for an
+    approved deliverable), or else the draft's evidence as it reads now."""
+    project, _ = project_for(request, slug)
+    deliverable = selectors.deliverable_get(project=project, kind=kind)
+    if number is not None:
+        snapshot = selectors.snapshot_get(deliverable=deliverable, number=number)
+    elif deliverable.state == DeliverableState.APPROVED:
+        snapshot = selectors.snapshot_list(deliverable=deliverable).first()
+    else:
+        snapshot = None
+    content = evidence.frozen(snapshot) if snapshot else evidence.collect(project=project, deliverable=deliverable)
+    document = evidence.export_html(project=project, deliverable=deliverable, evidence=content, snapshot=snapshot)
+    suffix = f"-approval-{snapshot.number}" if snapshot else "-draft"
+    response = HttpResponse(document, content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{project.slug}-{kind.replace("_", "-")}{suffix}.html"'
+    return response
 
 
 @require_POST
