@@ -16,6 +16,7 @@ import functools
 import hashlib
 import io
 import json
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from PIL import Image
 
 from prakriya.accounts import services as account_services
 from prakriya.jobs.models import Job, JobState
-from projects import services
+from projects import evidence, services
 from projects.export import build_project_export
 from projects.models import DeliverableKind, DeliverableState, Project
 from tests.conftest import ROLES
@@ -73,6 +74,10 @@ PROJECT_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("revision", "GET", "revision", EVERYONE),
     ("deliverable", "GET", "deliverable", EVERYONE),
     ("deliverable", "GET", "deliverable-charter", EVERYONE),
+    # A deliverable and its approvals are read by whoever reads the project (tests/projects/test_snapshots.py).
+    ("deliverable_export", "GET", "deliverable-export", EVERYONE),
+    ("deliverable_approval", "GET", "deliverable-approval", EVERYONE),
+    ("deliverable_approval_export", "GET", "deliverable-approval-export", EVERYONE),
     ("charter_edit", "GET", "charter_edit", EDITORS_PAGE),
     ("charter_edit", "POST", "charter_edit-save", EDITORS_ACTION),
     ("expectations", "GET", "expectations", EDITORS_PAGE),
@@ -218,6 +223,7 @@ _EXPERIMENTS_ROW_ROUTES = {
     "sweep GET": "sweep", "sweeps POST": "sweeps",  # test_sweeps.MATRIX
     "register POST": "register",  # test_registry.MATRIX
     "overfit POST": "overfit",  # test_overfit_job.MATRIX
+    "evidence runs POST": "deliverable_runs",  # test_deliverable_evidence.MATRIX
 }
 
 
@@ -233,6 +239,7 @@ LITERATURE_ROUTE_NAMES = _literature_route_names()
 def test_the_experiments_matrices_cover_every_experiments_html_route():
     from experiments import urls as experiment_urls
     from tests.experiments import (
+        test_deliverable_evidence,
         test_overfit_job,
         test_pages_permissions,
         test_registry,
@@ -247,6 +254,7 @@ def test_the_experiments_matrices_cover_every_experiments_html_route():
         + [_EXPERIMENTS_ROW_ROUTES.get(name) for name in test_analysis_pages.ROUTES]
         + [_EXPERIMENTS_ROW_ROUTES.get(name) for name, *_ in test_sweeps.MATRIX + test_registry.MATRIX]
         + [_EXPERIMENTS_ROW_ROUTES.get(name) for name, *_ in test_overfit_job.MATRIX]
+        + [_EXPERIMENTS_ROW_ROUTES.get(name) for name, *_ in test_deliverable_evidence.MATRIX]
     )
     covered = {"experiments:" + name for name in rows if name}
     assert {"experiments:" + p.name for p in experiment_urls.urlpatterns} == covered
@@ -294,6 +302,8 @@ def _project_calls(which: str, project: Project, lead) -> dict[str, Call]:
         services.deliverable_transition(deliverable=data_document, actor=lead, action="submit")
     if which == "transition-submit":
         services.deliverable_save_body(deliverable=data_document, actor=lead, body="# Data\n\nAll of it.")
+    # An earlier approval of the data document, for the approval routes.
+    evidence.snapshot_freeze(deliverable=data_document, actor=lead)
     target = services.target_save(project=project, actor=lead, metric="accuracy", comparator=">=", threshold=0.9)
     estimate = services.value_estimate_save(
         project=project, actor=lead, quantity="Minutes per form", current=6, expected=2, unit="min"
@@ -306,6 +316,9 @@ def _project_calls(which: str, project: Project, lead) -> dict[str, Call]:
         "revision": Call(url("revision", 1)),
         "deliverable": Call(url("deliverable", "data_document")),
         "deliverable-charter": Call(url("deliverable", "project_page")),
+        "deliverable-export": Call(url("deliverable_export", "data_document")),
+        "deliverable-approval": Call(url("deliverable_approval", "data_document", 1)),
+        "deliverable-approval-export": Call(url("deliverable_approval_export", "data_document", 1)),
         "charter_edit": Call(url("charter_edit")),
         "charter_edit-save": Call(url("charter_edit"), _charter_data(project, summary="Changed by the matrix")),
         "expectations": Call(url("expectations")),
@@ -741,7 +754,10 @@ def test_lead_approving_a_submitted_deliverable_is_redirected_with_success(clien
     client.force_login(lead)
     response = client.post(call.url, call.data, follow=True)
     assert response.redirect_chain[-1][0] == reverse("projects:deliverable", args=[project.slug, "data_document"])
-    assert [str(m) for m in response.context["messages"]] == ["Approved."]
+    # Read off the page: the approved page also renders the frozen evidence, whose templates have
+    # contexts of their own.
+    shown = re.findall(r'<li class="message [^"]*">([^<]*)</li>', response.content.decode())
+    assert shown == ["Approved."]
     assert project.deliverables.get(kind="data_document").state == DeliverableState.APPROVED
 
 

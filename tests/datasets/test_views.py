@@ -819,6 +819,18 @@ def test_data_document_is_written_with_live_statistics_submitted_and_approved(
     assert "Approved." in text(approved)
     data_document.refresh_from_db()
     assert data_document.state == DeliverableState.APPROVED
+    # The approval froze the whole datasheet with the version it describes; a dataset added later
+    # shows as a change since the approval, not in what was approved.
+    snapshot = data_document.snapshots.get()
+    assert snapshot.versions == {"dataset Forms": f"v1 · commit {version.git_commit[:12]}"}
+    frozen = "".join(section["html"] for section in snapshot.sections)
+    assert "<strong>300 dpi</strong>" in frozen and "Two clerks, disagreements adjudicated." in frozen
+    create_dataset(client, slug="letters", name="Letters")
+    page = text(client.get(deliverable_url))
+    changes = page[page.index('data-testid="changed-since-approval"'):page.index('data-testid="frozen-evidence"')]
+    assert "Letters" in changes and "Letters" not in page[page.index('data-testid="frozen-evidence"'):]
+    exported = text(client.get(f"{deliverable_url}export/"))
+    assert "300 dpi" in exported and snapshot.content_hash in exported
 
 
 @pytest.mark.django_db(transaction=True)

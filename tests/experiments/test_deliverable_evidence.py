@@ -14,6 +14,8 @@ from projects.models import DeliverableKind
 from tests.experiments.analysis_helpers import analysed_run, animal_version
 from tests.experiments.runs_helpers import TRACEABLE_TAGS, logged_run
 from tests.experiments.test_baselines_panel import _human_baseline, _targets, baseline_run
+from tests.experiments.test_registry import LOGIN, row, status_of
+from tests.matrix import check_matrix, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +143,29 @@ def test_the_baselines_approval_shows_what_any_reader_sees_and_notices_a_new_bas
     changes = page[page.index('data-testid="changed-since-approval"'):page.index('data-testid="frozen-evidence"')]
     assert "forest seed 3" in changes
     assert "forest seed 3" not in page[page.index('data-testid="frozen-evidence"'):]
+
+
+# --- Who may choose the runs --------------------------------------------------------------------
+# (route, public project's answers, private project's answers)
+MATRIX = [
+    ("evidence runs POST", row(LOGIN, 403, 403, 403, 302, 302), row(404, 404, 403, 403, 302, 302)),
+]
+
+
+def test_choosing_the_runs_answers_each_role_as_the_table_says(users, project, private_project):
+    for visibility, target in (("public", project), ("private", private_project)):
+        run = logged_run(target, name="chosen")
+        url = f"/projects/{target.slug}/deliverables/model_improvement/runs/"
+        deliverable = target.deliverables.get(kind=DeliverableKind.MODEL_IMPROVEMENT)
+
+        def send(role, url=url, run=run):
+            return signed_in(users[role]).post(url, {"run": [run.mlflow_run_id]})
+
+        def also(role, response, expected, deliverable=deliverable, run=run):
+            deliverable.refresh_from_db()
+            chosen = deliverable.evidence_runs == [run.mlflow_run_id]
+            return None if chosen == (expected == 302) else f"evidence runs {deliverable.evidence_runs}"
+
+        for route, public, private in MATRIX:
+            check_matrix(route=route, visibility=visibility, expected=public if visibility == "public" else private,
+                         send=send, status_of=status_of, also=also)
