@@ -120,6 +120,19 @@ def test_engineer_submits_and_lead_approves_a_deliverable(new_page, project):
     expect(history.first.locator("blockquote")).to_have_text("Good enough to build on.")
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     expect(page.get_by_role("button", name="Reopen")).to_be_visible()
+    # What was approved is frozen on the page, with its hash, and downloads as one HTML file.
+    expect(page.get_by_test_id("approval-frozen")).to_contain_text("Approval 1")
+    expect(page.get_by_test_id("frozen-evidence")).to_contain_text("Gradient-based learning")
+    expect(page.get_by_test_id("unchanged-since-approval")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download as HTML").click()
+    exported = open(download.value.path(), encoding="utf-8").read()
+    assert "Gradient-based learning" in exported and "Forms scanned at 300 dpi since 2022." in exported
+    assert download.value.suggested_filename == "digits-literature-survey-approval-1.html"
+    page.get_by_test_id("approvals").get_by_role("link", name="Approval 1").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Literature survey: approval 1")
+    expect(page.get_by_test_id("frozen-evidence")).to_contain_text("Gradient-based learning")
+    page.get_by_role("link", name="← Literature survey").click()
 
     page.get_by_role("link", name=f"← {project.title}").click()
     expect(_timeline(page).first).to_have_text("Literature survey approved")
