@@ -14,14 +14,15 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, status, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from datasets import selectors as dataset_selectors
-from experiments import checkpoints, runs, selectors, sweeps
+from experiments import checkpoints, runs, selectors, services, sweeps
 from experiments.launch import overfit_start, sweep_start, training_start
 from experiments.launch_serializers import (
     CheckpointSerializer,
@@ -37,6 +38,7 @@ from experiments.serializers import CurvesSerializer, RunDetailSerializer, RunSe
 from prakriya.jobs.serializers import JobDetailSerializer
 from prakriya.rest import job_accepted, parse
 from projects import policy
+from projects import selectors as project_selectors
 from projects.api import PROJECT_SLUG_PARAMETER, ProjectScopedMixin
 
 RUN_ID_PATTERN = r"[0-9a-zA-Z]+"
@@ -215,3 +217,30 @@ class RunViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         data = parse(RegisterSerializer, request)
         version = checkpoints.checkpoint_register(run=record, actor=request.user, stage=data["stage"])
         return Response(CheckpointSerializer({"model": name, **vars(version)}).data, status=status.HTTP_201_CREATED)
+
+
+# --- The runs a deliverable rests on (experiments.evidence) ----------------------------------------
+
+
+class DeliverableRunsSerializer(serializers.Serializer):
+    runs = serializers.ListField(child=serializers.CharField(max_length=64), max_length=100,
+                                 help_text="MLflow run ids of the project, in the order to show them")
+
+
+@extend_schema(parameters=[PROJECT_SLUG_PARAMETER, OpenApiParameter("kind", str, OpenApiParameter.PATH)])
+class DeliverableRunsView(ProjectScopedMixin, GenericAPIView):
+    """PUT the runs a deliverable rests on: model improvement (up to 12) or error analysis (the one
+    analysed run). Editors of a deliverable that is not under review or approved."""
+
+    serializer_class = DeliverableRunsSerializer
+
+    @extend_schema(summary="Choose the runs a deliverable rests on (lead, engineer)",
+                   request=DeliverableRunsSerializer, responses=DeliverableRunsSerializer)
+    def put(self, request: Request, project_slug: str, kind: str) -> Response:
+        policy.require(user=request.user, project=self.project, action=policy.EDIT_DELIVERABLE,
+                       what="edit deliverables")
+        deliverable = project_selectors.deliverable_get(project=self.project, kind=kind)
+        data = parse(DeliverableRunsSerializer, request)
+        deliverable = services.deliverable_runs_choose(deliverable=deliverable, actor=request.user,
+                                                       run_ids=data["runs"])
+        return Response({"runs": deliverable.evidence_runs})

@@ -20,6 +20,8 @@ router.register(
 _RUNS = rf"^projects/(?P<project_slug>{SLUG_URL_PATTERN})/runs/"
 
 urlpatterns = [
+    re_path(rf"^projects/(?P<project_slug>{SLUG_URL_PATTERN})/deliverables/(?P<kind>[a-z_]+)/runs/$",
+            api.DeliverableRunsView.as_view(), name="deliverable-runs"),
     re_path(_RUNS + r"analysis/compare/$", analysis_api.AnalysisCompareView.as_view(), name="run-analysis-compare"),
     re_path(_RUNS + rf"(?P<run_id>{RUN_ID_PATTERN})/analysis/$", analysis_api.RunAnalysisView.as_view(),
             name="run-analysis"),

@@ -81,7 +81,13 @@ def error_analysis_panel(request, project: Project) -> str:
     return render_to_string("experiments/_error_analysis_panel.html", context, request=request)
 
 
+def _reasoning_written(deliverable: Deliverable) -> None:
+    if not deliverable.body.strip():
+        raise ValidationError("Write the reasoning behind the evidence before submitting it.")
+
+
 def model_improvement_ready_check(deliverable: Deliverable) -> None:
+    _reasoning_written(deliverable)
     records = chosen_records(user=policy.ProjectReader(), project=deliverable.project, kind=deliverable.kind)
     infos = [info for info in runs.run_infos(records) if info.status == "FINISHED"]
     if not infos:
@@ -96,6 +102,7 @@ def model_improvement_ready_check(deliverable: Deliverable) -> None:
 
 
 def error_analysis_ready_check(deliverable: Deliverable) -> None:
+    _reasoning_written(deliverable)
     records = chosen_records(user=policy.ProjectReader(), project=deliverable.project, kind=deliverable.kind)
     if not records:
         raise ValidationError("Choose the analysed run as evidence before submitting the error analysis.")

@@ -37,6 +37,7 @@ from projects.models import (
     ValueEstimate,
 )
 from projects.serializers import (
+    ApprovalSerializer,
     DeliverableActionSerializer,
     DeliverableBodySerializer,
     DeliverableSerializer,
@@ -379,6 +380,14 @@ class DeliverableViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, project_slug: str, kind: str) -> Response:
         return self._transition(request, kind, "reopen")
+
+    @extend_schema(summary="One approval of the deliverable as it was frozen: narrative, evidence, versions, hash",
+                   responses=ApprovalSerializer,
+                   parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)])
+    @action(detail=True, methods=["get"], url_path=r"approvals/(?P<number>[0-9]{1,9})")
+    def approval(self, request: Request, project_slug: str, kind: str, number: str) -> Response:
+        deliverable = selectors.deliverable_get(project=self.project, kind=kind)
+        return Response(ApprovalSerializer(selectors.snapshot_get(deliverable=deliverable, number=int(number))).data)
 
 
 # --- Timeline and revisions -------------------------------------------------------------------

@@ -69,7 +69,10 @@ def membership_list_for_lead(*, project: Project) -> list[Membership]:
 def deliverable_list(*, project: Project) -> list[Deliverable]:
     transitions = DeliverableTransition.objects.select_related("actor__profile").order_by("-created_at", "-id")
     deliverables = list(
-        project.deliverables.prefetch_related(Prefetch("transitions", queryset=transitions, to_attr="history"))
+        project.deliverables.prefetch_related(
+            Prefetch("transitions", queryset=transitions, to_attr="history"),
+            Prefetch("snapshots", queryset=DeliverableSnapshot.objects.select_related("approved_by")),
+        )
     )
     return sorted(deliverables, key=lambda d: DELIVERABLE_ORDER.index(d.kind))
 

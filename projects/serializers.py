@@ -20,6 +20,7 @@ from projects.kinds import MAX_PAUSE_SECONDS
 from projects.models import (
     Comparator,
     Deliverable,
+    DeliverableSnapshot,
     DeliverableTransition,
     Membership,
     PredictionInputs,
@@ -277,15 +278,48 @@ class DeliverableTransitionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ApprovalSummarySerializer(serializers.ModelSerializer):
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DeliverableSnapshot
+        fields = ["number", "approved_by", "approved_at", "content_hash"]
+        read_only_fields = fields
+
+
+class ApprovalSectionSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    html = serializers.CharField(help_text="The section as a project viewer read it at approval (sanitised HTML)")
+
+
+class ApprovalSerializer(ApprovalSummarySerializer):
+    """One approval as frozen (projects.evidence): what the approved page shows."""
+
+    sections = ApprovalSectionSerializer(many=True, read_only=True)
+    text = serializers.DictField(child=serializers.CharField(), read_only=True,
+                                 help_text="Each section's text, one fact per line: what changes are compared on")
+    versions = serializers.DictField(child=serializers.CharField(), read_only=True,
+                                     help_text="The dataset, label, run and code versions behind the numbers")
+
+    class Meta(ApprovalSummarySerializer.Meta):
+        fields = [*ApprovalSummarySerializer.Meta.fields, "body", "sections", "text", "versions"]
+        read_only_fields = fields
+
+
 class DeliverableSerializer(serializers.ModelSerializer):
     label = serializers.CharField(source="get_kind_display", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     order = serializers.IntegerField(read_only=True)
     transitions = serializers.SerializerMethodField(help_text="Review history, newest first")
+    evidence_runs = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                          help_text="MLflow run ids chosen as evidence (model improvement, error analysis)")
+    approvals = ApprovalSummarySerializer(source="snapshots", many=True, read_only=True,
+                                          help_text="Every approval, newest first; each readable in full")
 
     class Meta:
         model = Deliverable
-        fields = ["kind", "label", "order", "state", "state_label", "body", "updated_at", "transitions"]
+        fields = ["kind", "label", "order", "state", "state_label", "body", "evidence_runs", "updated_at",
+                  "transitions", "approvals"]
         read_only_fields = fields
 
     @extend_schema_field(DeliverableTransitionSerializer(many=True))

@@ -335,15 +335,15 @@ def test_invalid_transition_form_is_an_error_message(client, project, lead, engi
 
 
 def test_submitting_an_empty_deliverable_is_an_error(client, project, engineer):
-    # Model improvement is free text with no structured submit check: its body is what counts (the
-    # experience report, free text too, has one: tests/deployments/test_experience_report.py).
-    deliverable = project.deliverables.get(kind="model_improvement")
+    # The deployment deliverable has no structured submit check: its body is what counts (the
+    # experience report has one: tests/deployments/test_experience_report.py).
+    deliverable = project.deliverables.get(kind="deployment")
     services.deliverable_save_body(deliverable=deliverable, actor=engineer, body="  ")
     client.force_login(engineer)
-    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "model_improvement"]),
+    response = client.post(reverse("projects:deliverable_transition", args=[project.slug, "deployment"]),
                            {"action": "submit"}, follow=True)
     assert any("Write the deliverable" in m for m in _messages(response))
-    assert project.deliverables.get(kind="model_improvement").state == DeliverableState.DRAFT
+    assert project.deliverables.get(kind="deployment").state == DeliverableState.DRAFT
 
 
 def test_submitting_the_project_page_without_a_primary_target_is_an_error(client, project, engineer):

@@ -200,6 +200,11 @@ ROUTES = [
           body={"comment": "More detail"}, setup=_survey_deliverable("submitted")),
     Route("POST", P + "/deliverables/literature_survey/reopen/", LEADS,
           body={"comment": "New data"}, setup=_survey_deliverable("approved")),
+    # An approval as frozen: read by whoever reads the project (tests/projects/test_snapshots.py).
+    Route("GET", P + "/deliverables/literature_survey/approvals/1/", "read", setup=_survey_deliverable("approved")),
+    # No runs chosen is a valid choice: the matrix is about who may choose
+    # (tests/experiments/test_deliverable_evidence.py chooses real runs).
+    Route("PUT", P + "/deliverables/model_improvement/runs/", WRITERS, body={"runs": []}),
     Route("GET", P + "/timeline/", "read"),
     Route("GET", P + "/revisions/", "read"),
     Route("GET", P + "/revisions/1/", "read"),

@@ -116,11 +116,11 @@ def test_submitted_deliverable_cannot_be_edited(project, engineer):
 
 
 def test_empty_deliverable_cannot_be_submitted(project, engineer):
-    # Model improvement is free text with no structured submit check: its body is what counts (the
-    # experience report, free text too, has one: tests/deployments/test_model_improvement.py).
+    # The deployment deliverable has no structured submit check: its body is what counts (model
+    # improvement and error analysis need their runs and a body: tests/experiments/test_deliverable_evidence.py).
     client = client_for(engineer)
-    client.patch(f"{BASE}/model_improvement/", {"body": "   "})
-    response = client.post(f"{BASE}/model_improvement/submit/")
+    client.patch(f"{BASE}/deployment/", {"body": "   "})
+    response = client.post(f"{BASE}/deployment/submit/")
     assert response.status_code == 400
     assert "Write the deliverable" in str(response.json()["errors"])
 

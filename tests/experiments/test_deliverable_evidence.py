@@ -169,3 +169,34 @@ def test_choosing_the_runs_answers_each_role_as_the_table_says(users, project, p
         for route, public, private in MATRIX:
             check_matrix(route=route, visibility=visibility, expected=public if visibility == "public" else private,
                          send=send, status_of=status_of, also=also)
+
+
+def test_the_api_chooses_the_runs_and_reads_every_approval(project, lead, engineer, annotator):
+    from rest_framework.test import APIClient
+
+    run = logged_run(project, name="api mlp", tags=TRACEABLE_TAGS, train=[1.0, 0.4], val=[1.1, 0.6])
+    mlflow_store.client().log_metric(run.mlflow_run_id, "val_accuracy", 0.8765)
+    api = APIClient()
+    url = "/api/projects/digits/deliverables/model_improvement/"
+    api.force_authenticate(annotator)
+    assert api.put(f"{url}runs/", {"runs": [run.mlflow_run_id]}, format="json").status_code == 403
+    api.force_authenticate(engineer)
+    refused = api.put(f"{url}runs/", {"runs": ["f" * 32]}, format="json")
+    assert refused.status_code == 400 and "Not a run of this project" in refused.content.decode()
+    assert api.put(f"{url}runs/", {"runs": "not a list"}, format="json").status_code == 400
+    chosen = api.put(f"{url}runs/", {"runs": [run.mlflow_run_id]}, format="json")
+    assert chosen.status_code == 200 and chosen.json() == {"runs": [run.mlflow_run_id]}
+    assert api.patch(url, {"body": "Smaller learning rate."}, format="json").json()["evidence_runs"] == [run.mlflow_run_id]
+    assert api.post(f"{url}submit/", {}, format="json").status_code == 200
+    api.force_authenticate(lead)
+    approved = api.post(f"{url}approve/", {}, format="json").json()
+    assert [a["number"] for a in approved["approvals"]] == [1] and approved["approvals"][0]["approved_by"] == "lead"
+
+    api.force_authenticate(None)
+    approval = api.get(f"{url}approvals/1/").json()
+    assert approval["content_hash"] == approved["approvals"][0]["content_hash"]
+    assert approval["body"] == "Smaller learning rate."
+    assert "0.8765" in approval["text"]["Experiments behind the choices"]
+    assert any("0.8765" in section["html"] for section in approval["sections"])
+    assert "seed 7" in approval["versions"][f"run api mlp ({run.mlflow_run_id[:8]})"]
+    assert api.get(f"{url}approvals/2/").status_code == 404

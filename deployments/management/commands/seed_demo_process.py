@@ -37,6 +37,7 @@ from experiments.evaluation.services import evaluation_approve, evaluation_reque
 from experiments.inputs import load_inputs
 from experiments.launch import overfit_start, training_start
 from experiments.models import Run
+from experiments.services import deliverable_runs_choose
 from prakriya.jobs.models import Job, JobState
 from prakriya.jobs.runner import job_execute
 from projects import services as project_services
@@ -200,6 +201,10 @@ class Command(BaseCommand):
         project_services.deliverable_transition(deliverable=deliverable, actor=self.lead, action="approve",
                                                 comment=comment)
 
+    def _choose_runs(self, kind: str, records: list[Run]) -> None:
+        deliverable_runs_choose(deliverable=self.project.deliverables.get(kind=kind), actor=self.engineer,
+                                run_ids=[record.mlflow_run_id for record in records])
+
     def _split_version(self) -> DatasetVersion:
         self._run_jobs("Writing the digits version")
         version = (
@@ -267,6 +272,8 @@ class Command(BaseCommand):
                       name="mlp overfit one batch")
         self._run_jobs("Overfit-one-batch check")
         best = self._train(version, "mlp", MLP_CONFIG, name="mlp regularised", stage="regularised")
+        overfit = Run.objects.filter(project=self.project, name="mlp overfit one batch").order_by("-id").first()
+        self._choose_runs(DeliverableKind.MODEL_IMPROVEMENT, [best, *([overfit] if overfit else [])])
         self._deliverable(DeliverableKind.MODEL_IMPROVEMENT, body=MODEL_TEXT, comment="Curves are convincing.")
         self.stdout.write(f"Trained the MLP after its overfit check: run {best.mlflow_run_id}")
         return best
@@ -276,6 +283,7 @@ class Command(BaseCommand):
                                         reason="The MLP beats the baselines on validation; final number for the report.")
         evaluation_approve(evaluation=evaluation, actor=self.lead, comment="One evaluation, as planned.")
         self._run_jobs("Sealed evaluation")
+        self._choose_runs(DeliverableKind.ERROR_ANALYSIS, [best])
         self._deliverable(DeliverableKind.ERROR_ANALYSIS, body=ERROR_TEXT, comment="The errors make sense. Approved.")
         self.stdout.write("Evaluated the MLP once on the sealed test part")
 
