@@ -269,6 +269,9 @@
         textBox.scrollTop = 0;
       }
       if (itemBox && !guidelineOpen()) { itemBox.focus({ preventScroll: true }); }
+      // A phone shows the item and the labels on one screen; if the annotator had scrolled down
+      // (to the status line, say), the next item starts at the top of the screen again.
+      if (workspace.getBoundingClientRect().top < 0) { workspace.scrollIntoView({ block: "start" }); }
       renderChoice();
       renderOthers(task.others);
       if (config.guidelineVersion !== null && task.guideline_version !== config.guidelineVersion) {
