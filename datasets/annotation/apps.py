@@ -19,6 +19,7 @@ class AnnotationConfig(AppConfig):
         from projects.models import DeliverableKind
 
         hooks.register_panel(DeliverableKind.BASELINES, panels.baselines_panel)
+        hooks.register_panel(DeliverableKind.DATA_DOCUMENT, panels.labelling_process_panel)
         from datasets.annotation.home import labelling_queues
 
         hooks.register_home_section(labelling_queues)

@@ -22,3 +22,16 @@ def baselines_panel(request, project) -> str:
          "min_items": selectors.MIN_BASELINE_ITEMS},
         request=request,
     )
+
+
+def labelling_process_panel(request, project) -> str:
+    """The data document's labelling process, filled in from the campaigns themselves."""
+    rows = selectors.labelling_process(project=project)
+    if not rows:
+        return ""
+    can_manage = policy.can(user=request.user, project=project, action=policy.MANAGE_CAMPAIGNS)
+    return render_to_string(
+        "annotation/_labelling_process_panel.html",
+        {"project": project, "rows": rows, "can_manage": can_manage},
+        request=request,
+    )

@@ -14,6 +14,7 @@ from django.http import Http404
 
 from datasets.annotation import human_accuracy
 from datasets.annotation.models import (
+    AgreementReport,
     Annotation,
     Campaign,
     CampaignItem,
@@ -439,3 +440,53 @@ def gold_sample_state(*, campaign: Campaign) -> GoldSampleState:
     )
     return GoldSampleState(items=counts["items"], adjudicated=counts["adjudicated"],
                            draws=list(campaign.gold_samples.select_related("drawn_by")))
+
+
+def agreement_summary(report: AgreementReport | None) -> dict | None:
+    """Krippendorff's alpha (nominal) with its bootstrap interval and the percent agreement of a
+    report, whatever shape its result has: the agreement job's format may grow, and the pages
+    must not break on it."""
+    if report is None:
+        return None
+    result = report.result if isinstance(report.result, dict) else {}
+    # The agreement job stores the statistics under "stats", beside the timeline.
+    result = result["stats"] if isinstance(result.get("stats"), dict) else result
+
+    def number(value):
+        if isinstance(value, dict):
+            value = value.get("value")
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    alpha = result.get("krippendorff_alpha")
+    nominal = alpha.get("nominal") if isinstance(alpha, dict) else alpha
+    interval = nominal.get("ci") if isinstance(nominal, dict) else None
+    if not (isinstance(interval, list) and len(interval) == 2 and all(number(v) is not None for v in interval)):
+        interval = None
+    percent = number(result.get("percent_agreement"))
+    if percent is not None and percent <= 1:
+        percent *= 100  # stored as a fraction
+    return {"report": report, "alpha": number(nominal), "alpha_ci": interval, "percent": percent}
+
+
+def labelling_process(*, project: Project) -> list[dict]:
+    """Every campaign of the project as its data document describes it: what was labelled, by how
+    many annotators (never who: the figures are for every reader of the document), under which
+    guideline version, when, how far, how well they agreed and which label versions it wrote."""
+    campaigns = (
+        Campaign.objects.filter(project=project).select_related("version__dataset")
+        .annotate(annotator_count=Count("annotators", distinct=True)).order_by("created_at", "pk")
+    )
+    rows = []
+    for campaign in campaigns:
+        guideline = campaign.guideline_versions.order_by("-number").values_list("number", flat=True).first()
+        releases = list(
+            campaign.releases.filter(version__isnull=False).select_related("version__dataset").order_by("created_at")
+        )
+        rows.append({
+            "campaign": campaign,
+            "guideline": guideline,
+            "progress": campaign_progress(campaign=campaign),
+            "agreement": agreement_summary(campaign.agreement_reports.order_by("-created_at").first()),
+            "releases": [release.version for release in releases],
+        })
+    return rows

@@ -89,31 +89,6 @@ def _bar_figure(names: list[str], values: list[float], *, title: str, y_title: s
     return fig.to_json()
 
 
-def _agreement_summary(report) -> dict | None:
-    """Krippendorff's alpha (nominal) and percent agreement of a report, whatever shape its
-    result has: the agreement job's format may grow, and the page must not break on it."""
-    if report is None:
-        return None
-    result = report.result if isinstance(report.result, dict) else {}
-    # The agreement job stores the statistics under "stats", beside the timeline.
-    result = result["stats"] if isinstance(result.get("stats"), dict) else result
-
-    def number(value):
-        if isinstance(value, dict):
-            value = value.get("value")
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-    alpha = result.get("krippendorff_alpha")
-    percent = number(result.get("percent_agreement"))
-    if percent is not None and percent <= 1:
-        percent *= 100  # stored as a fraction
-    return {
-        "report": report,
-        "alpha": number(alpha.get("nominal")) if isinstance(alpha, dict) else number(alpha),
-        "percent": percent,
-    }
-
-
 # --- List and create ----------------------------------------------------------------------------
 
 
@@ -182,7 +157,7 @@ def _detail_context(request, project, role, campaign: Campaign, *, active_form=N
                 [p["user"].get_username() for p in people], [p["annotations"] for p in people],
                 title="Annotations per annotator", y_title="annotations",
             ),
-            "agreement": _agreement_summary(campaign.agreement_reports.first()),
+            "agreement": selectors.agreement_summary(campaign.agreement_reports.first()),
             "releases": release.release_list(campaign=campaign),
             "active_form": active_form or ActiveForm(),
             "can_order_by_uncertainty": campaign.task_type != TaskType.SPAN,
