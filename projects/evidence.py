@@ -30,8 +30,10 @@ from projects.history import FieldDiff, dict_diff
 from projects.models import Deliverable, DeliverableKind, DeliverableSnapshot, Project
 
 VERSIONS_TITLE = "Versions"
-# A panel loads the scripts its charts need; a frozen section must not keep those addresses (a
-# static file's hashed name changes with each release): the page showing it loads them instead.
+# Panels are content only and name no static file (the page showing them loads the chart scripts,
+# and a snapshot is taken before static files are collected when `make run` seeds the demo). Should
+# one carry a script file anyway, a frozen section must not keep its address (a hashed name changes
+# with each release).
 _SCRIPT_FILE = re.compile(r"<script\b[^>]*\bsrc=[^>]*>\s*</script>", re.IGNORECASE)
 
 

@@ -78,7 +78,9 @@ def _approved_view(project, deliverable, request) -> dict:
     any other shows its stage's panels live, for the person reading (with their edit forms)."""
     snapshot = selectors.snapshot_list(deliverable=deliverable).first()
     if deliverable.state != DeliverableState.APPROVED or snapshot is None:
-        return {"panels": [mark_safe(panel(request, project)) for panel in hooks.panels(deliverable.kind)]}  # noqa: S308
+        panels = [mark_safe(panel(request, project)) for panel in hooks.panels(deliverable.kind)]  # noqa: S308
+        # Panels are content only: the page loads the chart scripts when one of them draws a chart.
+        return {"panels": panels, "has_charts": any("data-plotly-for" in panel for panel in panels)}
     frozen = evidence.frozen(snapshot)
     live = evidence.collect(project=project, deliverable=deliverable)
     return {
