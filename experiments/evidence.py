@@ -57,6 +57,7 @@ def model_improvement_panel(request, project: Project) -> str:
             "info": info,
             "stage": info.tags.get("prakriya.stage", ""),
             "checkpoints": ", ".join(f"{v.stage or 'version'} v{v.version}" for v in registered),
+            "trained_on": _trained_on(info),
         })
     curves = runs.run_curves(infos) if infos else []
     figure = runs.loss_figure_json(curves, title="Loss of the chosen runs") if any(
@@ -76,6 +77,7 @@ def error_analysis_panel(request, project: Project) -> str:
     if chosen:
         analysis = report.run_analysis(project=project, record=chosen[0])
         context["analysis"] = analysis
+        context["trained_on"] = _trained_on(analysis.info)
         if analysis.predictions is not None:
             context["confusion_figure"] = analysis_figures.confusion_figure(analysis.result["confusion"])
     return render_to_string("experiments/_error_analysis_panel.html", context, request=request)
@@ -111,9 +113,13 @@ def error_analysis_ready_check(deliverable: Deliverable) -> None:
         raise ValidationError(f"The chosen run has no analysis: {analysis.problem}")
 
 
+def _trained_on(info: runs.RunInfo) -> str:
+    """The versions behind a run's numbers, in one line (its packages are on the run's page)."""
+    return " · ".join(f"{label} {value}" for label, value in info.traceability if label != "Packages")
+
+
 def _run_version(info: runs.RunInfo) -> str:
-    return " · ".join(f"{label.lower()} {value}" for label, value in info.traceability
-                      if label != "Packages") or "not traceable"
+    return _trained_on(info).lower() or "not traceable"
 
 
 def run_versions(project: Project, deliverable: Deliverable) -> dict[str, str]:
