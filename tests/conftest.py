@@ -14,6 +14,7 @@ from django.test import override_settings
 from prakriya.celery import app as celery_app
 from projects import services
 from projects.models import Role
+from tests import matrix
 from tests.factories import PASSWORD, UserFactory, make_project
 
 
@@ -99,6 +100,13 @@ def _prediction_log_left_behind():
     log = sys.modules.get("deployments.serving.log")
     if log is not None:
         log.buffer.discard()
+
+
+@pytest.fixture(autouse=True)
+def _matrix_scope():
+    # The permission matrices' sessions and copies of the data folders last one test (tests/matrix.py).
+    with matrix.test_scope():
+        yield
 
 
 @pytest.fixture(autouse=True)
