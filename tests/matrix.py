@@ -6,9 +6,10 @@ changes what the next role sees. What lives outside the database is put back too
 platform writes to (DVC repositories and remote, exports, staging) are restored as the setup left
 them when a request changed them, the cache is emptied, and every role gets a fresh client (its own
 session or token). A role's session is made once per test, outside the savepoints, and each fresh
-client of that role is given its cookie: a session a request changes (signs out of, rotates) is put
-back with the savepoint, and cookies a response sets never reach the next request. Callbacks registered with `transaction.on_commit` never run, as in any test on
-pytest-django's `db` fixture: the rolled-back savepoint drops them.
+client of that role is given its cookie: what a request does to the session (signing out, a new
+key) is put back with the savepoint, and cookies a response sets never reach the next request.
+Callbacks registered with `transaction.on_commit` never run, as in any test on pytest-django's `db`
+fixture: the rolled-back savepoint drops them.
 
 Each request records the access-policy actions it asked about (ACTIONS_REACHED below).
 
