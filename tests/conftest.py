@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -13,7 +14,30 @@ from django.test import override_settings
 from prakriya.celery import app as celery_app
 from projects import services
 from projects.models import Role
+from tests import matrix
 from tests.factories import PASSWORD, UserFactory, make_project
+
+
+def _keep_bytecode() -> None:
+    """Compiled modules are kept for the suite's processes even where PYTHONDONTWRITEBYTECODE is set
+    (the Dockerfile sets it, and so do many CI images): without it, every pytest-xdist process, Celery
+    worker and DVC subprocess the suite starts compiles Django, DVC, MLflow… from source again, one to
+    three seconds per process, tens of seconds per pytest process. The bytecode goes to a cache folder
+    of its own (PYTHONPYCACHEPREFIX), beside Label Studio's (scripts/ensure_label_studio.sh), never
+    into the checkout or the virtualenv; Python checks each file against its source, so a stale one
+    is compiled again. Runs at import, in the pytest process that then starts the others."""
+    if not (sys.flags.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE")):
+        return
+    prefix = os.environ.get("PYTHONPYCACHEPREFIX") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prakriya" / "pycache"
+    )
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # for the processes started from here on
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    sys.pycache_prefix = prefix  # and for what this process imports from now on
+    sys.dont_write_bytecode = False
+
+
+_keep_bytecode()
 
 pytest_plugins = [
     "tests.fixtures_worker", "tests.fixtures_annotation", "tests.fixtures_mlflow", "tests.policy_coverage",
@@ -76,6 +100,13 @@ def _prediction_log_left_behind():
     log = sys.modules.get("deployments.serving.log")
     if log is not None:
         log.buffer.discard()
+
+
+@pytest.fixture(autouse=True)
+def _matrix_scope():
+    # The permission matrices' sessions and copies of the data folders last one test (tests/matrix.py).
+    with matrix.test_scope():
+        yield
 
 
 @pytest.fixture(autouse=True)

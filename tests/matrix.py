@@ -5,8 +5,11 @@ sends each role's request inside a savepoint that is rolled back, so a write by 
 changes what the next role sees. What lives outside the database is put back too: the folders the
 platform writes to (DVC repositories and remote, exports, staging) are restored as the setup left
 them when a request changed them, the cache is emptied, and every role gets a fresh client (its own
-session or token). Callbacks registered with `transaction.on_commit` never run, as in any test on
-pytest-django's `db` fixture: the rolled-back savepoint drops them.
+session or token). A role's session is made once per test, outside the savepoints, and each fresh
+client of that role is given its cookie: what a request does to the session (signing out, a new
+key) is put back with the savepoint, and cookies a response sets never reach the next request.
+Callbacks registered with `transaction.on_commit` never run, as in any test on pytest-django's `db`
+fixture: the rolled-back savepoint drops them.
 
 Each request records the access-policy actions it asked about (ACTIONS_REACHED below).
 
@@ -32,10 +35,12 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpResponseBase
@@ -56,6 +61,32 @@ ACTIONS_REACHED: set[str] = set()
 _handlers: dict[type, Any] = {}
 _sharing = False
 
+# The sessions of the test running now, by user and what the session is bound to (the user's
+# password: a changed one signs the user out), each made outside any role's savepoint; and the
+# sessions signed in inside a role's savepoint, to be made again outside it once it is rolled back.
+_sessions: dict[tuple[Any, str], str] = {}
+_to_keep: dict[tuple[Any, str], dict[str, Any]] = {}
+# What the written-to folders held when a matrix of the test running now last found them, with
+# copies of their files: the next matrix that finds them alike reuses the copies.
+_snapshots: dict[Path, _Folder] = {}
+_keep: Path | None = None
+
+
+@contextmanager
+def test_scope() -> Iterator[None]:
+    """One test's sessions and folder copies, forgotten when it ends (tests/conftest.py wraps every
+    test in it)."""
+    global _keep
+    try:
+        yield
+    finally:
+        _sessions.clear()
+        _to_keep.clear()
+        _snapshots.clear()
+        if _keep is not None:
+            shutil.rmtree(_keep, ignore_errors=True)
+            _keep = None
+
 
 @contextmanager
 def recorded() -> Iterator[None]:
@@ -74,6 +105,10 @@ def signed_in(user, *, api: bool = False) -> Client:
     Within a matrix test its clients share one request handler: loading the middleware (WhiteNoise
     scans every static file) costs more than most requests. A handler keeps no state of its own
     beyond the user an API client forces, which is set for every client here.
+
+    Within a matrix test a role signs in once: the first client of a user signs in (inside the role's
+    savepoint), and the session is made again outside the savepoint once it is rolled back; every
+    later client of that user is a fresh one given that session's cookie.
     """
     kind = APIClient if api else Client
     client = kind()
@@ -82,8 +117,43 @@ def signed_in(user, *, api: bool = False) -> Client:
     if api:
         client.force_authenticate(user=user)
     elif user is not None:
-        client.force_login(user)
+        bound = (user.pk, user.get_session_auth_hash())
+        if _sharing and bound in _sessions and _session_exists(_sessions[bound]):
+            client.cookies[settings.SESSION_COOKIE_NAME] = _sessions[bound]
+        else:
+            client.force_login(user)
+            if _sharing and _reusable_sessions():
+                _to_keep.setdefault(bound, dict(client.session.items()))
     return client
+
+
+def _reusable_sessions() -> bool:
+    """Sessions kept in the database only: a role's savepoint puts back what a request did to one.
+    (The matrix empties the cache before each request: a session kept there would be lost.)"""
+    return settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+
+
+def _session_exists(key: str) -> bool:
+    """Whether a kept session is still there: one the test itself rolled back (a matrix inside an
+    atomic block of its own) must not turn its role into an anonymous visitor."""
+    if import_module(settings.SESSION_ENGINE).SessionStore().exists(key):
+        return True
+    _sessions.pop(next(bound for bound, kept in _sessions.items() if kept == key))
+    return False
+
+
+def _keep_sessions() -> None:
+    """Makes again, outside the savepoints, the sessions signed in inside the last one: the same
+    data as signing in wrote (who, with which backend, bound to which password), under a new key,
+    with nothing else of a sign-in (no signal, no new last sign-in time)."""
+    engine = import_module(settings.SESSION_ENGINE)
+    for bound, data in _to_keep.items():
+        if bound not in _sessions:
+            session: SessionBase = engine.SessionStore()
+            session.update(data)
+            session.save()
+            _sessions[bound] = session.session_key
+    _to_keep.clear()
 
 
 @dataclass(frozen=True)
@@ -133,6 +203,7 @@ def check_matrix(
                 trace = "".join(traceback.format_exception(error)[-3:]).strip()
                 mismatches.append(Mismatch(role, f"{type(error).__name__}: {error}", want, trace))
             restore()
+            _keep_sessions()
     assert not mismatches, _report(route, visibility, len(expected), mismatches)
 
 
@@ -290,18 +361,23 @@ class _Folder:
 @contextmanager
 def _folders_as_built() -> Iterator[Callable[[], None]]:
     """Keep the written-to folders as the setup left them; the callable puts back what a request
-    changed (a new staging folder, a new export, a commit in a DVC repository…)."""
-    keep = Path(tempfile.mkdtemp(prefix="matrix-files-"))
-    try:
-        folders = []
-        for index, folder in enumerate(_written_folders()):
-            (keep / str(index)).mkdir()
-            folders.append(_Folder(folder, keep / str(index)))
+    changed (a new staging folder, a new export, a commit in a DVC repository…). The copies are made
+    once per test: a later matrix of the test that finds a folder as the last one left it (every
+    entry's kind, mode, size and modification time alike) reuses them."""
+    global _keep
+    if _keep is None:
+        _keep = Path(tempfile.mkdtemp(prefix="matrix-files-"))
+    folders = []
+    for folder in _written_folders():
+        kept = _snapshots.get(folder)
+        if kept is None or _listing(folder) != kept.listing:
+            copies = _keep / str(len(list(_keep.iterdir())))
+            copies.mkdir()
+            kept = _snapshots[folder] = _Folder(folder, copies)
+        folders.append(kept)
 
-        def restore() -> None:
-            for folder in folders:
-                folder.restore()
+    def restore() -> None:
+        for folder in folders:
+            folder.restore()
 
-        yield restore
-    finally:
-        shutil.rmtree(keep, ignore_errors=True)
+    yield restore
