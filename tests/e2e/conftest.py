@@ -151,6 +151,19 @@ def follow_job(page: Page, lands_on: str | re.Pattern, *, timeout: float) -> str
     return job_page
 
 
+def back_to(page: Page, url: str) -> None:
+    """Goes (back) to `url`, as a person clicking a link would. The page being left may navigate
+    by itself at that moment (a version page reloads when the profile job it waits on finishes):
+    the browser then aborts one of the two navigations, and going again is what a person does."""
+    for attempt in range(3):
+        try:
+            page.goto(url)
+            return
+        except PlaywrightError as exc:
+            if "ERR_ABORTED" not in str(exc) or attempt == 2:
+                raise
+
+
 def login(page: Page, username: str, password: str = PASSWORD, next_path: str = "/") -> None:
     """Logs in through the real login form, as a person would."""
     page.goto(f"/accounts/login/?next={next_path}")

@@ -16,7 +16,7 @@ from datasets.annotation import services
 from datasets.annotation.models import Campaign, GuidelineExample
 from datasets.models import DatasetVersion, Item, VersionState
 from prakriya.jobs.models import Job, JobState
-from tests.e2e.conftest import VERSION_PAGE, follow_job, login
+from tests.e2e.conftest import VERSION_PAGE, back_to, follow_job, login
 
 # The worker is another process: it only sees committed rows.
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -144,7 +144,7 @@ def test_lead_creates_adjudicates_closes_and_gets_a_labelled_version(new_page, p
         ["“Sentiment” is closed. Its labels are being written as a new version."]
     )
     # Once written, the job's page goes to the new version by itself.
-    page.goto(follow_job(page, VERSION_PAGE, timeout=JOB_TIMEOUT_MS))
+    back_to(page, follow_job(page, VERSION_PAGE, timeout=JOB_TIMEOUT_MS))
     expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded")
     expect(page.locator("#job progress[data-role=bar]")).to_have_js_property("value", 100)
 

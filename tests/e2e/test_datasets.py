@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from datasets import services
 from datasets.models import DatasetVersion, Profile
 from prakriya.jobs.models import Job
-from tests.e2e.conftest import VERSION_PAGE, follow_job, login
+from tests.e2e.conftest import VERSION_PAGE, back_to, follow_job, login
 
 # The worker is another process: it only sees committed rows.
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -50,7 +50,7 @@ def _stores(tmp_path, settings):
 
 def _wait_for_job(page: Page) -> None:
     """Follows a version write or profile job to the version it leads to, then reads its page."""
-    page.goto(follow_job(page, VERSION_PAGE, timeout=JOB_TIMEOUT_MS))
+    back_to(page, follow_job(page, VERSION_PAGE, timeout=JOB_TIMEOUT_MS))
     expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded")
     expect(page.locator("#job progress[data-role=bar]")).to_have_js_property("value", 100)
 

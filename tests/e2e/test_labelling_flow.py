@@ -21,7 +21,7 @@ from datasets.annotation import services
 from datasets.annotation.models import AgreementReport, Annotation, CampaignItem
 from datasets.models import DatasetVersion, Item, VersionState
 from prakriya.jobs.models import JobState
-from tests.e2e.conftest import VERSION_PAGE, follow_job, login
+from tests.e2e.conftest import VERSION_PAGE, back_to, follow_job, login
 
 # The worker is another process: it only sees committed rows.
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -126,7 +126,7 @@ def test_annotator_labels_lead_measures_agreement_adjudicates_and_releases(new_p
         page.get_by_role("button", name="Run agreement").click()
     assert "Computing the agreement of “Sentiment”." in job_page.value.text()
     # Once computed, the job's page goes to the agreement report by itself.
-    page.goto(follow_job(page, f"**{campaign_path}agreement/", timeout=JOB_TIMEOUT_MS))
+    back_to(page, follow_job(page, f"**{campaign_path}agreement/", timeout=JOB_TIMEOUT_MS))
     expect(page.locator("#job [data-role=state]")).to_have_text("Succeeded")
     expect(page.locator("#job progress[data-role=bar]")).to_have_js_property("value", 100)
 

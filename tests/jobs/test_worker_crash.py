@@ -183,5 +183,8 @@ def test_worker_killed_mid_export_is_recovered_by_broker_redelivery_alone(start_
     assert done.state == JobState.SUCCEEDED, f"{done.message}\n{done.log}"
     assert done.attempts == 2
     assert done.message == "Done"
+    # The job's row says succeeded from inside the task; the worker logs the task's outcome once
+    # the task has returned, a moment later.
+    second.wait_for_log(rf"Task prakriya\.jobs\.run\[{original_message}\] succeeded", timeout=15)
     assert _task_outcomes(second) == {original_message: "'succeeded'"}
     _assert_one_complete_export(done, project)
