@@ -10,7 +10,7 @@ from django.db import transaction
 from experiments import mlflow_store
 from experiments.models import ProjectExperiment, Run, RunSource
 from prakriya.jobs.models import Job
-from projects import policy
+from projects import services as project_services
 from projects.models import Deliverable, DeliverableKind, Project
 
 
@@ -104,16 +104,10 @@ CHOSEN_RUNS = {DeliverableKind.MODEL_IMPROVEMENT: 12, DeliverableKind.ERROR_ANAL
 @transaction.atomic
 def deliverable_runs_choose(*, deliverable: Deliverable, actor: AbstractBaseUser, run_ids: list[str]) -> Deliverable:
     project = deliverable.project
-    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="edit deliverables")
     limit = CHOSEN_RUNS.get(deliverable.kind)
+    deliverable = project_services.deliverable_lock_editable(deliverable=deliverable, actor=actor)
     if limit is None:
         raise ValidationError("This deliverable's evidence is not chosen runs.")
-    deliverable = Deliverable.objects.select_for_update().get(pk=deliverable.pk)
-    if deliverable.state not in policy.EDITABLE_STATES:
-        raise ValidationError(
-            f"The {deliverable.get_kind_display().lower()} is {deliverable.get_state_display().lower()}; "
-            "its evidence can change again once a lead requests changes or reopens it."
-        )
     run_ids = list(dict.fromkeys(run_ids))
     if len(run_ids) > limit:
         raise ValidationError(f"Choose at most {limit} run{'s' if limit > 1 else ''}.")

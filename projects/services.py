@@ -357,16 +357,23 @@ def _check_ready_to_submit(deliverable: Deliverable) -> None:
         raise ValidationError("Write the deliverable before submitting it.")
 
 
-@transaction.atomic
-def deliverable_save_body(*, deliverable: Deliverable, actor: AbstractBaseUser, body: str) -> Deliverable:
-    project = deliverable.project
-    policy.require(user=actor, project=project, action=policy.EDIT_DELIVERABLE, what="edit deliverables")
+def deliverable_lock_editable(*, deliverable: Deliverable, actor: AbstractBaseUser) -> Deliverable:
+    """The deliverable's row, locked, for a change by an editor; refused while it is under review or
+    approved. The caller holds a transaction (its body, its chosen runs: experiments.services)."""
+    policy.require(user=actor, project=deliverable.project, action=policy.EDIT_DELIVERABLE, what="edit deliverables")
     deliverable = Deliverable.objects.select_for_update().get(pk=deliverable.pk)
     if deliverable.state not in policy.EDITABLE_STATES:
         raise ValidationError(
             f"The {deliverable.get_kind_display().lower()} is {deliverable.get_state_display().lower()}; "
             "it can be edited again once a lead requests changes or reopens it."
         )
+    return deliverable
+
+
+@transaction.atomic
+def deliverable_save_body(*, deliverable: Deliverable, actor: AbstractBaseUser, body: str) -> Deliverable:
+    project = deliverable.project
+    deliverable = deliverable_lock_editable(deliverable=deliverable, actor=actor)
     deliverable.body = body
     deliverable.full_clean()
     deliverable.save(update_fields=["body", "updated_at"])

@@ -52,6 +52,7 @@ def deliverable_detail(request, slug: str, kind: str):
             else:
                 messages.success(request, "Saved as draft.")
                 return redirect("projects:deliverable", slug=slug, kind=kind)
+    approvals = list(selectors.snapshot_list(deliverable=deliverable))
     return render(
         request,
         "projects/deliverable.html",
@@ -67,16 +68,16 @@ def deliverable_detail(request, slug: str, kind: str):
             "can_review": "approve" in transitions,
             "can_reopen": "reopen" in transitions,
             "transitions": deliverable.transitions.select_related("actor"),
-            "approvals": selectors.snapshot_list(deliverable=deliverable),
-            **_approved_view(project, deliverable, request),
+            "approvals": approvals,
+            **_approved_view(project, deliverable, request, approvals),
         },
     )
 
 
-def _approved_view(project, deliverable, request) -> dict:
+def _approved_view(project, deliverable, request, approvals: list) -> dict:
     """An approved deliverable shows what was approved, frozen, and what reads differently now;
     any other shows its stage's panels live, for the person reading (with their edit forms)."""
-    snapshot = selectors.snapshot_list(deliverable=deliverable).first()
+    snapshot = approvals[0] if approvals else None
     if deliverable.state != DeliverableState.APPROVED or snapshot is None:
         panels = [mark_safe(panel(request, project)) for panel in hooks.panels(deliverable.kind)]  # noqa: S308
         # Panels are content only: the page loads the chart scripts when one of them draws a chart.
